@@ -1,0 +1,85 @@
+// PromiseWorker: runs a core/ function on a libuv pool thread and settles a Promise.
+//
+// run() executes off the JS thread and must not touch any JS value; it returns a Status.
+// Anything a library throws is caught here (bad_alloc -> OUT_OF_MEMORY, other exceptions ->
+// INTERNAL with what()), so nothing escapes Execute(). make() builds the result on the JS thread.
+// The worker holds persistent references to the inputs it was given (typed arrays, the wrapper
+// of a native object), so the GC cannot collect them while the pool thread reads them.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <new>
+#include <vector>
+
+#include "../core/status.h"
+#include "js_errors.h"
+
+namespace lemur {
+
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Run = std::function<Status()>;
+  using Make = std::function<Napi::Value(Napi::Env)>;
+  using Done = std::function<void()>;
+
+  static Napi::Promise Start(Napi::Env env, Run run, Make make, const std::vector<Napi::Value>& keep = {},
+                             Done done = {}) {
+    auto* w = new PromiseWorker(env, std::move(run), std::move(make), std::move(done));
+    for (const Napi::Value& v : keep) {
+      if (v.IsObject()) w->keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    }
+    Napi::Promise p = w->deferred_.Promise();
+    w->Napi::AsyncWorker::Queue();
+    return p;
+  }
+
+ private:
+  PromiseWorker(Napi::Env env, Run run, Make make, Done done)
+      : Napi::AsyncWorker(env, "lemur"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        run_(std::move(run)),
+        make_(std::move(make)),
+        done_(std::move(done)) {}
+
+  void Execute() override {
+    try {
+      status_ = run_();
+    } catch (const std::bad_alloc&) {
+      status_ = Status::Error(StatusCode::kOutOfMemory, "out of memory in native code");
+    } catch (const std::exception& e) {
+      status_ = Status::Error(StatusCode::kInternal, e.what());
+    } catch (...) {
+      status_ = Status::Error(StatusCode::kInternal, "unknown native exception");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (done_) done_();
+    if (!status_.ok()) {
+      deferred_.Reject(make_js_error(env, status_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(make_ ? make_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override {
+    if (done_) done_();
+    deferred_.Reject(e.Value());
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Run run_;
+  Make make_;
+  Done done_;
+  Status status_;
+  std::vector<Napi::ObjectReference> keep_;
+};
+
+}  // namespace lemur

@@ -1,0 +1,52 @@
+// Typed-array accessors with the one-line guards of the native boundary: the TS layer has
+// validated shapes already; these only make a call that skipped it fail instead of reading
+// out of bounds. Views (subarray) are fine: Data() accounts for the byte offset.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "js_errors.h"
+
+namespace lemur {
+
+template <class T, napi_typedarray_type kType>
+inline Napi::TypedArrayOf<T> typed_array_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != kType) {
+    throw_invalid_argument(info.Env(), std::string("argument ") + name + " has the wrong type");
+  }
+  return info[i].As<Napi::TypedArrayOf<T>>();
+}
+
+inline Napi::Float32Array f32_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return typed_array_arg<float, napi_float32_array>(info, i, name);
+}
+inline Napi::Int32Array i32_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return typed_array_arg<int32_t, napi_int32_array>(info, i, name);
+}
+inline Napi::BigInt64Array i64_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return typed_array_arg<int64_t, napi_bigint64_array>(info, i, name);
+}
+
+inline int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min, int64_t max) {
+  if (i >= info.Length() || !info[i].IsNumber()) {
+    throw_invalid_argument(info.Env(), std::string("argument ") + name + " must be a number");
+  }
+  const double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    throw_invalid_argument(info.Env(), std::string("argument ") + name + " must be an integer in [" +
+                                           std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return static_cast<int64_t>(d);
+}
+
+inline std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsString()) {
+    throw_invalid_argument(info.Env(), std::string("argument ") + name + " must be a string");
+  }
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+}  // namespace lemur

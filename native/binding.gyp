@@ -1,0 +1,31 @@
+{
+  # One addon. ISA-specific kernels carry per-function target attributes
+  # (core/maxsim_avx2.cc, core/maxsim_avx512.cc), so nothing is built with -march=native and the
+  # .node loads on any x86-64; core/cpu_features.cc picks the kernel at run time.
+  "targets": [
+    {
+      "target_name": "lemur",
+      "sources": [
+        "core/cpu_features.cc",
+        "core/xxhash64.cc",
+        "core/maxsim_scalar.cc",
+        "core/maxsim_avx2.cc",
+        "core/maxsim_avx512.cc",
+        "core/maxsim_dispatch.cc",
+        "core/maxsim_ops.cc",
+        "core/token_store.cc",
+        "addon/js_errors.cc",
+        "addon/token_store_binding.cc",
+        "addon/maxsim_binding.cc",
+        "addon/addon.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions", "-O2", "-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O3"],
+      "cflags": ["-O3", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

@@ -1,0 +1,43 @@
+// The MaxSim kernel boundary: one primitive, three ISA implementations.
+//
+// panel_max computes, for a "panel" of up to `lanes` query (or probe) vectors stored
+// dimension-major, out[l] = max over doc tokens t of <q_l, doc_t>. Query vectors sit in the
+// SIMD lanes and doc tokens are broadcast from their natural token-major rows, so the max over
+// tokens is a vertical vmaxps (no horizontal work per token), documents need no padding, and
+// any dim works (one FMA step per dimension). Rerank, exact top-k and LEMUR's training targets
+// are all loops around this primitive (maxsim_ops.h).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "aligned_buffer.h"
+#include "cpu_features.h"
+
+namespace lemur {
+
+// Lanes of a panel are padded to a multiple of this (one AVX-512 register; two AVX2 ones).
+constexpr int kPanelLaneAlign = 16;
+
+inline int panel_lanes(int64_t nq) {
+  return static_cast<int>((nq + kPanelLaneAlign - 1) / kPanelLaneAlign * kPanelLaneAlign);
+}
+
+// Transposes nq rows of dim floats into a dim x lanes panel; padding lanes are zero.
+void build_panel(const float* rows, int64_t nq, int dim, AlignedBuffer<float>* panel, int* lanes);
+
+struct KernelTable {
+  Kernel kernel;
+  // out[l] = max_t <panel lane l, doc row t> for l < lanes; -inf when ntok == 0.
+  void (*panel_max)(const float* panel, int dim, int lanes, const float* doc, int64_t ntok, float* out);
+  void (*half_to_float)(const uint16_t* src, float* dst, size_t n);
+};
+
+const KernelTable& kernel_table(Kernel k);
+
+// Per-ISA tables (maxsim_scalar.cc, maxsim_avx2.cc, maxsim_avx512.cc). Only the dispatcher
+// calls them, after cpu_supports() said yes.
+const KernelTable& scalar_kernel_table();
+const KernelTable& avx2_kernel_table();
+const KernelTable& avx512_kernel_table();
+
+}  // namespace lemur

@@ -1,0 +1,115 @@
+// AVX2 + FMA MaxSim kernel: the same register-tile scheme as maxsim_avx512.cc with 8 lanes per
+// ymm and 16 registers. Internal linkage and target attributes only (see maxsim_avx512.cc).
+#include <immintrin.h>
+
+#include <limits>
+
+#include "maxsim.h"
+
+#define LEMUR_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace lemur {
+
+namespace {
+
+template <int V, int T, int DIM>
+LEMUR_AVX2 inline void tile(const float* panel, int dim_rt, int lanes, const float* doc,
+                            __m256* mx) {
+  const int dim = DIM > 0 ? DIM : dim_rt;
+  __m256 acc[T][V];
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[t][v] = _mm256_setzero_ps();
+  const float* q = panel;
+#pragma GCC unroll 2
+  for (int k = 0; k < dim; ++k, q += lanes) {
+    __m256 qv[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) qv[v] = _mm256_loadu_ps(q + 8 * v);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m256 b = _mm256_broadcast_ss(doc + t * dim + k);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[t][v] = _mm256_fmadd_ps(qv[v], b, acc[t][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) mx[v] = _mm256_max_ps(mx[v], acc[t][v]);
+}
+
+template <int V, int R, int DIM>
+LEMUR_AVX2 inline void tail(int rem, const float* panel, int dim, int lanes, const float* doc,
+                            __m256* mx) {
+  if constexpr (R > 0) {
+    if (rem == R) {
+      tile<V, R, DIM>(panel, dim, lanes, doc, mx);
+    } else {
+      tail<V, R - 1, DIM>(rem, panel, dim, lanes, doc, mx);
+    }
+  }
+}
+
+template <int V, int T, int DIM>
+LEMUR_AVX2 void group(const float* panel, int dim_rt, int lanes, const float* doc, int64_t ntok,
+                      float* out) {
+  const int dim = DIM > 0 ? DIM : dim_rt;
+  __m256 mx[V];
+  for (int v = 0; v < V; ++v) mx[v] = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t t = 0;
+  for (; t + T <= ntok; t += T) tile<V, T, DIM>(panel, dim, lanes, doc + t * dim, mx);
+  tail<V, T - 1, DIM>(static_cast<int>(ntok - t), panel, dim, lanes, doc + t * dim, mx);
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, mx[v]);
+}
+
+// Groups of up to 4 ymm (32 lanes); V*T <= 12 of the 16 registers.
+template <int DIM>
+LEMUR_AVX2 void panel_max_dim(const float* panel, int dim, int lanes, const float* doc,
+                              int64_t ntok, float* out) {
+  const int nv = lanes / 8;
+  for (int v0 = 0; v0 < nv; v0 += 4) {
+    const float* p = panel + 8 * v0;
+    float* o = out + 8 * v0;
+    switch (nv - v0 >= 4 ? 4 : nv - v0) {
+      case 1: group<1, 10, DIM>(p, dim, lanes, doc, ntok, o); break;
+      case 2: group<2, 6, DIM>(p, dim, lanes, doc, ntok, o); break;
+      case 3: group<3, 4, DIM>(p, dim, lanes, doc, ntok, o); break;
+      default: group<4, 3, DIM>(p, dim, lanes, doc, ntok, o); break;
+    }
+  }
+}
+
+LEMUR_AVX2 void panel_max_avx2(const float* panel, int dim, int lanes, const float* doc,
+                               int64_t ntok, float* out) {
+  switch (dim) {
+    case 64: panel_max_dim<64>(panel, dim, lanes, doc, ntok, out); break;
+    case 96: panel_max_dim<96>(panel, dim, lanes, doc, ntok, out); break;
+    case 128: panel_max_dim<128>(panel, dim, lanes, doc, ntok, out); break;
+    default: panel_max_dim<0>(panel, dim, lanes, doc, ntok, out); break;
+  }
+}
+
+LEMUR_AVX2 void half_to_float_avx2(const uint16_t* src, float* dst, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) {
+    alignas(16) uint16_t one[8] = {src[i]};
+    alignas(32) float f[8];
+    _mm256_store_ps(f, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(one))));
+    dst[i] = f[0];
+  }
+}
+
+}  // namespace
+
+const KernelTable& avx2_kernel_table() {
+  static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2};
+  return t;
+}
+
+}  // namespace lemur

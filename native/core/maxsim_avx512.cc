@@ -1,0 +1,124 @@
+// AVX-512F MaxSim kernel. Every function here carries the target attribute and has internal
+// linkage, and the file includes no header that defines inline code after the intrinsics: a
+// shared inline helper compiled for AVX-512 could be the copy the linker keeps for everyone,
+// and older CPUs would then die with SIGILL.
+#include <immintrin.h>
+
+#include <limits>
+
+#include "maxsim.h"
+
+#define LEMUR_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+
+namespace lemur {
+
+namespace {
+
+// One register tile: V query vectors (16 lanes each) x T doc tokens = V*T accumulators, each
+// an independent FMA chain over k. DIM > 0 makes the token strides compile-time displacements.
+// Per k: V panel loads + T broadcasts feed V*T FMAs, so the FMA ports, not loads, set the pace.
+template <int V, int T, int DIM>
+LEMUR_AVX512 inline void tile(const float* panel, int dim_rt, int lanes, const float* doc,
+                              __m512* mx) {
+  const int dim = DIM > 0 ? DIM : dim_rt;
+  __m512 acc[T][V];
+#pragma GCC unroll 32
+  for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[t][v] = _mm512_setzero_ps();
+  const float* q = panel;
+#pragma GCC unroll 2
+  for (int k = 0; k < dim; ++k, q += lanes) {
+    __m512 qv[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) qv[v] = _mm512_loadu_ps(q + 16 * v);
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) {
+      const __m512 b = _mm512_set1_ps(doc[t * dim + k]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[t][v] = _mm512_fmadd_ps(qv[v], b, acc[t][v]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) mx[v] = _mm512_max_ps(mx[v], acc[t][v]);
+}
+
+// The last ntok % T tokens: a tile of exactly R tokens, R chosen at run time.
+template <int V, int R, int DIM>
+LEMUR_AVX512 inline void tail(int rem, const float* panel, int dim, int lanes, const float* doc,
+                              __m512* mx) {
+  if constexpr (R > 0) {
+    if (rem == R) {
+      tile<V, R, DIM>(panel, dim, lanes, doc, mx);
+    } else {
+      tail<V, R - 1, DIM>(rem, panel, dim, lanes, doc, mx);
+    }
+  }
+}
+
+template <int V, int T, int DIM>
+LEMUR_AVX512 void group(const float* panel, int dim_rt, int lanes, const float* doc, int64_t ntok,
+                        float* out) {
+  const int dim = DIM > 0 ? DIM : dim_rt;
+  __m512 mx[V];
+  for (int v = 0; v < V; ++v) mx[v] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t t = 0;
+  for (; t + T <= ntok; t += T) tile<V, T, DIM>(panel, dim, lanes, doc + t * dim, mx);
+  tail<V, T - 1, DIM>(static_cast<int>(ntok - t), panel, dim, lanes, doc + t * dim, mx);
+  for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + 16 * v, mx[v]);
+}
+
+// Lanes are processed in groups of up to 4 vectors (64 lanes); T keeps V*T near 24 of the 32
+// zmm registers, leaving room for the panel row, the broadcast and the running maxima.
+template <int DIM>
+LEMUR_AVX512 void panel_max_dim(const float* panel, int dim, int lanes, const float* doc,
+                                int64_t ntok, float* out) {
+  const int nv = lanes / 16;
+  for (int v0 = 0; v0 < nv; v0 += 4) {
+    const float* p = panel + 16 * v0;
+    float* o = out + 16 * v0;
+    switch (nv - v0 >= 4 ? 4 : nv - v0) {
+      case 1: group<1, 16, DIM>(p, dim, lanes, doc, ntok, o); break;
+      case 2: group<2, 12, DIM>(p, dim, lanes, doc, ntok, o); break;
+      case 3: group<3, 8, DIM>(p, dim, lanes, doc, ntok, o); break;
+      default: group<4, 6, DIM>(p, dim, lanes, doc, ntok, o); break;
+    }
+  }
+}
+
+LEMUR_AVX512 void panel_max_avx512(const float* panel, int dim, int lanes, const float* doc,
+                                   int64_t ntok, float* out) {
+  switch (dim) {
+    case 64: panel_max_dim<64>(panel, dim, lanes, doc, ntok, out); break;
+    case 96: panel_max_dim<96>(panel, dim, lanes, doc, ntok, out); break;
+    case 128: panel_max_dim<128>(panel, dim, lanes, doc, ntok, out); break;
+    default: panel_max_dim<0>(panel, dim, lanes, doc, ntok, out); break;
+  }
+}
+
+LEMUR_AVX512 void half_to_float_avx512(const uint16_t* src, float* dst, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(h));
+  }
+  if (i < n) {
+    // Tail through a small buffer: a masked 16-bit load would need AVX512BW as well.
+    alignas(32) uint16_t buf[16] = {0};
+    for (size_t j = i; j < n; ++j) buf[j - i] = src[j];
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m256i h = _mm256_load_si256(reinterpret_cast<const __m256i*>(buf));
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_cvtph_ps(h));
+  }
+}
+
+}  // namespace
+
+const KernelTable& avx512_kernel_table() {
+  static const KernelTable t{Kernel::kAvx512, panel_max_avx512, half_to_float_avx512};
+  return t;
+}
+
+}  // namespace lemur

@@ -1,0 +1,45 @@
+// Portable kernel: the fallback for CPUs without AVX2, and the reference the SIMD kernels are
+// tested against. Same summation order per lane (k ascending) as the SIMD kernels.
+#include <cmath>
+#include <limits>
+
+#include "half.h"
+#include "maxsim.h"
+
+namespace lemur {
+
+namespace {
+
+void panel_max_scalar(const float* panel, int dim, int lanes, const float* doc, int64_t ntok,
+                      float* out) {
+  constexpr int kChunk = 16;
+  for (int l0 = 0; l0 < lanes; l0 += kChunk) {
+    const int nl = lanes - l0 < kChunk ? lanes - l0 : kChunk;
+    float mx[kChunk];
+    for (int l = 0; l < nl; ++l) mx[l] = -std::numeric_limits<float>::infinity();
+    for (int64_t t = 0; t < ntok; ++t) {
+      const float* d = doc + t * dim;
+      float acc[kChunk] = {0};
+      for (int k = 0; k < dim; ++k) {
+        const float* q = panel + static_cast<size_t>(k) * lanes + l0;
+        const float dk = d[k];
+        for (int l = 0; l < nl; ++l) acc[l] += q[l] * dk;  // no std::fma: a libm call without FMA hardware
+      }
+      for (int l = 0; l < nl; ++l) mx[l] = acc[l] > mx[l] ? acc[l] : mx[l];
+    }
+    for (int l = 0; l < nl; ++l) out[l0 + l] = mx[l];
+  }
+}
+
+void half_to_float_scalar(const uint16_t* src, float* dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
+}
+
+}  // namespace
+
+const KernelTable& scalar_kernel_table() {
+  static const KernelTable t{Kernel::kScalar, panel_max_scalar, half_to_float_scalar};
+  return t;
+}
+
+}  // namespace lemur
