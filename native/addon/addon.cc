@@ -1,8 +1,14 @@
 // Addon entry: registers each family's functions, plus the CPU/kernel queries.
 #include <napi.h>
 
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
 #include "../core/cpu_features.h"
+#include "../core/maxsim.h"
 #include "js_errors.h"
+#include "promise_worker.h"
 #include "token_store_binding.h"
 
 namespace lemur {
@@ -37,10 +43,46 @@ Napi::Value SetDefaultKernel(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// fmaPeak(kernel, seconds) -> Promise<{ gflops }>: the single-thread FMA peak of one kernel's ISA,
+// for benchmarks (they report kernel GFLOP/s as a share of it).
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Kernel k;
+  Status st = parse_kernel(info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "", &k);
+  if (st.ok() && !cpu_supports(k)) st = Status::Error(StatusCode::kUnsupportedCpu, std::string("kernel '") + kernel_name(k) + "' is not supported by this CPU");
+  if (!st.ok()) throw_status(env, st);
+  const double seconds = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0.2;
+  auto result = std::make_shared<double>(0);
+  return PromiseWorker::Start(
+      env,
+      [k, seconds, result]() {
+        const KernelTable& kt = kernel_table(k);
+        float sink = 0;
+        int64_t iters = 1 << 16;
+        double best = 0;
+        const auto t_end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+        while (std::chrono::steady_clock::now() < t_end) {
+          const auto t0 = std::chrono::steady_clock::now();
+          const double flops = kt.fma_loop(iters, &sink);
+          const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (dt < 0.01) { iters *= 2; continue; }
+          best = std::max(best, flops / dt / 1e9);
+        }
+        *result = best + 0 * sink;
+        return Status::Ok();
+      },
+      [result](Napi::Env env, const PromiseWorker::Kept&) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("gflops", *result);
+        return o;
+      });
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("setDefaultKernel", Napi::Function::New(env, SetDefaultKernel, "setDefaultKernel"));
   TokenStoreWrap::Init(env, exports);
   InitMaxsim(env, exports);

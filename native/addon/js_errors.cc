@@ -19,6 +19,8 @@ const char* js_error_code(StatusCode c) {
 Napi::Error make_js_error(Napi::Env env, const Status& st) {
   Napi::Error e = Napi::Error::New(env, st.message);
   e.Set("lemurCode", Napi::String::New(env, js_error_code(st.code)));
+  if (st.row >= 0) e.Set("row", Napi::Number::New(env, static_cast<double>(st.row)));
+  if (!st.field.empty()) e.Set("field", Napi::String::New(env, st.field));
   return e;
 }
 

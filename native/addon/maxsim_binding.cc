@@ -51,10 +51,10 @@ QueryBatch query_args(const Napi::CallbackInfo& info, const Napi::Float32Array& 
   return b;
 }
 
-Napi::Object hits_object(Napi::Env env, const Napi::BigInt64Array& labels, const Napi::Float32Array& distances) {
+Napi::Object hits_object(Napi::Env env, const Napi::ObjectReference& labels, const Napi::ObjectReference& distances) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("labels", labels);
-  o.Set("distances", distances);
+  o.Set("labels", labels.Value());
+  o.Set("distances", distances.Value());
   return o;
 }
 
@@ -79,8 +79,8 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
     const int64_t* cp = cand.Data();
     return PromiseWorker::Start(
         env, [store, b, cp, kprime, k, opt, lp, dp]() { return maxsim_rerank(store->docs(), b, cp, kprime, k, opt, lp, dp); },
-        [labels, distances](Napi::Env env) { return hits_object(env, labels, distances); },
-        {q, counts, cand, labels, distances, info[2]}, [wrap]() { wrap->Release(); });
+        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept[0], kept[1]); },
+        {labels, distances, q, counts, cand, info[2]}, [wrap]() { wrap->Release(); });
   } catch (...) {
     wrap->Release();
     throw;
@@ -104,8 +104,8 @@ Napi::Value ExactTopK(const Napi::CallbackInfo& info) {
     float* dp = distances.Data();
     return PromiseWorker::Start(
         env, [store, b, k, opt, lp, dp]() { return maxsim_exact_topk(store->docs(), b, k, opt, lp, dp); },
-        [labels, distances](Napi::Env env) { return hits_object(env, labels, distances); },
-        {q, counts, labels, distances, info[2]}, [wrap]() { wrap->Release(); });
+        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept[0], kept[1]); },
+        {labels, distances, q, counts, info[2]}, [wrap]() { wrap->Release(); });
   } catch (...) {
     wrap->Release();
     throw;
@@ -133,7 +133,7 @@ Napi::Value Targets(const Napi::CallbackInfo& info) {
     float* yp = out.Data();
     return PromiseWorker::Start(
         env, [store, xp, n, dp, nd, opt, yp]() { return maxsim_targets(store->docs(), xp, n, dp, nd, opt, yp); },
-        [out](Napi::Env) { return out; }, {x, docs, out, info[1]}, [wrap]() { wrap->Release(); });
+        [](Napi::Env, const PromiseWorker::Kept& kept) { return kept[0].Value(); }, {out, x, docs, info[1]}, [wrap]() { wrap->Release(); });
   } catch (...) {
     wrap->Release();
     throw;

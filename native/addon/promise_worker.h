@@ -20,15 +20,16 @@ namespace lemur {
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Run = std::function<Status()>;
-  using Make = std::function<Napi::Value(Napi::Env)>;
+  using Kept = std::vector<Napi::ObjectReference>;
+  // Builds the result from the kept values (by index): napi_value handles captured when the
+  // call was made are dead by the time the work completes, references are not.
+  using Make = std::function<Napi::Value(Napi::Env, const Kept&)>;
   using Done = std::function<void()>;
 
   static Napi::Promise Start(Napi::Env env, Run run, Make make, const std::vector<Napi::Value>& keep = {},
                              Done done = {}) {
     auto* w = new PromiseWorker(env, std::move(run), std::move(make), std::move(done));
-    for (const Napi::Value& v : keep) {
-      if (v.IsObject()) w->keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
-    }
+    for (const Napi::Value& v : keep) w->keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
     Napi::Promise p = w->deferred_.Promise();
     w->Napi::AsyncWorker::Queue();
     return p;
@@ -63,7 +64,7 @@ class PromiseWorker : public Napi::AsyncWorker {
       return;
     }
     try {
-      deferred_.Resolve(make_ ? make_(env) : env.Undefined());
+      deferred_.Resolve(make_ ? make_(env, keep_) : env.Undefined());
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     }
@@ -79,7 +80,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Make make_;
   Done done_;
   Status status_;
-  std::vector<Napi::ObjectReference> keep_;
+  Kept keep_;
 };
 
 }  // namespace lemur

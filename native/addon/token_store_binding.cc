@@ -51,7 +51,7 @@ Napi::Value TokenStoreWrap::Open(const Napi::CallbackInfo& info) {
   auto slot = std::make_shared<std::unique_ptr<TokenStore>>();
   return PromiseWorker::Start(
       info.Env(), [path, verify, slot]() { return TokenStore::open(path, verify, slot.get()); },
-      [slot](Napi::Env) {
+      [slot](Napi::Env, const PromiseWorker::Kept&) {
         Napi::Object obj = constructor_.New({});
         Unwrap(obj)->store_ = std::shared_ptr<TokenStore>(std::move(*slot));
         return obj;
@@ -146,7 +146,7 @@ Napi::Value TokenStoreWrap::ReadIds(const Napi::CallbackInfo& info) {
   inflight_.fetch_add(1);
   return PromiseWorker::Start(
       env, []() { return Status::Ok(); },
-      [s](Napi::Env env) -> Napi::Value {
+      [s](Napi::Env env, const PromiseWorker::Kept&) -> Napi::Value {
         const int64_t n = s->docs().n_docs;
         if (s->id_kind() == IdKind::kInt64) {
           Napi::BigInt64Array out = Napi::BigInt64Array::New(env, n);

@@ -30,7 +30,13 @@ struct KernelTable {
   // out[l] = max_t <panel lane l, doc row t> for l < lanes; -inf when ntok == 0.
   void (*panel_max)(const float* panel, int dim, int lanes, const float* doc, int64_t ntok, float* out);
   void (*half_to_float)(const uint16_t* src, float* dst, size_t n);
+  // The FMA peak probe for benchmarks: `iters` rounds of kFmaChains independent vector FMA
+  // chains started from different values (identical chains would be merged by the compiler).
+  // Returns the FLOPs done; `sink` defeats dead-code elimination.
+  double (*fma_loop)(int64_t iters, float* sink);
 };
+
+constexpr int kFmaChains = 16;
 
 const KernelTable& kernel_table(Kernel k);
 

@@ -105,10 +105,26 @@ LEMUR_AVX2 void half_to_float_avx2(const uint16_t* src, float* dst, size_t n) {
   }
 }
 
+LEMUR_AVX2 double fma_loop_avx2(int64_t iters, float* sink) {
+  __m256 acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm256_set1_ps(0.001f * static_cast<float>(c + 1));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+  }
+  __m256 s = acc[0];
+  for (int c = 1; c < kFmaChains; ++c) s = _mm256_add_ps(s, acc[c]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, s);
+  *sink = lanes[0] + lanes[7];
+  return 2.0 * 8 * kFmaChains * static_cast<double>(iters);
+}
+
 }  // namespace
 
 const KernelTable& avx2_kernel_table() {
-  static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2};
+  static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2, fma_loop_avx2};
   return t;
 }
 

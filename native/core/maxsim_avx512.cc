@@ -114,10 +114,24 @@ LEMUR_AVX512 void half_to_float_avx512(const uint16_t* src, float* dst, size_t n
   }
 }
 
+LEMUR_AVX512 double fma_loop_avx512(int64_t iters, float* sink) {
+  __m512 acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm512_set1_ps(0.001f * static_cast<float>(c + 1));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+  }
+  __m512 s = acc[0];
+  for (int c = 1; c < kFmaChains; ++c) s = _mm512_add_ps(s, acc[c]);
+  *sink = _mm512_reduce_add_ps(s);
+  return 2.0 * 16 * kFmaChains * static_cast<double>(iters);
+}
+
 }  // namespace
 
 const KernelTable& avx512_kernel_table() {
-  static const KernelTable t{Kernel::kAvx512, panel_max_avx512, half_to_float_avx512};
+  static const KernelTable t{Kernel::kAvx512, panel_max_avx512, half_to_float_avx512, fma_loop_avx512};
   return t;
 }
 

@@ -35,10 +35,22 @@ void half_to_float_scalar(const uint16_t* src, float* dst, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
+double fma_loop_scalar(int64_t iters, float* sink) {
+  float acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = 0.001f * static_cast<float>(c + 1);
+  for (int64_t i = 0; i < iters; ++i) {
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = acc[c] * 0.999999f + 1e-7f;
+  }
+  float s = 0;
+  for (int c = 0; c < kFmaChains; ++c) s += acc[c];
+  *sink = s;
+  return 2.0 * kFmaChains * static_cast<double>(iters);
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernel_table() {
-  static const KernelTable t{Kernel::kScalar, panel_max_scalar, half_to_float_scalar};
+  static const KernelTable t{Kernel::kScalar, panel_max_scalar, half_to_float_scalar, fma_loop_scalar};
   return t;
 }
 

@@ -1,6 +1,7 @@
 // Status: the error value every core/ function returns. No exceptions cross the core boundary,
 // so the napi layer maps one small enum to JS error classes in one table (addon/js_errors.cc).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -20,9 +21,15 @@ enum class StatusCode : int {
 struct Status {
   StatusCode code = StatusCode::kOk;
   std::string message;
+  // Where bad input was found, when known: the row (doc position) and the field it names.
+  int64_t row = -1;
+  std::string field;
 
   static Status Ok() { return {}; }
-  static Status Error(StatusCode c, std::string m) { return Status{c, std::move(m)}; }
+  static Status Error(StatusCode c, std::string m) { return Status{c, std::move(m), -1, {}}; }
+  static Status InputError(int64_t row, std::string field, std::string m) {
+    return Status{StatusCode::kInvalidInput, std::move(m), row, std::move(field)};
+  }
   bool ok() const { return code == StatusCode::kOk; }
 };
 

@@ -200,9 +200,8 @@ Status write_token_store(const std::string& path, const TokenStoreInput& in) {
   uint64_t n_tokens = 0;
   for (int64_t j = 0; j < in.n_docs; ++j) {
     if (in.counts[j] < 1) {
-      return Status::Error(StatusCode::kInvalidInput, "doc " + std::to_string(j) + " (id " + id_text(j) +
-                                                          "): has " + std::to_string(in.counts[j]) +
-                                                          " tokens, expected at least 1");
+      return Status::InputError(j, "counts", "doc " + std::to_string(j) + " (id " + id_text(j) + "): has " +
+                                                 std::to_string(in.counts[j]) + " tokens, expected at least 1");
     }
     n_tokens += static_cast<uint64_t>(in.counts[j]);
   }
@@ -213,7 +212,7 @@ Status write_token_store(const std::string& path, const TokenStoreInput& in) {
         const float* row = in.vectors + t * in.dim;
         for (int c = 0; c < in.dim; ++c) {
           if (!std::isfinite(row[c])) {
-            return Status::Error(StatusCode::kInvalidInput,
+            return Status::InputError(j, "vectors",
                                  "doc " + std::to_string(j) + " (id " + id_text(j) + "), token " +
                                      std::to_string(r) + ", component " + std::to_string(c) +
                                      ": value is not finite");
@@ -228,7 +227,7 @@ Status write_token_store(const std::string& path, const TokenStoreInput& in) {
     seen.reserve(static_cast<size_t>(in.n_docs));
     for (int64_t j = 0; j < in.n_docs; ++j) {
       if (!seen.insert(in.int_ids[j]).second) {
-        return Status::Error(StatusCode::kInvalidInput, "doc " + std::to_string(j) + ": duplicate id " + id_text(j));
+        return Status::InputError(j, "ids", "doc " + std::to_string(j) + ": duplicate id " + id_text(j));
       }
     }
   } else {
@@ -236,7 +235,7 @@ Status write_token_store(const std::string& path, const TokenStoreInput& in) {
     seen.reserve(static_cast<size_t>(in.n_docs));
     for (int64_t j = 0; j < in.n_docs; ++j) {
       if (!seen.insert((*in.str_ids)[j]).second) {
-        return Status::Error(StatusCode::kInvalidInput, "doc " + std::to_string(j) + ": duplicate id " + id_text(j));
+        return Status::InputError(j, "ids", "doc " + std::to_string(j) + ": duplicate id " + id_text(j));
       }
       id_bytes += (*in.str_ids)[j].size();
     }

@@ -1,0 +1,72 @@
+/**
+ * Every environment variable of ../shared/conventions.md, read once, validated and typed.
+ * Nothing else in the project reads process.env.
+ */
+import { availableParallelism } from 'node:os';
+
+import { ConfigError } from './errors.js';
+
+export type KernelName = 'scalar' | 'avx2' | 'avx512';
+export const KERNEL_NAMES: readonly KernelName[] = ['scalar', 'avx2', 'avx512'];
+
+export interface LemurConfig {
+  /** REDIS_URL; undefined = the CLI starts a private redis-server. */
+  redisUrl: string | undefined;
+  /** LEMUR_STORE: a local folder, `file://…` or `s3://bucket/prefix`. @defaultValue `./.lemur` */
+  store: string;
+  s3Endpoint: string | undefined;
+  s3ForcePathStyle: boolean;
+  /** LEMUR_THREADS: threads for native work. @defaultValue os.availableParallelism() */
+  threads: number;
+  /** LEMUR_KERNEL: a forced MaxSim kernel; undefined = the best this CPU has. */
+  kernel: KernelName | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+function parseBool(name: string, v: string | undefined): boolean {
+  if (v === undefined || v === '') return false;
+  if (/^(1|true|yes)$/i.test(v)) return true;
+  if (/^(0|false|no)$/i.test(v)) return false;
+  throw new ConfigError(`Expected ${name} to be true/false/1/0 but received '${v}'`);
+}
+
+/** Parses a config from an environment (process.env by default). @throws ConfigError */
+export function loadConfig(env: Env = process.env): LemurConfig {
+  const threadsText = env['LEMUR_THREADS'];
+  let threads = availableParallelism();
+  if (threadsText !== undefined && threadsText !== '') {
+    threads = Number(threadsText);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+      throw new ConfigError(`Expected LEMUR_THREADS to be an integer in [1, 1024] but received '${threadsText}'`);
+    }
+  }
+  const kernelText = env['LEMUR_KERNEL'];
+  let kernel: KernelName | undefined;
+  if (kernelText !== undefined && kernelText !== '') {
+    if (!(KERNEL_NAMES as readonly string[]).includes(kernelText)) {
+      throw new ConfigError(`Expected LEMUR_KERNEL to be one of ${KERNEL_NAMES.join(', ')} but received '${kernelText}'`);
+    }
+    kernel = kernelText as KernelName;
+  }
+  const store = env['LEMUR_STORE'] || './.lemur';
+  if (store.includes('://') && !/^(file|s3):\/\//.test(store)) {
+    throw new ConfigError(`Expected LEMUR_STORE to be a folder, file://… or s3://bucket/prefix but received '${store}'`);
+  }
+  return {
+    redisUrl: env['REDIS_URL'] || undefined,
+    store,
+    s3Endpoint: env['LEMUR_S3_ENDPOINT'] || undefined,
+    s3ForcePathStyle: parseBool('LEMUR_S3_FORCE_PATH_STYLE', env['LEMUR_S3_FORCE_PATH_STYLE']),
+    threads,
+    kernel,
+  };
+}
+
+let cached: LemurConfig | undefined;
+
+/** The process's config, parsed on first use. */
+export function config(): LemurConfig {
+  cached ??= loadConfig();
+  return cached;
+}
