@@ -4,6 +4,7 @@
 // and older CPUs would then die with SIGILL.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "maxsim.h"
@@ -65,7 +66,14 @@ LEMUR_AVX512 void group(const float* panel, int dim_rt, int lanes, const float* 
   __m512 mx[V];
   for (int v = 0; v < V; ++v) mx[v] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t t = 0;
-  for (; t + T <= ntok; t += T) tile<V, T, DIM>(panel, dim, lanes, doc + t * dim, mx);
+  for (; t + T <= ntok; t += T) {
+    // Pull the next tile's rows into L1 while this one computes: T broadcast streams from L2
+    // otherwise stall the FMAs (measured: ~200 -> ~160 GFLOP/s on L2-resident docs).
+    const char* next = reinterpret_cast<const char*>(doc + (t + T) * dim);
+    const int64_t bytes = std::min<int64_t>(T, ntok - t - T) * dim * 4;
+    for (int64_t b = 0; b < bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+    tile<V, T, DIM>(panel, dim, lanes, doc + t * dim, mx);
+  }
   tail<V, T - 1, DIM>(static_cast<int>(ntok - t), panel, dim, lanes, doc + t * dim, mx);
   for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + 16 * v, mx[v]);
 }
