@@ -211,11 +211,14 @@ Status write_token_store(const std::string& path, const TokenStoreInput& in) {
       for (int64_t r = 0; r < in.counts[j]; ++r, ++t) {
         const float* row = in.vectors + t * in.dim;
         for (int c = 0; c < in.dim; ++c) {
-          if (!std::isfinite(row[c])) {
+          // fp16 tops out at 65504; larger values would silently become Inf in the store.
+          const bool fits = std::isfinite(row[c]) && (in.dtype != DType::kF16 || std::fabs(row[c]) < 65520.0f);
+          if (!fits) {
             return Status::InputError(j, "vectors",
                                  "doc " + std::to_string(j) + " (id " + id_text(j) + "), token " +
-                                     std::to_string(r) + ", component " + std::to_string(c) +
-                                     ": value is not finite");
+                                     std::to_string(r) + ", component " + std::to_string(c) + ": value " +
+                                     std::to_string(row[c]) +
+                                     (std::isfinite(row[c]) ? " is not representable in float16" : " is not finite"));
           }
         }
       }
