@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+describe('loadConfig', () => {
+  it('applies the embedded defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.redisUrl, undefined);
+    assert.equal(c.store, './.lemur');
+    assert.equal(c.kernel, undefined);
+    assert.ok(c.threads >= 1);
+    assert.equal(c.s3ForcePathStyle, false);
+  });
+
+  it('reads every variable of the conventions', () => {
+    const c = loadConfig({
+      REDIS_URL: 'redis://127.0.0.1:7000',
+      LEMUR_STORE: 's3://bucket/prefix',
+      LEMUR_S3_ENDPOINT: 'http://127.0.0.1:9999',
+      LEMUR_S3_FORCE_PATH_STYLE: 'true',
+      LEMUR_THREADS: '3',
+      LEMUR_KERNEL: 'avx2',
+    });
+    assert.deepEqual(c, {
+      redisUrl: 'redis://127.0.0.1:7000',
+      store: 's3://bucket/prefix',
+      s3Endpoint: 'http://127.0.0.1:9999',
+      s3ForcePathStyle: true,
+      threads: 3,
+      kernel: 'avx2',
+    });
+  });
+
+  it('rejects invalid values with a message naming the variable and the value', () => {
+    assert.throws(() => loadConfig({ LEMUR_THREADS: '0' }), (e: Error) => e instanceof ConfigError && /LEMUR_THREADS .* received '0'/.test(e.message));
+    assert.throws(() => loadConfig({ LEMUR_THREADS: 'two' }), ConfigError);
+    assert.throws(() => loadConfig({ LEMUR_KERNEL: 'neon' }), (e: Error) => e instanceof ConfigError && /LEMUR_KERNEL/.test(e.message));
+    assert.throws(() => loadConfig({ LEMUR_STORE: 'gs://bucket' }), ConfigError);
+    assert.throws(() => loadConfig({ LEMUR_S3_FORCE_PATH_STYLE: 'maybe' }), ConfigError);
+  });
+});
