@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import type { KernelName } from '../src/config.js';
 import { Random } from '../src/data/random.js';
-import { fmaPeakGflops, kernelInfo } from '../src/native/cpu.js';
+import { fmaPeak, kernelInfo } from '../src/native/cpu.js';
 import { maxsimRerank, maxsimTargets } from '../src/native/maxsim.js';
 import { TokenStore, type StoreDType } from '../src/native/token-store.js';
 import { makeTmpDir } from '../test/helpers/tmp-dir.js';
@@ -58,7 +58,13 @@ interface Row {
   dtype: StoreDType;
   threads: number;
   candidates: 'random' | 'l2_resident';
+  /** from the median run */
   gflops: number;
+  /** from the fastest run */
+  gflops_best: number;
+  /** the FMA peak sampled right before this row (best and median ~10 ms sample) */
+  peak_gflops: number;
+  peak_median_gflops: number;
   docs_per_s: number;
   median_s: number;
   spread_s: [number, number];
@@ -66,6 +72,8 @@ interface Row {
 
 async function rerankRow(store: TokenStore, kernel: KernelName, threads: number, cand: BigInt64Array, kind: Row['candidates']): Promise<Row> {
   const { flops, docs } = flopsOf(cand);
+  // The machine is shared: sample the peak next to each row so each ratio compares like times.
+  const p = await fmaPeak(best, 0.2);
   const t = await timeRuns(() => maxsimRerank(queries, queryCounts, store, cand, 10, { kernel, threads }), args.quick ? 3 : 5);
   const row: Row = {
     kernel,
@@ -73,6 +81,9 @@ async function rerankRow(store: TokenStore, kernel: KernelName, threads: number,
     threads,
     candidates: kind,
     gflops: round(flops / t.median_s / 1e9, 1),
+    gflops_best: round(flops / t.min_s / 1e9, 1),
+    peak_gflops: round(p.gflops, 1),
+    peak_median_gflops: round(p.medianGflops, 1),
     docs_per_s: Math.round(docs / t.median_s),
     median_s: round(t.median_s, 4),
     spread_s: [round(t.min_s, 4), round(t.max_s, 4)],
@@ -84,7 +95,7 @@ async function rerankRow(store: TokenStore, kernel: KernelName, threads: number,
 const info = kernelInfo();
 const best = info.best;
 progress(`measuring the ${best} FMA peak`);
-const peak = await fmaPeakGflops(best, 0.5);
+const peak = await fmaPeak(best, 0.5);
 const s32 = await openStore('float32');
 const s16 = await openStore('float16');
 const kPrime = args.quick ? 200 : 1000;
@@ -114,6 +125,9 @@ const tt = await timeRuns(() => maxsimTargets(probes, s32, tdocs, { out, threads
 const targetsGflops = (2 * nProbe * tTokens * dim) / tt.median_s / 1e9;
 progress(`targets ${round(targetsGflops, 1)} GFLOP/s`);
 
+// The core's capability is the best peak sample seen anywhere in this run: a row whose
+// neighbouring sample was depressed by another tenant must not look better than it is.
+const peakBest = Math.max(peak.gflops, ...rows.map((r) => r.peak_gflops));
 const find = (p: Partial<Row>): Row => rows.find((r) => Object.entries(p).every(([k, v]) => r[k as keyof Row] === v))!;
 const r1 = find({ kernel: best, dtype: 'float32', threads: 1, candidates: 'random' });
 const r2 = find({ kernel: best, dtype: 'float32', threads: 2, candidates: 'random' });
@@ -130,13 +144,17 @@ emit(
     dataset: ds.summary,
     shape: { query_tokens: 32, dim, mean_doc_tokens: round(corpus.docVectors.length / dim / nDocs, 1), queries: nq, kprime: kPrime },
     kernel: info.kernel,
-    peak_gflops_1t: round(peak, 1),
+    peak_gflops_1t: round(peakBest, 1),
+    peak_median_gflops_1t: round(peak.medianGflops, 1),
     rerank_gflops_1t: r1.gflops,
     rerank_gflops_2t: r2.gflops,
     rerank_docs_per_s_1t: r1.docs_per_s,
-    ratio_1t: round(r1.gflops / peak, 3),
+    // capability over capability: fastest run against the best peak sample of the run
+    ratio_1t: round(r1.gflops_best / peakBest, 3),
+    // typical over typical: median run against the median peak sample taken next to it
+    ratio_median_1t: round(r1.gflops / r1.peak_median_gflops, 3),
     rerank_l2_resident_gflops_1t: hot1.gflops,
-    ratio_l2_resident_1t: round(hot1.gflops / peak, 3),
+    ratio_l2_resident_1t: round(hot1.gflops_best / peakBest, 3),
     rerank_fp16_gflops_1t: f16.gflops,
     targets_gflops_1t: round(targetsGflops, 1),
     scalar_gflops_1t: find({ kernel: 'scalar' }).gflops,

@@ -40,7 +40,7 @@ export interface NativeCpuInfo {
 interface Binding {
   cpuInfo(): NativeCpuInfo;
   setDefaultKernel(name: string): void;
-  fmaPeak(kernel: string, seconds: number): Promise<{ gflops: number }>;
+  fmaPeak(kernel: string, seconds: number): Promise<{ gflops: number; medianGflops: number }>;
   openTokenStore(path: string, verify: boolean): Promise<NativeTokenStore>;
   writeTokenStore(
     path: string,

@@ -20,12 +20,19 @@ export function kernelInfo(): KernelInfo {
   return { kernel: i.kernel as KernelName, best: i.best as KernelName, available: i.available as KernelName[], cpu: i.cpu };
 }
 
+export interface FmaPeak {
+  /** Best ~10 ms sample: the core's capability. */
+  gflops: number;
+  /** Median sample: what the core gave on this (shared, noisy) machine meanwhile. */
+  medianGflops: number;
+}
+
 /**
- * Single-thread fp32 FMA peak of a kernel's ISA in GFLOP/s: 16 independent vector FMA chains,
- * best of repeated ~10 ms runs during `seconds`.
+ * Single-thread fp32 FMA peak of a kernel's ISA in GFLOP/s: 16 independent vector FMA chains
+ * started from different values, sampled in ~10 ms runs during `seconds`.
  * @throws UnsupportedCpuError if the CPU lacks the ISA.
  */
-export async function fmaPeakGflops(kernel: KernelName, seconds = 0.3): Promise<number> {
+export async function fmaPeak(kernel: KernelName, seconds = 0.3): Promise<FmaPeak> {
   if (!KERNEL_NAMES.includes(kernel)) throw new InvalidArgumentError(`Expected kernel in ${KERNEL_NAMES.join(', ')} but received '${kernel}'`);
-  return (await callNative(() => binding.fmaPeak(kernel, seconds))).gflops;
+  return callNative(() => binding.fmaPeak(kernel, seconds));
 }
