@@ -14,12 +14,20 @@
         "core/maxsim_dispatch.cc",
         "core/maxsim_ops.cc",
         "core/token_store.cc",
+        "core/psi.cc",
+        "core/psi_trainer.cc",
+        "core/ols.cc",
         "addon/js_errors.cc",
         "addon/token_store_binding.cc",
         "addon/maxsim_binding.cc",
+        "addon/model_binding.cc",
         "addon/addon.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "/usr/include/x86_64-linux-gnu/openblas-pthread"
+      ],
+      "libraries": ["-lopenblas", "-llapacke"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

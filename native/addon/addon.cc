@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../core/cpu_features.h"
+#include "../core/blas.h"
 #include "../core/maxsim.h"
 #include "js_errors.h"
 #include "promise_worker.h"
@@ -16,6 +17,7 @@
 namespace lemur {
 
 void InitMaxsim(Napi::Env env, Napi::Object exports);
+void InitModel(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -31,6 +33,7 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   }
   o.Set("available", avail);
   o.Set("cpu", cpu_model_name());
+  o.Set("blasCore", blas_core_name());
   return o;
 }
 
@@ -91,6 +94,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setDefaultKernel", Napi::Function::New(env, SetDefaultKernel, "setDefaultKernel"));
   TokenStoreWrap::Init(env, exports);
   InitMaxsim(env, exports);
+  InitModel(env, exports);
   return exports;
 }
 

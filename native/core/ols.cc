@@ -1,0 +1,156 @@
+#include "ols.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "blas.h"
+#include "half.h"
+#include "parallel.h"
+#include "topk.h"
+
+namespace lemur {
+
+Status ols_basis(const float* Z, int64_t s, int h, int threads, std::vector<float>* pinvT, int* rank) {
+  if (s < h) {
+    return Status::Error(StatusCode::kInvalidArgument, "OLS sample of " + std::to_string(s) +
+                                                           " rows is smaller than the feature dimension " +
+                                                           std::to_string(h) + ": the system is underdetermined");
+  }
+  blas_set_threads(threads);
+  std::vector<float> A(Z, Z + s * h);  // sgesdd overwrites its input
+  std::vector<float> S(h), U(static_cast<size_t>(s) * h), VT(static_cast<size_t>(h) * h);
+  const lapack_int info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', static_cast<lapack_int>(s), h, A.data(), h, S.data(),
+                                         U.data(), h, VT.data(), h);
+  if (info != 0) {
+    return Status::Error(StatusCode::kInternal, "SVD of the OLS basis failed (LAPACKE_sgesdd info " + std::to_string(info) + ")");
+  }
+  const float cutoff = std::numeric_limits<float>::epsilon() * static_cast<float>(std::max<int64_t>(s, h)) * S[0];
+  int r = 0;
+  std::vector<float> inv(h);
+  for (int i = 0; i < h; ++i) {
+    inv[i] = S[i] > cutoff ? 1.0f / S[i] : 0.0f;
+    r += S[i] > cutoff;
+  }
+  // pinv(Z)ᵀ = U Σ⁺ Vᵀ: scale U's columns, then one sgemm.
+  for (int64_t i = 0; i < s; ++i) {
+    float* u = U.data() + i * h;
+    for (int j = 0; j < h; ++j) u[j] *= inv[j];
+  }
+  pinvT->assign(static_cast<size_t>(s) * h, 0.0f);
+  sgemm_rm(false, false, static_cast<int>(s), h, h, 1.0f, U.data(), h, VT.data(), h, 0.0f, pinvT->data(), h);
+  *rank = r;
+  return Status::Ok();
+}
+
+Status ols_weights(const DocsView& docs, const float* sample, int64_t s, const float* pinvT, int h, float mean,
+                   float std, const int64_t* doc_idx, int64_t ndocs, const MaxsimOptions& opt, float* W) {
+  if (!(std > 0.0f) || !std::isfinite(mean)) {
+    return Status::Error(StatusCode::kInvalidArgument, "target std must be positive and mean finite");
+  }
+  std::vector<float> Y(static_cast<size_t>(s) * kOlsBlock);
+  std::vector<float> Wb(static_cast<size_t>(kOlsBlock) * h);
+  const float inv_std = 1.0f / std;
+  for (int64_t b0 = 0; b0 < ndocs; b0 += kOlsBlock) {
+    const int64_t nb = std::min(kOlsBlock, ndocs - b0);
+    std::fill(Y.begin(), Y.end(), 0.0f);
+    // targets for the block's docs, written into the first nb columns of a kOlsBlock-wide Y
+    std::vector<float> Yb(static_cast<size_t>(s) * nb);
+    LEMUR_RETURN_IF_ERROR(maxsim_targets(docs, sample, s, doc_idx + b0, nb, opt, Yb.data()));
+    for (int64_t i = 0; i < s; ++i) {
+      for (int64_t j = 0; j < nb; ++j) Y[i * kOlsBlock + j] = (Yb[i * nb + j] - mean) * inv_std;
+    }
+    blas_set_threads(opt.threads);
+    // Wb (kOlsBlock x h) = Yᵀ (kOlsBlock x s) · pinvT (s x h): the same shape for every block
+    sgemm_rm(true, false, static_cast<int>(kOlsBlock), h, static_cast<int>(s), 1.0f, Y.data(),
+             static_cast<int>(kOlsBlock), pinvT, h, 0.0f, Wb.data(), h);
+    std::memcpy(W + b0 * h, Wb.data(), sizeof(float) * nb * h);
+  }
+  return Status::Ok();
+}
+
+Status standardize(float* Y, int64_t n, int threads, float* mean, float* std) {
+  if (n <= 0) return Status::Error(StatusCode::kInvalidArgument, "no values to standardise");
+  // Per-chunk sums in double, combined in chunk order: the result does not depend on threads.
+  constexpr int64_t kChunk = 1 << 20;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> sums(chunks), sqs(chunks);
+  parallel_for(chunks, threads, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t c = b; c < e; ++c) {
+      double s = 0;
+      const int64_t end = std::min(n, (c + 1) * kChunk);
+      for (int64_t i = c * kChunk; i < end; ++i) s += Y[i];
+      sums[c] = s;
+    }
+  });
+  double total = 0;
+  for (double s : sums) total += s;
+  const double mu = total / static_cast<double>(n);
+  parallel_for(chunks, threads, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t c = b; c < e; ++c) {
+      double q = 0;
+      const int64_t end = std::min(n, (c + 1) * kChunk);
+      for (int64_t i = c * kChunk; i < end; ++i) q += (Y[i] - mu) * (Y[i] - mu);
+      sqs[c] = q;
+    }
+  });
+  double sq = 0;
+  for (double q : sqs) sq += q;
+  const double sd = std::sqrt(sq / static_cast<double>(n));
+  if (!std::isfinite(mu) || !std::isfinite(sd)) return Status::Error(StatusCode::kInvalidInput, "targets contain non-finite values");
+  if (sd == 0) return Status::Error(StatusCode::kInvalidInput, "targets are constant (std 0): nothing to learn");
+  const float m = static_cast<float>(mu), inv = static_cast<float>(1.0 / sd);
+  parallel_for(n, threads, kChunk, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) Y[i] = (Y[i] - m) * inv;
+  });
+  *mean = m;
+  *std = static_cast<float>(sd);
+  return Status::Ok();
+}
+
+Status ip_topk(const float* F, int64_t nq, const float* W, int64_t n, int h, int64_t k, int threads,
+               int64_t* labels, float* distances) {
+  blas_set_threads(threads);
+  constexpr int64_t kBlock = 4096;
+  std::vector<TopK> tops;
+  tops.reserve(nq);
+  for (int64_t i = 0; i < nq; ++i) tops.emplace_back(k);
+  std::vector<float> S(static_cast<size_t>(nq) * kBlock);
+  for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
+    const int64_t nb = std::min(kBlock, n - b0);
+    sgemm_rm(false, true, static_cast<int>(nq), static_cast<int>(nb), h, 1.0f, F, h, W + b0 * h, h, 0.0f, S.data(),
+             static_cast<int>(nb));
+    parallel_for(nq, threads, 16, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) {
+        const float* row = S.data() + i * nb;
+        TopK& t = tops[i];
+        for (int64_t j = 0; j < nb; ++j) t.push(row[j], b0 + j);
+      }
+    });
+  }
+  for (int64_t i = 0; i < nq; ++i) tops[i].write(labels + i * k, distances + i * k);
+  return Status::Ok();
+}
+
+Status gather_tokens(const DocsView& docs, const int64_t* token_idx, int64_t n, float* out) {
+  const int64_t total = static_cast<int64_t>(docs.offsets[docs.n_docs]);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = token_idx[i];
+    if (t < 0 || t >= total) {
+      return Status::Error(StatusCode::kInvalidArgument, "tokenIndices[" + std::to_string(i) + "] = " +
+                                                             std::to_string(t) + " is outside [0, " + std::to_string(total) + ")");
+    }
+    float* dst = out + i * docs.dim;
+    if (docs.dtype == DType::kF32) {
+      std::memcpy(dst, static_cast<const float*>(docs.vectors) + t * docs.dim, sizeof(float) * docs.dim);
+    } else {
+      const uint16_t* src = static_cast<const uint16_t*>(docs.vectors) + t * docs.dim;
+      for (int k = 0; k < docs.dim; ++k) dst[k] = half_to_float(src[k]);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace lemur

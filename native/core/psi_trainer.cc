@@ -1,0 +1,256 @@
+// ψ training: forward and backward on sgemm, Adam, clipping. One epoch = one pass over the
+// shuffled training rows in batches of opt.batch (the last batch may be smaller).
+#include "psi_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "blas.h"
+#include "rng.h"
+
+namespace lemur {
+
+PsiWeights init_psi(int dim, const TrainOptions& opt, uint64_t seed, bool elm) {
+  Rng rng(seed);
+  PsiWeights w;
+  w.dim = dim;
+  w.hidden = opt.hidden;
+  for (int l = 0; l < opt.num_layers; ++l) {
+    PsiLayer L;
+    L.in = l == 0 ? dim : opt.hidden;
+    L.out = opt.hidden;
+    const float bound = 1.0f / std::sqrt(static_cast<float>(L.in));
+    L.weight.resize(static_cast<size_t>(L.out) * L.in);
+    for (float& x : L.weight) x = rng.uniform(-bound, bound);
+    L.bias.resize(L.out);
+    for (float& x : L.bias) x = rng.uniform(-bound, bound);
+    if (!elm) {
+      L.gamma.assign(L.out, 1.0f);
+      L.beta.assign(L.out, 0.0f);
+    }
+    L.gelu_before_norm = elm;
+    w.layers.push_back(std::move(L));
+  }
+  return w;
+}
+
+namespace {
+
+// A parameter tensor with its gradient and Adam moments.
+struct Param {
+  float* value;
+  size_t size;
+  std::vector<float> grad, m, v;
+  Param(float* p, size_t n) : value(p), size(n), grad(n, 0.f), m(n, 0.f), v(n, 0.f) {}
+};
+
+struct Model {
+  PsiWeights psi;
+  std::vector<float> out_w;  // m x hidden, bias-free output layer
+  std::vector<Param> params;
+
+  void bind() {
+    params.clear();
+    for (PsiLayer& L : psi.layers) {
+      params.emplace_back(L.weight.data(), L.weight.size());
+      params.emplace_back(L.bias.data(), L.bias.size());
+      params.emplace_back(L.gamma.data(), L.gamma.size());
+      params.emplace_back(L.beta.data(), L.beta.size());
+    }
+    params.emplace_back(out_w.data(), out_w.size());
+  }
+};
+
+// Mean squared error of the batch, forward only (validation).
+double batch_loss(const Model& M, const float* X, const float* T, int64_t b, int64_t m, std::vector<float>* Z,
+                  std::vector<float>* O) {
+  const int h = M.psi.hidden;
+  Z->resize(static_cast<size_t>(b) * h);
+  O->resize(static_cast<size_t>(b) * m);
+  psi_forward(M.psi, X, b, Z->data(), nullptr);
+  sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z->data(), h, M.out_w.data(), h, 0.0f,
+           O->data(), static_cast<int>(m));
+  double s = 0;
+  for (int64_t i = 0; i < b * m; ++i) {
+    const double d = (*O)[i] - T[i];
+    s += d * d;
+  }
+  return s / static_cast<double>(b * m);
+}
+
+}  // namespace
+
+Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, const TrainOptions& opt,
+                 TrainResult* out, const EpochCallback& on_epoch) {
+  blas_set_threads(opt.threads);
+  const bool elm = opt.epochs == 0;
+  Model M;
+  M.psi = init_psi(dim, opt, opt.seed, elm);
+  const int h = opt.hidden;
+  if (elm) {
+    out->psi = std::move(M.psi);
+    out->best_epoch = 0;
+    return Status::Ok();
+  }
+  {
+    Rng rng(opt.seed ^ 0x9e3779b97f4a7c15ULL);
+    const float bound = 1.0f / std::sqrt(static_cast<float>(h));
+    M.out_w.resize(static_cast<size_t>(m) * h);
+    for (float& x : M.out_w) x = rng.uniform(-bound, bound);
+  }
+  M.bind();
+
+  // Row split: a seeded permutation; the first n_val rows validate.
+  Rng rng(opt.seed + 1);
+  std::vector<int64_t> rows(n);
+  for (int64_t i = 0; i < n; ++i) rows[i] = i;
+  rng.shuffle(rows);
+  const int64_t n_val = static_cast<int64_t>(opt.val_fraction * static_cast<double>(n));
+  std::vector<int64_t> val(rows.begin(), rows.begin() + n_val);
+  std::vector<int64_t> train(rows.begin() + n_val, rows.end());
+  if (train.empty()) return Status::Error(StatusCode::kInvalidArgument, "no training rows left after the validation split");
+
+  const int B = opt.batch;
+  std::vector<float> xb(static_cast<size_t>(B) * dim), tb(static_cast<size_t>(B) * m);
+  std::vector<float> Z(static_cast<size_t>(B) * h), O(static_cast<size_t>(B) * m);
+  std::vector<float> dZ(static_cast<size_t>(B) * h), dPre(static_cast<size_t>(B) * h), dIn(static_cast<size_t>(B) * h);
+  std::vector<PsiLayerCache> cache;
+  PsiWeights best;
+  double best_val = std::numeric_limits<double>::infinity();
+  int64_t step = 0;
+
+  auto gather = [&](const std::vector<int64_t>& idx, int64_t at, int64_t b) {
+    for (int64_t i = 0; i < b; ++i) {
+      const int64_t r = idx[at + i];
+      std::memcpy(xb.data() + i * dim, X + r * dim, sizeof(float) * dim);
+      std::memcpy(tb.data() + i * m, Y + r * m, sizeof(float) * m);
+    }
+  };
+
+  for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    rng.shuffle(train);
+    double loss_sum = 0;
+    int64_t loss_rows = 0;
+    for (int64_t at = 0; at < static_cast<int64_t>(train.size()); at += B) {
+      const int64_t b = std::min<int64_t>(B, static_cast<int64_t>(train.size()) - at);
+      gather(train, at, b);
+      // forward
+      psi_forward(M.psi, xb.data(), b, Z.data(), &cache);
+      sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z.data(), h, M.out_w.data(), h, 0.0f,
+               O.data(), static_cast<int>(m));
+      double s = 0;
+      const float scale = 2.0f / static_cast<float>(b * m);
+      for (int64_t i = 0; i < b * m; ++i) {
+        const float d = O[i] - tb[i];
+        s += static_cast<double>(d) * d;
+        O[i] = d * scale;  // O becomes dLoss/dOut
+      }
+      const double loss = s / static_cast<double>(b * m);
+      if (!std::isfinite(loss)) {
+        return Status::Error(StatusCode::kInvalidInput, "training diverged: loss is " + std::to_string(loss) +
+                                                            " at epoch " + std::to_string(epoch) + ", batch " +
+                                                            std::to_string(at / B) + "; no model was produced");
+      }
+      loss_sum += loss * static_cast<double>(b);
+      loss_rows += b;
+      // backward: output layer
+      Param& Pout = M.params.back();
+      sgemm_rm(true, false, static_cast<int>(m), h, static_cast<int>(b), 1.0f, O.data(), static_cast<int>(m), Z.data(),
+               h, 0.0f, Pout.grad.data(), h);
+      sgemm_rm(false, false, static_cast<int>(b), h, static_cast<int>(m), 1.0f, O.data(), static_cast<int>(m),
+               M.out_w.data(), h, 0.0f, dZ.data(), h);
+      // backward: ψ layers, last to first
+      for (int l = static_cast<int>(M.psi.layers.size()) - 1; l >= 0; --l) {
+        PsiLayer& L = M.psi.layers[l];
+        PsiLayerCache& c = cache[l];
+        Param& Pw = M.params[4 * l];
+        Param& Pb = M.params[4 * l + 1];
+        Param& Pg = M.params[4 * l + 2];
+        Param& Pbeta = M.params[4 * l + 3];
+        std::fill(Pg.grad.begin(), Pg.grad.end(), 0.f);
+        std::fill(Pbeta.grad.begin(), Pbeta.grad.end(), 0.f);
+        std::fill(Pb.grad.begin(), Pb.grad.end(), 0.f);
+        for (int64_t i = 0; i < b; ++i) {
+          const float* xh = c.xhat.data() + i * h;
+          const float* nv = c.normed.data() + i * h;
+          const float* da = dZ.data() + i * h;
+          float* dp = dPre.data() + i * h;
+          double mean_dxh = 0, mean_dxh_xh = 0;
+          for (int j = 0; j < h; ++j) {
+            const float dn = da[j] * gelu_grad(nv[j]);
+            Pg.grad[j] += dn * xh[j];
+            Pbeta.grad[j] += dn;
+            const float dxh = dn * L.gamma[j];
+            dp[j] = dxh;
+            mean_dxh += dxh;
+            mean_dxh_xh += static_cast<double>(dxh) * xh[j];
+          }
+          const float a = static_cast<float>(mean_dxh / h), bb = static_cast<float>(mean_dxh_xh / h);
+          const float rs = c.rstd[i];
+          for (int j = 0; j < h; ++j) {
+            dp[j] = rs * (dp[j] - a - xh[j] * bb);
+            Pb.grad[j] += dp[j];
+          }
+        }
+        const float* in = l == 0 ? xb.data() : cache[l - 1].act.data();
+        sgemm_rm(true, false, L.out, L.in, static_cast<int>(b), 1.0f, dPre.data(), h, in, L.in, 0.0f, Pw.grad.data(),
+                 L.in);
+        if (l > 0) {
+          sgemm_rm(false, false, static_cast<int>(b), L.in, L.out, 1.0f, dPre.data(), h, L.weight.data(), L.in, 0.0f,
+                   dIn.data(), L.in);
+          std::swap(dIn, dZ);
+        }
+      }
+      // global-norm clipping (torch.nn.utils.clip_grad_norm_), then Adam
+      double sq = 0;
+      for (const Param& p : M.params)
+        for (float g : p.grad) sq += static_cast<double>(g) * g;
+      const double norm = std::sqrt(sq);
+      const float clip_scale = norm > opt.clip ? static_cast<float>(opt.clip / (norm + 1e-6)) : 1.0f;
+      ++step;
+      const float bc1 = 1.0f - std::pow(opt.beta1, static_cast<float>(step));
+      const float bc2 = 1.0f - std::pow(opt.beta2, static_cast<float>(step));
+      const float step_size = opt.lr / bc1;
+      const float bc2_sqrt = std::sqrt(bc2);
+      for (Param& p : M.params) {
+        for (size_t i = 0; i < p.size; ++i) {
+          const float g = p.grad[i] * clip_scale;
+          p.m[i] = opt.beta1 * p.m[i] + (1.0f - opt.beta1) * g;
+          p.v[i] = opt.beta2 * p.v[i] + (1.0f - opt.beta2) * g * g;
+          p.value[i] -= step_size * p.m[i] / (std::sqrt(p.v[i]) / bc2_sqrt + opt.adam_eps);
+        }
+      }
+    }
+    EpochStats st{epoch, loss_sum / static_cast<double>(loss_rows), std::numeric_limits<double>::quiet_NaN(), 0};
+    if (n_val > 0) {
+      double vs = 0;
+      for (int64_t at = 0; at < n_val; at += B) {
+        const int64_t b = std::min<int64_t>(B, n_val - at);
+        gather(val, at, b);
+        vs += batch_loss(M, xb.data(), tb.data(), b, m, &Z, &O) * static_cast<double>(b);
+      }
+      st.val_loss = vs / static_cast<double>(n_val);
+      if (!std::isfinite(st.val_loss)) {
+        return Status::Error(StatusCode::kInvalidInput, "training diverged: validation loss is not finite at epoch " +
+                                                            std::to_string(epoch) + "; no model was produced");
+      }
+      if (st.val_loss < best_val) {
+        best_val = st.val_loss;
+        best = M.psi;
+        out->best_epoch = epoch;
+      }
+    } else {
+      out->best_epoch = epoch;
+    }
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out->epochs.push_back(st);
+    if (on_epoch) on_epoch(st);
+  }
+  out->psi = n_val > 0 ? std::move(best) : std::move(M.psi);
+  return Status::Ok();
+}
+
+}  // namespace lemur
