@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCHES: Record<string, string> = {
   maxsim: 'maxsim-kernel.js',
+  lemur: 'lemur.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);

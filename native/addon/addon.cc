@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "../core/cpu_features.h"
 #include "../core/blas.h"
 #include "../core/maxsim.h"
+#include "../core/xxhash64.h"
 #include "js_errors.h"
 #include "promise_worker.h"
 #include "token_store_binding.h"
@@ -86,10 +88,30 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
       });
 }
 
+// xxh64(typedArray) -> Promise<string>: XXH64 (seed 0) of the array's bytes as 16 hex digits,
+// for the checksums of model artifacts written from TS.
+Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw_invalid_argument(env, "xxh64 expects a typed array");
+  Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+  const uint8_t* p = static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  const size_t n = a.ByteLength();
+  auto h = std::make_shared<uint64_t>(0);
+  return PromiseWorker::Start(
+      env, [=]() { *h = xxh64(p, n); return Status::Ok(); },
+      [h](Napi::Env env, const PromiseWorker::Kept&) {
+        char buf[17];
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(*h));
+        return Napi::String::New(env, buf);
+      },
+      {info[0]});
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
+  exports.Set("xxh64", Napi::Function::New(env, Checksum, "xxh64"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("setDefaultKernel", Napi::Function::New(env, SetDefaultKernel, "setDefaultKernel"));
   TokenStoreWrap::Init(env, exports);

@@ -346,10 +346,36 @@ Napi::Value GatherTokens(const Napi::CallbackInfo& info) {
   }
 }
 
+// psiGradients(psi, outW, X, T, m) -> Promise<{ loss, grads }>: one forward/backward without an
+// update, for finite-difference tests of the training math.
+Napi::Value PsiGradients(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto w = std::make_shared<PsiWeights>(psi_from_js(info[0]));
+  const int64_t m = int_arg(info, 4, "m", 1, int64_t{1} << 32);
+  auto out_w = std::make_shared<std::vector<float>>(copy_f32(info[1], "outW", static_cast<size_t>(m) * w->hidden));
+  auto X = std::make_shared<std::vector<float>>(copy_f32(info[2], "X", SIZE_MAX));
+  if (X->size() % w->dim != 0) throw_invalid_argument(env, "X length is not a multiple of psi.dim");
+  const int64_t b = static_cast<int64_t>(X->size()) / w->dim;
+  auto T = std::make_shared<std::vector<float>>(copy_f32(info[3], "T", static_cast<size_t>(b * m)));
+  auto loss = std::make_shared<double>(0);
+  auto grads = std::make_shared<std::vector<std::vector<float>>>();
+  return PromiseWorker::Start(
+      env, [=]() { blas_set_threads(1); return psi_gradients(*w, *out_w, X->data(), T->data(), b, m, loss.get(), grads.get()); },
+      [loss, grads](Napi::Env env, const PromiseWorker::Kept&) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("loss", *loss);
+        Napi::Array g = Napi::Array::New(env, grads->size());
+        for (size_t i = 0; i < grads->size(); ++i) g.Set(static_cast<uint32_t>(i), f32_from(env, (*grads)[i]));
+        o.Set("grads", g);
+        return o;
+      });
+}
+
 }  // namespace
 
 void InitModel(Napi::Env env, Napi::Object exports) {
   exports.Set("trainPsi", Napi::Function::New(env, TrainPsi, "trainPsi"));
+  exports.Set("psiGradients", Napi::Function::New(env, PsiGradients, "psiGradients"));
   exports.Set("psiForward", Napi::Function::New(env, PsiForward, "psiForward"));
   exports.Set("psiQueryFeatures", Napi::Function::New(env, PsiQueryFeatures, "psiQueryFeatures"));
   exports.Set("olsBasis", Napi::Function::New(env, OlsBasis, "olsBasis"));

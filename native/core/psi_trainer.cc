@@ -63,6 +63,89 @@ struct Model {
   }
 };
 
+// Buffers reused across batches.
+struct Workspace {
+  std::vector<float> Z, O, dZ, dPre, dIn;
+  std::vector<PsiLayerCache> cache;
+};
+
+// One forward and backward pass over a batch: fills every Param's grad (not clipped) and
+// returns the batch's mean squared error.
+double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, int64_t m, Workspace* ws) {
+  const int h = M.psi.hidden;
+  ws->Z.resize(static_cast<size_t>(b) * h);
+  ws->O.resize(static_cast<size_t>(b) * m);
+  ws->dZ.resize(static_cast<size_t>(b) * h);
+  ws->dPre.resize(static_cast<size_t>(b) * h);
+  ws->dIn.resize(static_cast<size_t>(b) * h);
+  std::vector<float>& Z = ws->Z;
+  std::vector<float>& O = ws->O;
+  std::vector<float>& dZ = ws->dZ;
+  std::vector<float>& dPre = ws->dPre;
+  std::vector<float>& dIn = ws->dIn;
+  std::vector<PsiLayerCache>& cache = ws->cache;
+  psi_forward(M.psi, xb, b, Z.data(), &cache);
+  sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z.data(), h, M.out_w.data(), h, 0.0f,
+           O.data(), static_cast<int>(m));
+  double s = 0;
+  const float scale = 2.0f / static_cast<float>(b * m);
+  for (int64_t i = 0; i < b * m; ++i) {
+    const float d = O[i] - tb[i];
+    s += static_cast<double>(d) * d;
+    O[i] = d * scale;  // O becomes dLoss/dOut
+  }
+  const double loss = s / static_cast<double>(b * m);
+  // backward: output layer
+  Param& Pout = M.params.back();
+  sgemm_rm(true, false, static_cast<int>(m), h, static_cast<int>(b), 1.0f, O.data(), static_cast<int>(m), Z.data(),
+           h, 0.0f, Pout.grad.data(), h);
+  sgemm_rm(false, false, static_cast<int>(b), h, static_cast<int>(m), 1.0f, O.data(), static_cast<int>(m),
+           M.out_w.data(), h, 0.0f, dZ.data(), h);
+  // backward: ψ layers, last to first
+  for (int l = static_cast<int>(M.psi.layers.size()) - 1; l >= 0; --l) {
+    PsiLayer& L = M.psi.layers[l];
+    PsiLayerCache& c = cache[l];
+    Param& Pw = M.params[4 * l];
+    Param& Pb = M.params[4 * l + 1];
+    Param& Pg = M.params[4 * l + 2];
+    Param& Pbeta = M.params[4 * l + 3];
+    std::fill(Pg.grad.begin(), Pg.grad.end(), 0.f);
+    std::fill(Pbeta.grad.begin(), Pbeta.grad.end(), 0.f);
+    std::fill(Pb.grad.begin(), Pb.grad.end(), 0.f);
+    for (int64_t i = 0; i < b; ++i) {
+      const float* xh = c.xhat.data() + i * h;
+      const float* nv = c.normed.data() + i * h;
+      const float* da = dZ.data() + i * h;
+      float* dp = dPre.data() + i * h;
+      double mean_dxh = 0, mean_dxh_xh = 0;
+      for (int j = 0; j < h; ++j) {
+        const float dn = da[j] * gelu_grad(nv[j]);
+        Pg.grad[j] += dn * xh[j];
+        Pbeta.grad[j] += dn;
+        const float dxh = dn * L.gamma[j];
+        dp[j] = dxh;
+        mean_dxh += dxh;
+        mean_dxh_xh += static_cast<double>(dxh) * xh[j];
+      }
+      const float a = static_cast<float>(mean_dxh / h), bb = static_cast<float>(mean_dxh_xh / h);
+      const float rs = c.rstd[i];
+      for (int j = 0; j < h; ++j) {
+        dp[j] = rs * (dp[j] - a - xh[j] * bb);
+        Pb.grad[j] += dp[j];
+      }
+    }
+    const float* in = l == 0 ? xb : cache[l - 1].act.data();
+    sgemm_rm(true, false, L.out, L.in, static_cast<int>(b), 1.0f, dPre.data(), h, in, L.in, 0.0f, Pw.grad.data(),
+             L.in);
+    if (l > 0) {
+      sgemm_rm(false, false, static_cast<int>(b), L.in, L.out, 1.0f, dPre.data(), h, L.weight.data(), L.in, 0.0f,
+               dIn.data(), L.in);
+      std::swap(dIn, dZ);
+    }
+  }
+  return loss;
+}
+
 // Mean squared error of the batch, forward only (validation).
 double batch_loss(const Model& M, const float* X, const float* T, int64_t b, int64_t m, std::vector<float>* Z,
                   std::vector<float>* O) {
@@ -114,9 +197,7 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
 
   const int B = opt.batch;
   std::vector<float> xb(static_cast<size_t>(B) * dim), tb(static_cast<size_t>(B) * m);
-  std::vector<float> Z(static_cast<size_t>(B) * h), O(static_cast<size_t>(B) * m);
-  std::vector<float> dZ(static_cast<size_t>(B) * h), dPre(static_cast<size_t>(B) * h), dIn(static_cast<size_t>(B) * h);
-  std::vector<PsiLayerCache> cache;
+  Workspace ws;
   PsiWeights best;
   double best_val = std::numeric_limits<double>::infinity();
   int64_t step = 0;
@@ -137,18 +218,7 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
     for (int64_t at = 0; at < static_cast<int64_t>(train.size()); at += B) {
       const int64_t b = std::min<int64_t>(B, static_cast<int64_t>(train.size()) - at);
       gather(train, at, b);
-      // forward
-      psi_forward(M.psi, xb.data(), b, Z.data(), &cache);
-      sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z.data(), h, M.out_w.data(), h, 0.0f,
-               O.data(), static_cast<int>(m));
-      double s = 0;
-      const float scale = 2.0f / static_cast<float>(b * m);
-      for (int64_t i = 0; i < b * m; ++i) {
-        const float d = O[i] - tb[i];
-        s += static_cast<double>(d) * d;
-        O[i] = d * scale;  // O becomes dLoss/dOut
-      }
-      const double loss = s / static_cast<double>(b * m);
+      const double loss = forward_backward(M, xb.data(), tb.data(), b, m, &ws);
       if (!std::isfinite(loss)) {
         return Status::Error(StatusCode::kInvalidInput, "training diverged: loss is " + std::to_string(loss) +
                                                             " at epoch " + std::to_string(epoch) + ", batch " +
@@ -156,54 +226,6 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
       }
       loss_sum += loss * static_cast<double>(b);
       loss_rows += b;
-      // backward: output layer
-      Param& Pout = M.params.back();
-      sgemm_rm(true, false, static_cast<int>(m), h, static_cast<int>(b), 1.0f, O.data(), static_cast<int>(m), Z.data(),
-               h, 0.0f, Pout.grad.data(), h);
-      sgemm_rm(false, false, static_cast<int>(b), h, static_cast<int>(m), 1.0f, O.data(), static_cast<int>(m),
-               M.out_w.data(), h, 0.0f, dZ.data(), h);
-      // backward: ψ layers, last to first
-      for (int l = static_cast<int>(M.psi.layers.size()) - 1; l >= 0; --l) {
-        PsiLayer& L = M.psi.layers[l];
-        PsiLayerCache& c = cache[l];
-        Param& Pw = M.params[4 * l];
-        Param& Pb = M.params[4 * l + 1];
-        Param& Pg = M.params[4 * l + 2];
-        Param& Pbeta = M.params[4 * l + 3];
-        std::fill(Pg.grad.begin(), Pg.grad.end(), 0.f);
-        std::fill(Pbeta.grad.begin(), Pbeta.grad.end(), 0.f);
-        std::fill(Pb.grad.begin(), Pb.grad.end(), 0.f);
-        for (int64_t i = 0; i < b; ++i) {
-          const float* xh = c.xhat.data() + i * h;
-          const float* nv = c.normed.data() + i * h;
-          const float* da = dZ.data() + i * h;
-          float* dp = dPre.data() + i * h;
-          double mean_dxh = 0, mean_dxh_xh = 0;
-          for (int j = 0; j < h; ++j) {
-            const float dn = da[j] * gelu_grad(nv[j]);
-            Pg.grad[j] += dn * xh[j];
-            Pbeta.grad[j] += dn;
-            const float dxh = dn * L.gamma[j];
-            dp[j] = dxh;
-            mean_dxh += dxh;
-            mean_dxh_xh += static_cast<double>(dxh) * xh[j];
-          }
-          const float a = static_cast<float>(mean_dxh / h), bb = static_cast<float>(mean_dxh_xh / h);
-          const float rs = c.rstd[i];
-          for (int j = 0; j < h; ++j) {
-            dp[j] = rs * (dp[j] - a - xh[j] * bb);
-            Pb.grad[j] += dp[j];
-          }
-        }
-        const float* in = l == 0 ? xb.data() : cache[l - 1].act.data();
-        sgemm_rm(true, false, L.out, L.in, static_cast<int>(b), 1.0f, dPre.data(), h, in, L.in, 0.0f, Pw.grad.data(),
-                 L.in);
-        if (l > 0) {
-          sgemm_rm(false, false, static_cast<int>(b), L.in, L.out, 1.0f, dPre.data(), h, L.weight.data(), L.in, 0.0f,
-                   dIn.data(), L.in);
-          std::swap(dIn, dZ);
-        }
-      }
       // global-norm clipping (torch.nn.utils.clip_grad_norm_), then Adam
       double sq = 0;
       for (const Param& p : M.params)
@@ -230,7 +252,7 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
       for (int64_t at = 0; at < n_val; at += B) {
         const int64_t b = std::min<int64_t>(B, n_val - at);
         gather(val, at, b);
-        vs += batch_loss(M, xb.data(), tb.data(), b, m, &Z, &O) * static_cast<double>(b);
+        vs += batch_loss(M, xb.data(), tb.data(), b, m, &ws.Z, &ws.O) * static_cast<double>(b);
       }
       st.val_loss = vs / static_cast<double>(n_val);
       if (!std::isfinite(st.val_loss)) {
@@ -250,6 +272,22 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
     if (on_epoch) on_epoch(st);
   }
   out->psi = n_val > 0 ? std::move(best) : std::move(M.psi);
+  return Status::Ok();
+}
+
+Status psi_gradients(const PsiWeights& psi, const std::vector<float>& out_w, const float* X, const float* T, int64_t b,
+                     int64_t m, double* loss, std::vector<std::vector<float>>* grads) {
+  if (static_cast<int64_t>(out_w.size()) != m * psi.hidden) {
+    return Status::Error(StatusCode::kInvalidArgument, "output layer must be m x hidden");
+  }
+  Model M;
+  M.psi = psi;
+  M.out_w = out_w;
+  M.bind();
+  Workspace ws;
+  *loss = forward_backward(M, X, T, b, m, &ws);
+  grads->clear();
+  for (const Param& p : M.params) grads->push_back(p.grad);
   return Status::Ok();
 }
 

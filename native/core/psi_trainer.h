@@ -45,6 +45,11 @@ using EpochCallback = std::function<void(const EpochStats&)>;
 Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, const TrainOptions& opt,
                  TrainResult* out, const EpochCallback& on_epoch);
 
+// One forward/backward pass without an update, for tests (finite-difference checks): grads in
+// the order weight, bias, gamma, beta of each layer, then the output layer.
+Status psi_gradients(const PsiWeights& psi, const std::vector<float>& out_w, const float* X, const float* T, int64_t b,
+                     int64_t m, double* loss, std::vector<std::vector<float>>* grads);
+
 // Kaiming-uniform initialisation like torch.nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 PsiWeights init_psi(int dim, const TrainOptions& opt, uint64_t seed, bool elm);
 

@@ -32,12 +32,77 @@ export interface NativeTokenStore {
 
 export interface NativeCpuInfo {
   kernel: string;
+  blasCore: string;
   best: string;
   available: string[];
   cpu: string;
 }
 
+/** ψ weights as they cross the boundary (PyTorch layouts: weight is out × in). */
+export interface NativePsiLayer {
+  in: number;
+  out: number;
+  weight: Float32Array;
+  bias: Float32Array;
+  gamma?: Float32Array;
+  beta?: Float32Array;
+  geluBeforeNorm: boolean;
+}
+
+export interface NativePsi {
+  dim: number;
+  hidden: number;
+  layers: NativePsiLayer[];
+}
+
+export interface NativeEpoch {
+  epoch: number;
+  trainLoss: number;
+  valLoss: number | null;
+  seconds: number;
+}
+
+export interface NativeTrainOptions {
+  hidden: number;
+  numLayers: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  clip: number;
+  valFraction: number;
+  seed: number;
+  threads: number;
+}
+
 interface Binding {
+  xxh64(data: ArrayBufferView): Promise<string>;
+  trainPsi(
+    X: Float32Array,
+    dim: number,
+    Y: Float32Array,
+    m: number,
+    options: NativeTrainOptions,
+    onEpoch?: (e: NativeEpoch) => void,
+  ): Promise<{ psi: NativePsi; epochs: NativeEpoch[]; bestEpoch: number }>;
+  psiGradients(psi: NativePsi, outW: Float32Array, X: Float32Array, T: Float32Array, m: number): Promise<{ loss: number; grads: Float32Array[] }>;
+  psiForward(psi: NativePsi, X: Float32Array, out: Float32Array, threads: number): Promise<Float32Array>;
+  psiQueryFeatures(psi: NativePsi, Q: Float32Array, counts: Int32Array, divisor: number, out: Float32Array, threads: number): Promise<Float32Array>;
+  olsBasis(Z: Float32Array, h: number, threads: number): Promise<{ pinvT: Float32Array; rank: number }>;
+  olsWeights(
+    store: NativeTokenStore,
+    sample: Float32Array,
+    pinvT: Float32Array,
+    h: number,
+    mean: number,
+    std: number,
+    docIndices: BigInt64Array,
+    out: Float32Array,
+    threads: number,
+    kernel: string,
+  ): Promise<Float32Array>;
+  standardize(Y: Float32Array, threads: number): Promise<{ mean: number; std: number }>;
+  ipTopK(F: Float32Array, W: Float32Array, h: number, k: number, threads: number): Promise<NativeHits>;
+  gatherTokens(store: NativeTokenStore, tokenIndices: BigInt64Array, out: Float32Array): Promise<Float32Array>;
   cpuInfo(): NativeCpuInfo;
   setDefaultKernel(name: string): void;
   fmaPeak(kernel: string, seconds: number): Promise<{ gflops: number; medianGflops: number }>;

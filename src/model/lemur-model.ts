@@ -1,0 +1,123 @@
+/**
+ * LemurModel: what LEMUR learned, versioned together: ψ, the target standardisation, and the
+ * pinned OLS sample with pinv(ψ(sample)). Pinning the sample (the reference redraws it on every
+ * call) is what makes a document's W row the same whether it is weighted in a full build or
+ * ingested later. Saved as one artifact (model-artifact.ts).
+ */
+import type { KernelName } from '../config.js';
+import { CorruptFileError, InvalidArgumentError } from '../errors.js';
+import { olsWeights } from '../native/ols.js';
+import { psiQueryFeatures, type EpochStats, type PsiWeights } from '../native/psi.js';
+import type { TokenStore } from '../native/token-store.js';
+import { readArtifact, writeArtifact } from './model-artifact.js';
+
+export interface LemurModelConfig {
+  dim: number;
+  hidden: number;
+  numLayers: number;
+  /** Target documents m' the head was trained on. */
+  mPrime: number;
+  nLearn: number;
+  olsSamples: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  clip: number;
+  valFraction: number;
+  seed: number;
+  /** feature(Q) = Σ ψ(q) / queryDivisor (32 in the reference, whatever the query length). */
+  queryDivisor: number;
+}
+
+export interface LemurModelInfo {
+  /** Rank of ψ(sample) kept by the pseudo-inverse. */
+  olsRank: number;
+  bestEpoch: number;
+  epochs: EpochStats[];
+}
+
+export class LemurModel {
+  constructor(
+    readonly config: LemurModelConfig,
+    readonly psi: PsiWeights,
+    /** Global mean and std of the training targets: Y is used as (Y − mean)/std. */
+    readonly stats: { mean: number; std: number },
+    /** The pinned OLS sample, olsSamples × dim. */
+    readonly olsSample: Float32Array,
+    /** pinv(ψ(olsSample))ᵀ, olsSamples × hidden. */
+    readonly pinvT: Float32Array,
+    readonly info: LemurModelInfo,
+  ) {
+    if (psi.dim !== config.dim || psi.hidden !== config.hidden) throw new InvalidArgumentError('ψ does not match the model config');
+    if (olsSample.length !== config.olsSamples * config.dim) throw new InvalidArgumentError('OLS sample does not match the model config');
+    if (pinvT.length !== config.olsSamples * config.hidden) throw new InvalidArgumentError('pinv(Z) does not match the model config');
+  }
+
+  get dim(): number {
+    return this.config.dim;
+  }
+
+  get hidden(): number {
+    return this.config.hidden;
+  }
+
+  /** Query features (nq × hidden): Σ ψ(q) / queryDivisor per query. */
+  async features(queries: Float32Array, queryCounts: Int32Array, options: { threads?: number } = {}): Promise<Float32Array> {
+    const o: { divisor: number; threads?: number } = { divisor: this.config.queryDivisor };
+    if (options.threads !== undefined) o.threads = options.threads;
+    return psiQueryFeatures(this.psi, queries, queryCounts, o);
+  }
+
+  /**
+   * W rows for documents of a store (all by default), docIndices.length × hidden. New documents
+   * get their rows the same way, with no retraining.
+   * @throws InvalidArgumentError when the store's dim differs from the model's
+   */
+  async weights(store: TokenStore, docIndices?: BigInt64Array, options: { threads?: number; kernel?: KernelName; out?: Float32Array } = {}): Promise<Float32Array> {
+    if (store.dim !== this.dim) throw new InvalidArgumentError(`token store ${store.path} has dim ${store.dim}, the model expects ${this.dim}`);
+    const idx = docIndices ?? BigInt64Array.from({ length: store.nDocs }, (_, i) => BigInt(i));
+    return olsWeights(store, { sample: this.olsSample, pinvT: this.pinvT, h: this.hidden, mean: this.stats.mean, std: this.stats.std }, idx, options);
+  }
+
+  /** Writes the model artifact atomically. */
+  async save(path: string): Promise<void> {
+    const arrays: { name: string; shape: number[]; data: Float32Array }[] = [];
+    this.psi.layers.forEach((L, i) => {
+      arrays.push({ name: `psi.${i}.weight`, shape: [L.out, L.in], data: L.weight });
+      arrays.push({ name: `psi.${i}.bias`, shape: [L.out], data: L.bias });
+      if (L.gamma && L.beta) {
+        arrays.push({ name: `psi.${i}.gamma`, shape: [L.out], data: L.gamma });
+        arrays.push({ name: `psi.${i}.beta`, shape: [L.out], data: L.beta });
+      }
+    });
+    arrays.push({ name: 'ols.sample', shape: [this.config.olsSamples, this.dim], data: this.olsSample });
+    arrays.push({ name: 'ols.pinvT', shape: [this.config.olsSamples, this.hidden], data: this.pinvT });
+    const layers = this.psi.layers.map((L) => ({ in: L.in, out: L.out, geluBeforeNorm: L.geluBeforeNorm, affine: L.gamma !== undefined }));
+    await writeArtifact(path, { config: this.config, stats: this.stats, info: this.info, layers }, arrays);
+  }
+
+  /** @throws CorruptFileError (magic, version, checksums, missing arrays) */
+  static async load(path: string): Promise<LemurModel> {
+    const { meta, arrays } = await readArtifact(path);
+    const get = (name: string): Float32Array => {
+      const a = arrays.get(name);
+      if (!a) throw new CorruptFileError(`model ${path}: array ${name} is missing`, path);
+      return a;
+    };
+    const config = meta['config'] as LemurModelConfig;
+    const layersMeta = meta['layers'] as { in: number; out: number; geluBeforeNorm: boolean; affine: boolean }[];
+    const psi: PsiWeights = {
+      dim: config.dim,
+      hidden: config.hidden,
+      layers: layersMeta.map((L, i) => {
+        const layer: PsiWeights['layers'][number] = { in: L.in, out: L.out, weight: get(`psi.${i}.weight`), bias: get(`psi.${i}.bias`), geluBeforeNorm: L.geluBeforeNorm };
+        if (L.affine) {
+          layer.gamma = get(`psi.${i}.gamma`);
+          layer.beta = get(`psi.${i}.beta`);
+        }
+        return layer;
+      }),
+    };
+    return new LemurModel(config, psi, meta['stats'] as { mean: number; std: number }, get('ols.sample'), get('ols.pinvT'), meta['info'] as LemurModelInfo);
+  }
+}

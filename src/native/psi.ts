@@ -1,0 +1,122 @@
+/**
+ * ψ, LEMUR's learned token embedding, in native code: training on standardised targets, batched
+ * forward, query features. Weights are plain typed arrays (PsiWeights) so a model can be saved,
+ * loaded and sent to any worker.
+ */
+import { config } from '../config.js';
+import { InvalidArgumentError } from '../errors.js';
+import { binding, callNative, type NativeEpoch, type NativePsi } from './binding.js';
+import { assertCounts, assertFinite, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
+
+export type PsiWeights = NativePsi;
+export type EpochStats = NativeEpoch;
+
+export interface TrainPsiOptions {
+  /** Width h of ψ's layers. @defaultValue 2048 */
+  hidden?: number;
+  /** 1 = Linear+LayerNorm+GELU; each extra adds Linear(h→h)+LayerNorm+GELU. @defaultValue 1 */
+  numLayers?: number;
+  /** Passes over the learn vectors; 0 = random-feature (ELM) ψ without training. @defaultValue 10 */
+  epochs?: number;
+  /** @defaultValue 512 */
+  batch?: number;
+  /** Adam learning rate. @defaultValue 3e-3 */
+  lr?: number;
+  /** Global gradient-norm clip. @defaultValue 0.5 */
+  clip?: number;
+  /** Fraction of rows held out; the epoch with the best validation loss is kept. @defaultValue 0 */
+  valFraction?: number;
+  /** @defaultValue 0 */
+  seed?: number;
+  /** @defaultValue LEMUR_THREADS */
+  threads?: number;
+  /** Called after each epoch (on the JS thread). */
+  onEpoch?: (e: EpochStats) => void;
+}
+
+export interface TrainPsiResult {
+  psi: PsiWeights;
+  epochs: EpochStats[];
+  /** The epoch whose weights were kept. */
+  bestEpoch: number;
+}
+
+/**
+ * Trains ψ with a bias-free Linear(h → m) head on targets Y (MSE, Adam, clipping) and returns ψ
+ * without the head. Do not modify X or Y until the promise settles.
+ * @param X n × dim learn vectors
+ * @param Y n × m standardised targets
+ * @throws InvalidArgumentError, InputDataError (non-finite inputs; a loss that becomes NaN, naming the epoch)
+ */
+export async function trainPsi(X: Float32Array, dim: number, Y: Float32Array, m: number, options: TrainPsiOptions = {}): Promise<TrainPsiResult> {
+  assertInt('dim', dim, { min: 1, max: 1 << 20 });
+  assertInt('m', m, { min: 1 });
+  assertFloat32Array('X', X);
+  assertFloat32Array('Y', Y);
+  if (X.length === 0 || X.length % dim !== 0) throw new InvalidArgumentError(`Expected X.length to be a positive multiple of dim = ${dim} but received ${X.length}`);
+  const n = X.length / dim;
+  if (Y.length !== n * m) throw new InvalidArgumentError(`Expected Y.length = n × m = ${n} × ${m} = ${n * m} but received ${Y.length}`);
+  assertFinite('X', X, dim);
+  const o = {
+    hidden: options.hidden ?? 2048,
+    numLayers: options.numLayers ?? 1,
+    epochs: options.epochs ?? 10,
+    batch: options.batch ?? 512,
+    lr: options.lr ?? 3e-3,
+    clip: options.clip ?? 0.5,
+    valFraction: options.valFraction ?? 0,
+    seed: options.seed ?? 0,
+    threads: options.threads ?? config().threads,
+  };
+  assertInt('hidden', o.hidden, { min: 1, max: 1 << 16 });
+  assertInt('numLayers', o.numLayers, { min: 1, max: 16 });
+  assertInt('epochs', o.epochs, { min: 0, max: 100_000 });
+  assertInt('batch', o.batch, { min: 1, max: 1 << 20 });
+  assertInt('seed', o.seed, { min: 0 });
+  assertInt('threads', o.threads, { min: 1, max: 1024 });
+  if (!(o.lr > 0) || !(o.clip > 0)) throw new InvalidArgumentError(`Expected positive lr and clip but received ${o.lr} and ${o.clip}`);
+  if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new InvalidArgumentError(`Expected valFraction in [0, 1) but received ${o.valFraction}`);
+  return callNative(() => binding.trainPsi(X, dim, Y, m, o, options.onEpoch));
+}
+
+function checkPsi(psi: PsiWeights): void {
+  if (typeof psi !== 'object' || psi === null || !Array.isArray(psi.layers)) throw new InvalidArgumentError('Expected ψ weights { dim, hidden, layers }');
+}
+
+/**
+ * Z = ψ(X), n × hidden.
+ * @throws InvalidArgumentError (shapes), InputDataError (non-finite X)
+ */
+export async function psiForward(psi: PsiWeights, X: Float32Array, options: { threads?: number } = {}): Promise<Float32Array> {
+  checkPsi(psi);
+  assertFloat32Array('X', X);
+  if (X.length % psi.dim !== 0) throw new InvalidArgumentError(`Expected X.length to be a multiple of ψ's dim ${psi.dim} but received ${X.length}`);
+  assertFinite('X', X, psi.dim);
+  const out = new Float32Array((X.length / psi.dim) * psi.hidden);
+  return callNative(() => binding.psiForward(psi, X, out, options.threads ?? config().threads));
+}
+
+/**
+ * LEMUR query features: Σ over each query's tokens of ψ(q), divided by `divisor` (32, the
+ * reference's constant, whatever the query length). nq × hidden.
+ */
+export async function psiQueryFeatures(
+  psi: PsiWeights,
+  queries: Float32Array,
+  queryCounts: Int32Array,
+  options: { divisor?: number; threads?: number } = {},
+): Promise<Float32Array> {
+  checkPsi(psi);
+  assertFloat32Array('queries', queries);
+  assertInt32Array('queryCounts', queryCounts);
+  assertCounts('queryCounts', queryCounts, 'queries', queries, psi.dim);
+  assertFinite('queries', queries, psi.dim);
+  const out = new Float32Array(queryCounts.length * psi.hidden);
+  return callNative(() => binding.psiQueryFeatures(psi, queries, queryCounts, options.divisor ?? 32, out, options.threads ?? config().threads));
+}
+
+/** One forward/backward pass without an update (tests): loss and gradients, layer by layer (weight, bias, gamma, beta), then the head. */
+export async function psiGradients(psi: PsiWeights, outW: Float32Array, X: Float32Array, T: Float32Array, m: number): Promise<{ loss: number; grads: Float32Array[] }> {
+  checkPsi(psi);
+  return callNative(() => binding.psiGradients(psi, outW, X, T, m));
+}

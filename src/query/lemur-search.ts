@@ -1,0 +1,48 @@
+/**
+ * LEMUR search over one token store with brute-force candidates: query features, exact
+ * inner-product top-k' over all W rows (sgemm), then exact MaxSim rerank to the top-k.
+ * (The Faiss HNSW candidate generator arrives with the query engine.)
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { maxsimRerank, type SearchResult } from '../native/maxsim.js';
+import { innerProductTopK } from '../native/ols.js';
+import type { TokenStore } from '../native/token-store.js';
+import type { LemurModel } from '../model/lemur-model.js';
+
+export interface LemurSearchOptions {
+  /** Results per query. @defaultValue 10 */
+  k?: number;
+  /** Candidates per query before the rerank. @defaultValue 100 */
+  kPrime?: number;
+  threads?: number;
+}
+
+export interface LemurSearchTimings {
+  features_s: number;
+  candidates_s: number;
+  rerank_s: number;
+}
+
+export async function lemurSearch(
+  model: LemurModel,
+  W: Float32Array,
+  store: TokenStore,
+  queries: Float32Array,
+  queryCounts: Int32Array,
+  options: LemurSearchOptions = {},
+): Promise<{ result: SearchResult; candidates: SearchResult; timings: LemurSearchTimings }> {
+  const k = options.k ?? 10;
+  const kPrime = Math.min(options.kPrime ?? 100, store.nDocs);
+  if (W.length !== store.nDocs * model.hidden) throw new InvalidArgumentError(`W has ${W.length / model.hidden} rows, the store ${store.nDocs} documents`);
+  const th = options.threads !== undefined ? { threads: options.threads } : {};
+  let t = performance.now();
+  const F = await model.features(queries, queryCounts, th);
+  const featuresS = (performance.now() - t) / 1000;
+  t = performance.now();
+  const candidates = await innerProductTopK(F, W, model.hidden, kPrime, th);
+  const candidatesS = (performance.now() - t) / 1000;
+  t = performance.now();
+  const result = await maxsimRerank(queries, queryCounts, store, candidates.labels, Math.min(k, kPrime), th);
+  const rerankS = (performance.now() - t) / 1000;
+  return { result, candidates, timings: { features_s: featuresS, candidates_s: candidatesS, rerank_s: rerankS } };
+}
