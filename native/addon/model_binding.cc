@@ -184,7 +184,7 @@ Napi::Value PsiForward(const Napi::CallbackInfo& info) {
   const float* xp = X.Data();
   float* op = out.Data();
   return PromiseWorker::Start(
-      env, [=]() { blas_set_threads(threads); psi_forward_blocked(*w, xp, n, op); return Status::Ok(); },
+      env, [=]() { blas_set_threads(threads); psi_forward_blocked(*w, xp, n, op, threads); return Status::Ok(); },
       [](Napi::Env, const PromiseWorker::Kept& k) { return k[0].Value(); }, {out, X});
 }
 
@@ -206,7 +206,7 @@ Napi::Value PsiQueryFeatures(const Napi::CallbackInfo& info) {
   const int32_t* cp = counts.Data();
   float* op = out.Data();
   return PromiseWorker::Start(
-      env, [=]() { blas_set_threads(threads); psi_query_features(*w, qp, cp, nq, divisor, op); return Status::Ok(); },
+      env, [=]() { blas_set_threads(threads); psi_query_features(*w, qp, cp, nq, divisor, op, threads); return Status::Ok(); },
       [](Napi::Env, const PromiseWorker::Kept& k) { return k[0].Value(); }, {out, Q, counts});
 }
 

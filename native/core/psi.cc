@@ -5,10 +5,13 @@
 #include <cmath>
 
 #include "blas.h"
+#include "parallel.h"
 
 namespace lemur {
 
-float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+float normal_cdf(float x) { return 0.5f * (1.0f + std::erf(x * 0.70710678118654752f)); }
+
+float gelu(float x) { return x * normal_cdf(x); }
 
 float gelu_grad(float x) {
   const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
@@ -18,7 +21,7 @@ float gelu_grad(float x) {
 
 namespace {
 
-void layer_forward(const PsiLayer& L, const float* X, int64_t n, float* Y, PsiLayerCache* c) {
+void layer_forward(const PsiLayer& L, const float* X, int64_t n, float* Y, PsiLayerCache* c, int threads) {
   const int out = L.out;
   std::vector<float> pre_local;
   float* pre;
@@ -27,6 +30,7 @@ void layer_forward(const PsiLayer& L, const float* X, int64_t n, float* Y, PsiLa
     c->xhat.resize(static_cast<size_t>(n) * out);
     c->rstd.resize(n);
     c->normed.resize(static_cast<size_t>(n) * out);
+    c->cdf.resize(static_cast<size_t>(n) * out);
     pre = c->pre.data();
   } else {
     pre_local.resize(static_cast<size_t>(n) * out);
@@ -35,36 +39,45 @@ void layer_forward(const PsiLayer& L, const float* X, int64_t n, float* Y, PsiLa
   for (int64_t i = 0; i < n; ++i) std::copy(L.bias.begin(), L.bias.end(), pre + i * out);
   sgemm_rm(false, true, static_cast<int>(n), out, L.in, 1.0f, X, L.in, L.weight.data(), L.in, 1.0f, pre, out);
   const bool affine = !L.gamma.empty();
-  std::vector<float> tmp(out);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = pre + i * out;
-    float* y = Y + i * out;
-    const float* src = p;
-    if (L.gelu_before_norm) {
-      for (int j = 0; j < out; ++j) tmp[j] = gelu(p[j]);
-      src = tmp.data();
-    }
-    double s = 0, ss = 0;
-    for (int j = 0; j < out; ++j) s += src[j];
-    const double mu = s / out;
-    for (int j = 0; j < out; ++j) ss += (src[j] - mu) * (src[j] - mu);
-    const float rstd = static_cast<float>(1.0 / std::sqrt(ss / out + kLayerNormEps));
-    for (int j = 0; j < out; ++j) {
-      const float xh = static_cast<float>(src[j] - mu) * rstd;
-      const float nv = affine ? L.gamma[j] * xh + L.beta[j] : xh;
-      if (c) {
-        c->xhat[i * out + j] = xh;
-        c->normed[i * out + j] = nv;
+  parallel_for(n, threads, 16, [&](int64_t r0, int64_t r1, int) {
+    std::vector<float> tmp(out);
+    for (int64_t i = r0; i < r1; ++i) {
+      const float* p = pre + i * out;
+      float* y = Y + i * out;
+      const float* src = p;
+      if (L.gelu_before_norm) {
+        for (int j = 0; j < out; ++j) tmp[j] = gelu(p[j]);
+        src = tmp.data();
       }
-      y[j] = L.gelu_before_norm ? nv : gelu(nv);
+      double s = 0, ss = 0;
+      for (int j = 0; j < out; ++j) s += src[j];
+      const double mu = s / out;
+      for (int j = 0; j < out; ++j) ss += (src[j] - mu) * (src[j] - mu);
+      const float rstd = static_cast<float>(1.0 / std::sqrt(ss / out + kLayerNormEps));
+      for (int j = 0; j < out; ++j) {
+        const float xh = static_cast<float>(src[j] - mu) * rstd;
+        const float nv = affine ? L.gamma[j] * xh + L.beta[j] : xh;
+        if (L.gelu_before_norm) {
+          y[j] = nv;
+        } else {
+          const float cdf = normal_cdf(nv);
+          y[j] = nv * cdf;
+          if (c) c->cdf[i * out + j] = cdf;
+        }
+        if (c) {
+          c->xhat[i * out + j] = xh;
+          c->normed[i * out + j] = nv;
+        }
+      }
+      if (c) c->rstd[i] = rstd;
     }
-    if (c) c->rstd[i] = rstd;
-  }
+  });
 }
 
 }  // namespace
 
-void psi_forward(const PsiWeights& w, const float* X, int64_t n, float* Z, std::vector<PsiLayerCache>* cache) {
+void psi_forward(const PsiWeights& w, const float* X, int64_t n, float* Z, std::vector<PsiLayerCache>* cache,
+                 int threads) {
   if (cache) cache->resize(w.layers.size());
   const float* in = X;
   std::vector<float> buf[2];
@@ -80,26 +93,26 @@ void psi_forward(const PsiWeights& w, const float* X, int64_t n, float* Z, std::
       buf[l % 2].resize(static_cast<size_t>(n) * w.layers[l].out);
       out = buf[l % 2].data();
     }
-    layer_forward(w.layers[l], in, n, out, cache ? &(*cache)[l] : nullptr);
+    layer_forward(w.layers[l], in, n, out, cache ? &(*cache)[l] : nullptr, threads);
     in = out;
   }
   if (cache) std::copy(cache->back().act.begin(), cache->back().act.end(), Z);
 }
 
-void psi_forward_blocked(const PsiWeights& w, const float* X, int64_t n, float* Z) {
+void psi_forward_blocked(const PsiWeights& w, const float* X, int64_t n, float* Z, int threads) {
   constexpr int64_t kBlock = 4096;
   for (int64_t i = 0; i < n; i += kBlock) {
     const int64_t b = std::min(kBlock, n - i);
-    psi_forward(w, X + i * w.dim, b, Z + i * w.hidden, nullptr);
+    psi_forward(w, X + i * w.dim, b, Z + i * w.hidden, nullptr, threads);
   }
 }
 
 void psi_query_features(const PsiWeights& w, const float* Q, const int32_t* counts, int64_t nq, float divisor,
-                        float* F) {
+                        float* F, int threads) {
   int64_t total = 0;
   for (int64_t i = 0; i < nq; ++i) total += counts[i];
   std::vector<float> Z(static_cast<size_t>(total) * w.hidden);
-  psi_forward_blocked(w, Q, total, Z.data());
+  psi_forward_blocked(w, Q, total, Z.data(), threads);
   const float inv = 1.0f / divisor;
   int64_t row = 0;
   for (int64_t i = 0; i < nq; ++i) {

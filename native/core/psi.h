@@ -33,18 +33,25 @@ struct PsiLayerCache {
   std::vector<float> xhat;   // B x out: normalised
   std::vector<float> rstd;   // B: 1 / sqrt(var + eps)
   std::vector<float> normed; // B x out: gamma * xhat + beta (GELU input)
+  std::vector<float> cdf;    // B x out: Φ(normed), reused by GELU's derivative
   std::vector<float> act;    // B x out: layer output
 };
 
-// Z (n x hidden) = ψ(X (n x dim)). `cache` (optional) keeps what backward needs.
-void psi_forward(const PsiWeights& w, const float* X, int64_t n, float* Z, std::vector<PsiLayerCache>* cache);
+// Z (n x hidden) = ψ(X (n x dim)). `cache` (optional) keeps what backward needs. Row-wise
+// work (LayerNorm, GELU) is split over `threads`; each row's arithmetic is the same whatever
+// the split, so results do not depend on the thread count (sgemm's may).
+void psi_forward(const PsiWeights& w, const float* X, int64_t n, float* Z, std::vector<PsiLayerCache>* cache,
+                 int threads = 1);
 
 // Z in blocks of rows so memory stays bounded for any n.
-void psi_forward_blocked(const PsiWeights& w, const float* X, int64_t n, float* Z);
+void psi_forward_blocked(const PsiWeights& w, const float* X, int64_t n, float* Z, int threads = 1);
 
 // feature(Q) = Σ over the query's tokens of ψ(q) / divisor (32 in LEMUR, whatever the length).
 void psi_query_features(const PsiWeights& w, const float* Q, const int32_t* counts, int64_t nq, float divisor,
-                        float* F);
+                        float* F, int threads = 1);
+
+// Φ(x), the standard normal CDF: GELU(x) = x·Φ(x).
+float normal_cdf(float x);
 
 float gelu(float x);
 float gelu_grad(float x);

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "blas.h"
+#include "parallel.h"
 #include "rng.h"
 
 namespace lemur {
@@ -65,42 +66,62 @@ struct Model {
 
 // Buffers reused across batches.
 struct Workspace {
-  std::vector<float> Z, O, dZ, dPre, dIn;
+  std::vector<float> Z, O, dZ, dPre, dIn, dN, colsum;
   std::vector<PsiLayerCache> cache;
+  std::vector<double> partial;
 };
+
+// Chunks for deterministic parallel reductions: fixed boundaries, partial sums combined in
+// chunk order, so a sum does not depend on how many threads computed it.
+constexpr int64_t kReduceChunk = 1 << 16;
+
+// Σ f(i) for i in [0, n), f returning double.
+template <class F>
+double chunked_sum(int64_t n, int threads, std::vector<double>* partial, F&& f) {
+  const int64_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
+  partial->assign(chunks, 0.0);
+  parallel_for(chunks, threads, 1, [&](int64_t c0, int64_t c1, int) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double s = 0;
+      const int64_t end = std::min(n, (c + 1) * kReduceChunk);
+      for (int64_t i = c * kReduceChunk; i < end; ++i) s += f(i);
+      (*partial)[c] = s;
+    }
+  });
+  double total = 0;
+  for (double x : *partial) total += x;
+  return total;
+}
 
 // One forward and backward pass over a batch: fills every Param's grad (not clipped) and
 // returns the batch's mean squared error.
-double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, int64_t m, Workspace* ws) {
+double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, int64_t m, int threads, Workspace* ws) {
   const int h = M.psi.hidden;
   ws->Z.resize(static_cast<size_t>(b) * h);
   ws->O.resize(static_cast<size_t>(b) * m);
   ws->dZ.resize(static_cast<size_t>(b) * h);
   ws->dPre.resize(static_cast<size_t>(b) * h);
   ws->dIn.resize(static_cast<size_t>(b) * h);
-  std::vector<float>& Z = ws->Z;
-  std::vector<float>& O = ws->O;
-  std::vector<float>& dZ = ws->dZ;
-  std::vector<float>& dPre = ws->dPre;
-  std::vector<float>& dIn = ws->dIn;
+  ws->dN.resize(static_cast<size_t>(b) * h);
+  float* Z = ws->Z.data();
+  float* O = ws->O.data();
   std::vector<PsiLayerCache>& cache = ws->cache;
-  psi_forward(M.psi, xb, b, Z.data(), &cache);
-  sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z.data(), h, M.out_w.data(), h, 0.0f,
-           O.data(), static_cast<int>(m));
-  double s = 0;
+  psi_forward(M.psi, xb, b, Z, &cache, threads);
+  sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z, h, M.out_w.data(), h, 0.0f, O,
+           static_cast<int>(m));
   const float scale = 2.0f / static_cast<float>(b * m);
-  for (int64_t i = 0; i < b * m; ++i) {
+  const double sq = chunked_sum(b * m, threads, &ws->partial, [&](int64_t i) {
     const float d = O[i] - tb[i];
-    s += static_cast<double>(d) * d;
     O[i] = d * scale;  // O becomes dLoss/dOut
-  }
-  const double loss = s / static_cast<double>(b * m);
+    return static_cast<double>(d) * d;
+  });
+  const double loss = sq / static_cast<double>(b * m);
   // backward: output layer
   Param& Pout = M.params.back();
-  sgemm_rm(true, false, static_cast<int>(m), h, static_cast<int>(b), 1.0f, O.data(), static_cast<int>(m), Z.data(),
-           h, 0.0f, Pout.grad.data(), h);
-  sgemm_rm(false, false, static_cast<int>(b), h, static_cast<int>(m), 1.0f, O.data(), static_cast<int>(m),
-           M.out_w.data(), h, 0.0f, dZ.data(), h);
+  sgemm_rm(true, false, static_cast<int>(m), h, static_cast<int>(b), 1.0f, O, static_cast<int>(m), Z, h, 0.0f,
+           Pout.grad.data(), h);
+  sgemm_rm(false, false, static_cast<int>(b), h, static_cast<int>(m), 1.0f, O, static_cast<int>(m), M.out_w.data(), h,
+           0.0f, ws->dZ.data(), h);
   // backward: ψ layers, last to first
   for (int l = static_cast<int>(M.psi.layers.size()) - 1; l >= 0; --l) {
     PsiLayer& L = M.psi.layers[l];
@@ -109,50 +130,114 @@ double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, i
     Param& Pb = M.params[4 * l + 1];
     Param& Pg = M.params[4 * l + 2];
     Param& Pbeta = M.params[4 * l + 3];
+    float* dN = ws->dN.data();
+    float* dP = ws->dPre.data();
+    const float* dA = ws->dZ.data();
+    // per row: through GELU (Φ cached by the forward pass) and LayerNorm
+    parallel_for(b, threads, 16, [&](int64_t r0, int64_t r1, int) {
+      for (int64_t i = r0; i < r1; ++i) {
+        const float* xh = c.xhat.data() + i * h;
+        const float* nv = c.normed.data() + i * h;
+        const float* cdf = c.cdf.data() + i * h;
+        const float* da = dA + i * h;
+        float* dn = dN + i * h;
+        float* dp = dP + i * h;
+        double mean_dxh = 0, mean_dxh_xh = 0;
+        for (int j = 0; j < h; ++j) {
+          const float pdf = 0.39894228040143268f * std::exp(-0.5f * nv[j] * nv[j]);
+          dn[j] = da[j] * (cdf[j] + nv[j] * pdf);
+          const float dxh = dn[j] * L.gamma[j];
+          dp[j] = dxh;
+          mean_dxh += dxh;
+          mean_dxh_xh += static_cast<double>(dxh) * xh[j];
+        }
+        const float a = static_cast<float>(mean_dxh / h), bb = static_cast<float>(mean_dxh_xh / h);
+        const float rs = c.rstd[i];
+        for (int j = 0; j < h; ++j) dp[j] = rs * (dp[j] - a - xh[j] * bb);
+      }
+    });
+    // gamma, beta and bias gradients: column sums over rows, in fixed blocks of rows whose
+    // partial sums are added in block order (deterministic, and row-major friendly)
+    constexpr int64_t kRowBlock = 64;
+    const int64_t nblocks = (b + kRowBlock - 1) / kRowBlock;
+    ws->colsum.assign(static_cast<size_t>(nblocks) * 3 * h, 0.0f);
+    float* cs = ws->colsum.data();
+    parallel_for(nblocks, threads, 1, [&](int64_t k0, int64_t k1, int) {
+      for (int64_t k = k0; k < k1; ++k) {
+        float* g = cs + k * 3 * h;
+        float* be = g + h;
+        float* bi = be + h;
+        for (int64_t i = k * kRowBlock; i < std::min(b, (k + 1) * kRowBlock); ++i) {
+          const float* dn = dN + i * h;
+          const float* xh = c.xhat.data() + i * h;
+          const float* dp = dP + i * h;
+          for (int j = 0; j < h; ++j) {
+            g[j] += dn[j] * xh[j];
+            be[j] += dn[j];
+            bi[j] += dp[j];
+          }
+        }
+      }
+    });
     std::fill(Pg.grad.begin(), Pg.grad.end(), 0.f);
     std::fill(Pbeta.grad.begin(), Pbeta.grad.end(), 0.f);
     std::fill(Pb.grad.begin(), Pb.grad.end(), 0.f);
-    for (int64_t i = 0; i < b; ++i) {
-      const float* xh = c.xhat.data() + i * h;
-      const float* nv = c.normed.data() + i * h;
-      const float* da = dZ.data() + i * h;
-      float* dp = dPre.data() + i * h;
-      double mean_dxh = 0, mean_dxh_xh = 0;
+    for (int64_t k = 0; k < nblocks; ++k) {
+      const float* g = cs + k * 3 * h;
       for (int j = 0; j < h; ++j) {
-        const float dn = da[j] * gelu_grad(nv[j]);
-        Pg.grad[j] += dn * xh[j];
-        Pbeta.grad[j] += dn;
-        const float dxh = dn * L.gamma[j];
-        dp[j] = dxh;
-        mean_dxh += dxh;
-        mean_dxh_xh += static_cast<double>(dxh) * xh[j];
-      }
-      const float a = static_cast<float>(mean_dxh / h), bb = static_cast<float>(mean_dxh_xh / h);
-      const float rs = c.rstd[i];
-      for (int j = 0; j < h; ++j) {
-        dp[j] = rs * (dp[j] - a - xh[j] * bb);
-        Pb.grad[j] += dp[j];
+        Pg.grad[j] += g[j];
+        Pbeta.grad[j] += g[h + j];
+        Pb.grad[j] += g[2 * h + j];
       }
     }
     const float* in = l == 0 ? xb : cache[l - 1].act.data();
-    sgemm_rm(true, false, L.out, L.in, static_cast<int>(b), 1.0f, dPre.data(), h, in, L.in, 0.0f, Pw.grad.data(),
-             L.in);
+    sgemm_rm(true, false, L.out, L.in, static_cast<int>(b), 1.0f, dP, h, in, L.in, 0.0f, Pw.grad.data(), L.in);
     if (l > 0) {
-      sgemm_rm(false, false, static_cast<int>(b), L.in, L.out, 1.0f, dPre.data(), h, L.weight.data(), L.in, 0.0f,
-               dIn.data(), L.in);
-      std::swap(dIn, dZ);
+      sgemm_rm(false, false, static_cast<int>(b), L.in, L.out, 1.0f, dP, h, L.weight.data(), L.in, 0.0f,
+               ws->dIn.data(), L.in);
+      std::swap(ws->dIn, ws->dZ);
     }
   }
   return loss;
 }
 
+// Global-norm clipping (torch.nn.utils.clip_grad_norm_) then one Adam step, chunk-parallel.
+void clip_and_adam(Model& M, const TrainOptions& opt, int64_t step, std::vector<double>* partial) {
+  double sq = 0;
+  for (const Param& p : M.params) {
+    const float* g = p.grad.data();
+    sq += chunked_sum(static_cast<int64_t>(p.size), opt.threads, partial, [g](int64_t i) { return static_cast<double>(g[i]) * g[i]; });
+  }
+  const double norm = std::sqrt(sq);
+  const float clip_scale = norm > opt.clip ? static_cast<float>(opt.clip / (norm + 1e-6)) : 1.0f;
+  const float bc1 = 1.0f - std::pow(opt.beta1, static_cast<float>(step));
+  const float bc2 = 1.0f - std::pow(opt.beta2, static_cast<float>(step));
+  const float step_size = opt.lr / bc1;
+  const float inv_bc2_sqrt = 1.0f / std::sqrt(bc2);
+  const float b1 = opt.beta1, b2 = opt.beta2, eps = opt.adam_eps;
+  for (Param& p : M.params) {
+    float* val = p.value;
+    float* g = p.grad.data();
+    float* mm = p.m.data();
+    float* vv = p.v.data();
+    parallel_for(static_cast<int64_t>(p.size), opt.threads, kReduceChunk, [=](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float gi = g[i] * clip_scale;
+        mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
+        vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
+        val[i] -= step_size * mm[i] / (std::sqrt(vv[i]) * inv_bc2_sqrt + eps);
+      }
+    });
+  }
+}
+
 // Mean squared error of the batch, forward only (validation).
-double batch_loss(const Model& M, const float* X, const float* T, int64_t b, int64_t m, std::vector<float>* Z,
-                  std::vector<float>* O) {
+double batch_loss(const Model& M, const float* X, const float* T, int64_t b, int64_t m, int threads,
+                  std::vector<float>* Z, std::vector<float>* O) {
   const int h = M.psi.hidden;
   Z->resize(static_cast<size_t>(b) * h);
   O->resize(static_cast<size_t>(b) * m);
-  psi_forward(M.psi, X, b, Z->data(), nullptr);
+  psi_forward(M.psi, X, b, Z->data(), nullptr, threads);
   sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z->data(), h, M.out_w.data(), h, 0.0f,
            O->data(), static_cast<int>(m));
   double s = 0;
@@ -218,7 +303,7 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
     for (int64_t at = 0; at < static_cast<int64_t>(train.size()); at += B) {
       const int64_t b = std::min<int64_t>(B, static_cast<int64_t>(train.size()) - at);
       gather(train, at, b);
-      const double loss = forward_backward(M, xb.data(), tb.data(), b, m, &ws);
+      const double loss = forward_backward(M, xb.data(), tb.data(), b, m, opt.threads, &ws);
       if (!std::isfinite(loss)) {
         return Status::Error(StatusCode::kInvalidInput, "training diverged: loss is " + std::to_string(loss) +
                                                             " at epoch " + std::to_string(epoch) + ", batch " +
@@ -226,25 +311,8 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
       }
       loss_sum += loss * static_cast<double>(b);
       loss_rows += b;
-      // global-norm clipping (torch.nn.utils.clip_grad_norm_), then Adam
-      double sq = 0;
-      for (const Param& p : M.params)
-        for (float g : p.grad) sq += static_cast<double>(g) * g;
-      const double norm = std::sqrt(sq);
-      const float clip_scale = norm > opt.clip ? static_cast<float>(opt.clip / (norm + 1e-6)) : 1.0f;
       ++step;
-      const float bc1 = 1.0f - std::pow(opt.beta1, static_cast<float>(step));
-      const float bc2 = 1.0f - std::pow(opt.beta2, static_cast<float>(step));
-      const float step_size = opt.lr / bc1;
-      const float bc2_sqrt = std::sqrt(bc2);
-      for (Param& p : M.params) {
-        for (size_t i = 0; i < p.size; ++i) {
-          const float g = p.grad[i] * clip_scale;
-          p.m[i] = opt.beta1 * p.m[i] + (1.0f - opt.beta1) * g;
-          p.v[i] = opt.beta2 * p.v[i] + (1.0f - opt.beta2) * g * g;
-          p.value[i] -= step_size * p.m[i] / (std::sqrt(p.v[i]) / bc2_sqrt + opt.adam_eps);
-        }
-      }
+      clip_and_adam(M, opt, step, &ws.partial);
     }
     EpochStats st{epoch, loss_sum / static_cast<double>(loss_rows), std::numeric_limits<double>::quiet_NaN(), 0};
     if (n_val > 0) {
@@ -252,7 +320,7 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
       for (int64_t at = 0; at < n_val; at += B) {
         const int64_t b = std::min<int64_t>(B, n_val - at);
         gather(val, at, b);
-        vs += batch_loss(M, xb.data(), tb.data(), b, m, &ws.Z, &ws.O) * static_cast<double>(b);
+        vs += batch_loss(M, xb.data(), tb.data(), b, m, opt.threads, &ws.Z, &ws.O) * static_cast<double>(b);
       }
       st.val_loss = vs / static_cast<double>(n_val);
       if (!std::isfinite(st.val_loss)) {
@@ -285,7 +353,7 @@ Status psi_gradients(const PsiWeights& psi, const std::vector<float>& out_w, con
   M.out_w = out_w;
   M.bind();
   Workspace ws;
-  *loss = forward_backward(M, X, T, b, m, &ws);
+  *loss = forward_backward(M, X, T, b, m, 1, &ws);
   grads->clear();
   for (const Param& p : M.params) grads->push_back(p.grad);
   return Status::Ok();
