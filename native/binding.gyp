@@ -15,6 +15,7 @@
         "core/maxsim_ops.cc",
         "core/token_store.cc",
         "core/psi.cc",
+        "core/row_ops.cc",
         "core/psi_trainer.cc",
         "core/ols.cc",
         "addon/js_errors.cc",

@@ -5,19 +5,51 @@
 #include <cmath>
 
 #include "blas.h"
+#include "fast_math.h"
 #include "parallel.h"
+#include "row_ops.h"
 
 namespace lemur {
 
-float normal_cdf(float x) { return 0.5f * (1.0f + std::erf(x * 0.70710678118654752f)); }
+float normal_cdf(float x) { return 0.5f * (1.0f + fast_erf(x * 0.70710678118654752f)); }
 
 float gelu(float x) { return x * normal_cdf(x); }
 
 float gelu_grad(float x) {
-  const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
-  const float pdf = 0.39894228040143268f * std::exp(-0.5f * x * x);
-  return cdf + x * pdf;
+  return normal_cdf(x) + x * 0.39894228040143268f * fast_exp(-0.5f * x * x);
 }
+
+namespace {
+
+// One row of LayerNorm (+ affine) + GELU, given the row's mean and 1/std. Cloned per ISA
+// (runtime-dispatched by the loader, not -march=native) so the loop vectorises on AVX-512.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void norm_gelu_row(
+    const float* __restrict src, int n, const float* __restrict gamma, const float* __restrict beta, float mu,
+    float rstd, float* __restrict xhat, float* __restrict normed, float* __restrict cdf, float* __restrict y) {
+  for (int j = 0; j < n; ++j) {
+    const float xh = (src[j] - mu) * rstd;
+    const float nv = gamma ? gamma[j] * xh + beta[j] : xh;
+    const float c = 0.5f * (1.0f + fast_erf(nv * 0.70710678118654752f));
+    xhat[j] = xh;
+    normed[j] = nv;
+    cdf[j] = c;
+    y[j] = nv * c;
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void gelu_row(const float* __restrict src, int n,
+                                                                           float* __restrict y) {
+  for (int j = 0; j < n; ++j) y[j] = src[j] * 0.5f * (1.0f + fast_erf(src[j] * 0.70710678118654752f));
+}
+
+// LayerNorm without affine of a row (the ELM variant's order: GELU first, then this).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void norm_row(const float* __restrict src, int n,
+                                                                           float mu, float rstd,
+                                                                           float* __restrict y) {
+  for (int j = 0; j < n; ++j) y[j] = (src[j] - mu) * rstd;
+}
+
+}  // namespace
 
 namespace {
 
@@ -40,35 +72,27 @@ void layer_forward(const PsiLayer& L, const float* X, int64_t n, float* Y, PsiLa
   sgemm_rm(false, true, static_cast<int>(n), out, L.in, 1.0f, X, L.in, L.weight.data(), L.in, 1.0f, pre, out);
   const bool affine = !L.gamma.empty();
   parallel_for(n, threads, 16, [&](int64_t r0, int64_t r1, int) {
-    std::vector<float> tmp(out);
+    std::vector<float> tmp(out), xh(out), nv(out), cdf(out);
     for (int64_t i = r0; i < r1; ++i) {
       const float* p = pre + i * out;
       float* y = Y + i * out;
       const float* src = p;
       if (L.gelu_before_norm) {
-        for (int j = 0; j < out; ++j) tmp[j] = gelu(p[j]);
+        gelu_row(p, out, tmp.data());
         src = tmp.data();
       }
-      double s = 0, ss = 0;
-      for (int j = 0; j < out; ++j) s += src[j];
-      const double mu = s / out;
-      for (int j = 0; j < out; ++j) ss += (src[j] - mu) * (src[j] - mu);
-      const float rstd = static_cast<float>(1.0 / std::sqrt(ss / out + kLayerNormEps));
-      for (int j = 0; j < out; ++j) {
-        const float xh = static_cast<float>(src[j] - mu) * rstd;
-        const float nv = affine ? L.gamma[j] * xh + L.beta[j] : xh;
-        if (L.gelu_before_norm) {
-          y[j] = nv;
-        } else {
-          const float cdf = normal_cdf(nv);
-          y[j] = nv * cdf;
-          if (c) c->cdf[i * out + j] = cdf;
-        }
-        if (c) {
-          c->xhat[i * out + j] = xh;
-          c->normed[i * out + j] = nv;
-        }
+      float mu = 0, var = 0;
+      row_mean_var(src, out, &mu, &var);
+      const float rstd = 1.0f / std::sqrt(var + kLayerNormEps);
+      if (L.gelu_before_norm) {
+        norm_row(src, out, mu, rstd, y);
+        continue;
       }
+      float* xh_out = c ? c->xhat.data() + i * out : xh.data();
+      float* nv_out = c ? c->normed.data() + i * out : nv.data();
+      float* cdf_out = c ? c->cdf.data() + i * out : cdf.data();
+      norm_gelu_row(src, out, affine ? L.gamma.data() : nullptr, affine ? L.beta.data() : nullptr,
+                    mu, rstd, xh_out, nv_out, cdf_out, y);
       if (c) c->rstd[i] = rstd;
     }
   });
@@ -99,10 +123,14 @@ void psi_forward(const PsiWeights& w, const float* X, int64_t n, float* Z, std::
   if (cache) std::copy(cache->back().act.begin(), cache->back().act.end(), Z);
 }
 
+// Rows per block: a block's pre-activations (256 x 2048 floats = 2 MB) stay in cache between
+// the sgemm that writes them and the LayerNorm/GELU pass that reads them (measured 3x faster
+// than 4096-row blocks, which stream them through memory).
+constexpr int64_t kForwardBlock = 256;
+
 void psi_forward_blocked(const PsiWeights& w, const float* X, int64_t n, float* Z, int threads) {
-  constexpr int64_t kBlock = 4096;
-  for (int64_t i = 0; i < n; i += kBlock) {
-    const int64_t b = std::min(kBlock, n - i);
+  for (int64_t i = 0; i < n; i += kForwardBlock) {
+    const int64_t b = std::min(kForwardBlock, n - i);
     psi_forward(w, X + i * w.dim, b, Z + i * w.hidden, nullptr, threads);
   }
 }
@@ -111,19 +139,22 @@ void psi_query_features(const PsiWeights& w, const float* Q, const int32_t* coun
                         float* F, int threads) {
   int64_t total = 0;
   for (int64_t i = 0; i < nq; ++i) total += counts[i];
-  std::vector<float> Z(static_cast<size_t>(total) * w.hidden);
-  psi_forward_blocked(w, Q, total, Z.data(), threads);
-  const float inv = 1.0f / divisor;
-  int64_t row = 0;
-  for (int64_t i = 0; i < nq; ++i) {
-    float* f = F + i * w.hidden;
-    std::fill(f, f + w.hidden, 0.0f);
-    for (int32_t t = 0; t < counts[i]; ++t, ++row) {
-      const float* z = Z.data() + row * w.hidden;
+  std::vector<int64_t> owner(total);  // token row -> query
+  for (int64_t i = 0, r = 0; i < nq; ++i)
+    for (int32_t t = 0; t < counts[i]; ++t) owner[r++] = i;
+  std::fill(F, F + nq * w.hidden, 0.0f);
+  std::vector<float> Z(static_cast<size_t>(kForwardBlock) * w.hidden);
+  for (int64_t r0 = 0; r0 < total; r0 += kForwardBlock) {
+    const int64_t b = std::min(kForwardBlock, total - r0);
+    psi_forward(w, Q + r0 * w.dim, b, Z.data(), nullptr, threads);
+    for (int64_t r = 0; r < b; ++r) {
+      float* f = F + owner[r0 + r] * w.hidden;
+      const float* z = Z.data() + r * w.hidden;
       for (int j = 0; j < w.hidden; ++j) f[j] += z[j];
     }
-    for (int j = 0; j < w.hidden; ++j) f[j] *= inv;
   }
+  const float inv = 1.0f / divisor;
+  for (int64_t i = 0; i < nq * w.hidden; ++i) F[i] *= inv;
 }
 
 }  // namespace lemur

@@ -10,6 +10,7 @@
 #include "blas.h"
 #include "parallel.h"
 #include "rng.h"
+#include "row_ops.h"
 
 namespace lemur {
 
@@ -75,24 +76,6 @@ struct Workspace {
 // chunk order, so a sum does not depend on how many threads computed it.
 constexpr int64_t kReduceChunk = 1 << 16;
 
-// Σ f(i) for i in [0, n), f returning double.
-template <class F>
-double chunked_sum(int64_t n, int threads, std::vector<double>* partial, F&& f) {
-  const int64_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
-  partial->assign(chunks, 0.0);
-  parallel_for(chunks, threads, 1, [&](int64_t c0, int64_t c1, int) {
-    for (int64_t c = c0; c < c1; ++c) {
-      double s = 0;
-      const int64_t end = std::min(n, (c + 1) * kReduceChunk);
-      for (int64_t i = c * kReduceChunk; i < end; ++i) s += f(i);
-      (*partial)[c] = s;
-    }
-  });
-  double total = 0;
-  for (double x : *partial) total += x;
-  return total;
-}
-
 // One forward and backward pass over a batch: fills every Param's grad (not clipped) and
 // returns the batch's mean squared error.
 double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, int64_t m, int threads, Workspace* ws) {
@@ -110,11 +93,13 @@ double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, i
   sgemm_rm(false, true, static_cast<int>(b), static_cast<int>(m), h, 1.0f, Z, h, M.out_w.data(), h, 0.0f, O,
            static_cast<int>(m));
   const float scale = 2.0f / static_cast<float>(b * m);
-  const double sq = chunked_sum(b * m, threads, &ws->partial, [&](int64_t i) {
-    const float d = O[i] - tb[i];
-    O[i] = d * scale;  // O becomes dLoss/dOut
-    return static_cast<double>(d) * d;
+  // residuals row by row: rows are the fixed chunks of this deterministic reduction
+  ws->partial.assign(b, 0.0);
+  parallel_for(b, threads, 8, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t i = r0; i < r1; ++i) ws->partial[i] = residual_row(O + i * m, tb + i * m, m, scale);
   });
+  double sq = 0;
+  for (double x : ws->partial) sq += x;
   const double loss = sq / static_cast<double>(b * m);
   // backward: output layer
   Param& Pout = M.params.back();
@@ -136,24 +121,8 @@ double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, i
     // per row: through GELU (Φ cached by the forward pass) and LayerNorm
     parallel_for(b, threads, 16, [&](int64_t r0, int64_t r1, int) {
       for (int64_t i = r0; i < r1; ++i) {
-        const float* xh = c.xhat.data() + i * h;
-        const float* nv = c.normed.data() + i * h;
-        const float* cdf = c.cdf.data() + i * h;
-        const float* da = dA + i * h;
-        float* dn = dN + i * h;
-        float* dp = dP + i * h;
-        double mean_dxh = 0, mean_dxh_xh = 0;
-        for (int j = 0; j < h; ++j) {
-          const float pdf = 0.39894228040143268f * std::exp(-0.5f * nv[j] * nv[j]);
-          dn[j] = da[j] * (cdf[j] + nv[j] * pdf);
-          const float dxh = dn[j] * L.gamma[j];
-          dp[j] = dxh;
-          mean_dxh += dxh;
-          mean_dxh_xh += static_cast<double>(dxh) * xh[j];
-        }
-        const float a = static_cast<float>(mean_dxh / h), bb = static_cast<float>(mean_dxh_xh / h);
-        const float rs = c.rstd[i];
-        for (int j = 0; j < h; ++j) dp[j] = rs * (dp[j] - a - xh[j] * bb);
+        gelu_layernorm_backward_row(dA + i * h, c.xhat.data() + i * h, c.normed.data() + i * h, c.cdf.data() + i * h,
+                                    L.gamma.data(), c.rstd[i], h, dN + i * h, dP + i * h);
       }
     });
     // gamma, beta and bias gradients: column sums over rows, in fixed blocks of rows whose
@@ -205,8 +174,15 @@ double forward_backward(Model& M, const float* xb, const float* tb, int64_t b, i
 void clip_and_adam(Model& M, const TrainOptions& opt, int64_t step, std::vector<double>* partial) {
   double sq = 0;
   for (const Param& p : M.params) {
-    const float* g = p.grad.data();
-    sq += chunked_sum(static_cast<int64_t>(p.size), opt.threads, partial, [g](int64_t i) { return static_cast<double>(g[i]) * g[i]; });
+    const int64_t n = static_cast<int64_t>(p.size);
+    const int64_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
+    partial->assign(chunks, 0.0);
+    parallel_for(chunks, opt.threads, 1, [&](int64_t c0, int64_t c1, int) {
+      for (int64_t c = c0; c < c1; ++c) {
+        (*partial)[c] = sum_squares(p.grad.data() + c * kReduceChunk, std::min(kReduceChunk, n - c * kReduceChunk));
+      }
+    });
+    for (double x : *partial) sq += x;
   }
   const double norm = std::sqrt(sq);
   const float clip_scale = norm > opt.clip ? static_cast<float>(opt.clip / (norm + 1e-6)) : 1.0f;
@@ -214,19 +190,10 @@ void clip_and_adam(Model& M, const TrainOptions& opt, int64_t step, std::vector<
   const float bc2 = 1.0f - std::pow(opt.beta2, static_cast<float>(step));
   const float step_size = opt.lr / bc1;
   const float inv_bc2_sqrt = 1.0f / std::sqrt(bc2);
-  const float b1 = opt.beta1, b2 = opt.beta2, eps = opt.adam_eps;
   for (Param& p : M.params) {
-    float* val = p.value;
-    float* g = p.grad.data();
-    float* mm = p.m.data();
-    float* vv = p.v.data();
-    parallel_for(static_cast<int64_t>(p.size), opt.threads, kReduceChunk, [=](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float gi = g[i] * clip_scale;
-        mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
-        vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
-        val[i] -= step_size * mm[i] / (std::sqrt(vv[i]) * inv_bc2_sqrt + eps);
-      }
+    parallel_for(static_cast<int64_t>(p.size), opt.threads, kReduceChunk, [&](int64_t i0, int64_t i1, int) {
+      adam_update(p.value + i0, p.grad.data() + i0, p.m.data() + i0, p.v.data() + i0, i1 - i0, clip_scale, opt.beta1,
+                  opt.beta2, step_size, inv_bc2_sqrt, opt.adam_eps);
     });
   }
 }
