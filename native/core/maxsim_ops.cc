@@ -107,18 +107,25 @@ inline float lane_sum(const float* maxima, int64_t n) {
 
 }  // namespace
 
-Status maxsim_rerank(const DocsView& docs, const QueryBatch& q, const int64_t* candidates,
-                     int64_t kprime, int64_t k, const MaxsimOptions& opt, int64_t* labels,
-                     float* distances) {
-  for (int64_t i = 0; i < q.nq * kprime; ++i) {
-    if (candidates[i] < -1 || candidates[i] >= docs.n_docs) {
-      return Status::Error(StatusCode::kInvalidArgument,
-                           "candidates[" + std::to_string(i) + "] = " + std::to_string(candidates[i]) +
-                               " is outside [0, " + std::to_string(docs.n_docs) + ")");
-    }
+namespace {
+
+// Writes the k best distinct hits of one query (sorted by `better`), padding with -1 / -inf.
+void write_top(std::vector<Hit>* hits, int64_t k, int64_t* labels, float* distances) {
+  std::sort(hits->begin(), hits->end(),
+            [](const Hit& a, const Hit& b) { return better(a.score, a.label, b.score, b.label); });
+  hits->erase(std::unique(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) { return a.label == b.label; }),
+              hits->end());
+  for (int64_t r = 0; r < k; ++r) {
+    const bool have = r < static_cast<int64_t>(hits->size());
+    labels[r] = have ? (*hits)[r].label : -1;
+    distances[r] = have ? (*hits)[r].score : kNegInf;
   }
-  const KernelTable& kt = kernel_table(opt.kernel);
-  const std::vector<int64_t> qoff = query_offsets(q);
+}
+
+// One query at a time: its panel stays in L1 while its candidates stream past.
+void rerank_per_query(const DocsView& docs, const QueryBatch& q, const std::vector<int64_t>& qoff,
+                      const int64_t* candidates, int64_t kprime, int64_t k, const MaxsimOptions& opt,
+                      const KernelTable& kt, int64_t* labels, float* distances) {
   const DocReader reader(docs, kt);
   parallel_for(q.nq, opt.threads, 1, [&](int64_t begin, int64_t end, int) {
     AlignedBuffer<float> panel, scratch, maxima;
@@ -136,22 +143,95 @@ Status maxsim_rerank(const DocsView& docs, const QueryBatch& q, const int64_t* c
         // Candidates are scattered over the store: start the next one's first rows early so the
         // hardware prefetcher has a stream to follow (measured +20% on stores larger than L3).
         if (c + 1 < kprime && cand[c + 1] >= 0) prefetch_doc_head(docs, cand[c + 1]);
-        kt.panel_max(panel.data(), docs.dim, lanes, reader.rows(j, &scratch), docs.ntok(j),
-                     maxima.data());
+        kt.panel_max(panel.data(), docs.dim, lanes, reader.rows(j, &scratch), docs.ntok(j), maxima.data());
         hits.push_back({lane_sum(maxima.data(), nqt), j});
       }
-      std::sort(hits.begin(), hits.end(),
-                [](const Hit& a, const Hit& b) { return better(a.score, a.label, b.score, b.label); });
-      hits.erase(std::unique(hits.begin(), hits.end(),
-                             [](const Hit& a, const Hit& b) { return a.label == b.label; }),
-                 hits.end());
-      for (int64_t r = 0; r < k; ++r) {
-        const bool have = r < static_cast<int64_t>(hits.size());
-        labels[i * k + r] = have ? hits[r].label : -1;
-        distances[i * k + r] = have ? hits[r].score : kNegInf;
+      write_top(&hits, k, labels + i * k, distances + i * k);
+    }
+  });
+}
+
+// A batch of queries, grouped by document: every (query, candidate) pair is bucketed by its
+// document, and documents are visited in store order, so each document's rows are read from
+// memory once per batch however many queries share it (random candidates of one query at a
+// time are memory-bound: a doc's 35 KB feed only one query's 0.57 MFLOP).
+void rerank_grouped(const DocsView& docs, const QueryBatch& q, const std::vector<int64_t>& qoff,
+                    const int64_t* candidates, int64_t kprime, int64_t k, const MaxsimOptions& opt,
+                    const KernelTable& kt, int64_t* labels, float* distances) {
+  // panels of every query, built once
+  std::vector<AlignedBuffer<float>> panels(q.nq);
+  std::vector<int> lanes(q.nq);
+  parallel_for(q.nq, opt.threads, 16, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) build_panel(q.vectors + qoff[i] * docs.dim, q.counts[i], docs.dim, &panels[i], &lanes[i]);
+  });
+  // counting sort of the pairs by document
+  const int64_t npairs = q.nq * kprime;
+  std::vector<int64_t> start(docs.n_docs + 1, 0);
+  for (int64_t p = 0; p < npairs; ++p)
+    if (candidates[p] >= 0) ++start[candidates[p] + 1];
+  for (int64_t j = 0; j < docs.n_docs; ++j) start[j + 1] += start[j];
+  std::vector<int64_t> pairs(start[docs.n_docs]);
+  {
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t p = 0; p < npairs; ++p)
+      if (candidates[p] >= 0) pairs[fill[candidates[p]]++] = p;
+  }
+  // docs that have pairs, so threads split real work
+  std::vector<int64_t> used;
+  for (int64_t j = 0; j < docs.n_docs; ++j)
+    if (start[j + 1] > start[j]) used.push_back(j);
+  std::vector<float> scores(npairs, kNegInf);
+  const DocReader reader(docs, kt);
+  parallel_for(static_cast<int64_t>(used.size()), opt.threads, 8, [&](int64_t b, int64_t e, int) {
+    AlignedBuffer<float> scratch, maxima(4 * kPanelLaneAlign);
+    for (int64_t u = b; u < e; ++u) {
+      const int64_t j = used[u];
+      if (u + 1 < e) prefetch_doc_head(docs, used[u + 1]);
+      const float* rows = reader.rows(j, &scratch);
+      for (int64_t at = start[j]; at < start[j + 1]; ++at) {
+        const int64_t p = pairs[at];
+        const int64_t i = p / kprime;
+        maxima.resize(lanes[i]);
+        kt.panel_max(panels[i].data(), docs.dim, lanes[i], rows, docs.ntok(j), maxima.data());
+        scores[p] = lane_sum(maxima.data(), q.counts[i]);
       }
     }
   });
+  parallel_for(q.nq, opt.threads, 16, [&](int64_t b, int64_t e, int) {
+    std::vector<Hit> hits;
+    for (int64_t i = b; i < e; ++i) {
+      hits.clear();
+      for (int64_t c = 0; c < kprime; ++c) {
+        const int64_t j = candidates[i * kprime + c];
+        if (j >= 0) hits.push_back({scores[i * kprime + c], j});
+      }
+      write_top(&hits, k, labels + i * k, distances + i * k);
+    }
+  });
+}
+
+}  // namespace
+
+Status maxsim_rerank(const DocsView& docs, const QueryBatch& q, const int64_t* candidates,
+                     int64_t kprime, int64_t k, const MaxsimOptions& opt, int64_t* labels,
+                     float* distances) {
+  for (int64_t i = 0; i < q.nq * kprime; ++i) {
+    if (candidates[i] < -1 || candidates[i] >= docs.n_docs) {
+      return Status::Error(StatusCode::kInvalidArgument,
+                           "candidates[" + std::to_string(i) + "] = " + std::to_string(candidates[i]) +
+                               " is outside [0, " + std::to_string(docs.n_docs) + ")");
+    }
+  }
+  const KernelTable& kt = kernel_table(opt.kernel);
+  const std::vector<int64_t> qoff = query_offsets(q);
+  // Grouping pays for its bookkeeping once several queries share the batch; a lone query keeps
+  // the simpler streaming loop. Both compute every score with the same kernel call, so results
+  // are identical either way.
+  if (q.nq >= 8) {
+    rerank_grouped(docs, q, qoff, candidates, kprime, k, opt, kt, labels, distances);
+  } else {
+    rerank_per_query(docs, q, qoff, candidates, kprime, k, opt, kt, labels, distances);
+  }
   return Status::Ok();
 }
 

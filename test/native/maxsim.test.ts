@@ -115,6 +115,20 @@ describe('maxsimExactTopK', () => {
     assert.deepEqual(a.distances, b.distances);
   });
 
+  it('gives a batch (grouped by document) exactly the results of its queries one at a time', async () => {
+    const rng = new Random(8);
+    const kPrime = 40;
+    const cand = new BigInt64Array(20 * kPrime);
+    for (let i = 0; i < cand.length; i++) cand[i] = i % 13 === 0 ? -1n : BigInt(rng.int(300));
+    const batch = await maxsimRerank(queries.vectors, queries.counts, store, cand, 10, { threads: 2 });
+    const off = offsetsOf(queries.counts);
+    for (let q = 0; q < 20; q++) {
+      const one = await maxsimRerank(queries.vectors.subarray(off[q]! * dim, off[q + 1]! * dim), queries.counts.subarray(q, q + 1), store, cand.subarray(q * kPrime, (q + 1) * kPrime), 10, { threads: 1 });
+      assert.deepEqual(one.labels, batch.row(q).labels, `query ${q}`);
+      assert.deepEqual(one.distances, batch.row(q).distances, `query ${q}`);
+    }
+  });
+
   it('accepts subarray views (unaligned offsets) for the queries', async () => {
     const padded = new Float32Array(queries.vectors.length + 3);
     padded.set(queries.vectors, 3);
