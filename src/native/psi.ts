@@ -76,7 +76,18 @@ export async function trainPsi(X: Float32Array, dim: number, Y: Float32Array, m:
   assertInt('threads', o.threads, { min: 1, max: 1024 });
   if (!(o.lr > 0) || !(o.clip > 0)) throw new InvalidArgumentError(`Expected positive lr and clip but received ${o.lr} and ${o.clip}`);
   if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new InvalidArgumentError(`Expected valFraction in [0, 1) but received ${o.valFraction}`);
-  return callNative(() => binding.trainPsi(X, dim, Y, m, o, options.onEpoch));
+  // Progress arrives through a thread-safe function whose calls may land after the promise
+  // settles; deliver each epoch exactly once and in order, all before this function returns.
+  const onEpoch = options.onEpoch;
+  let delivered = 0;
+  const deliver = (e: EpochStats): void => {
+    if (!onEpoch || e.epoch <= delivered) return;
+    delivered = e.epoch;
+    onEpoch(e);
+  };
+  const r = await callNative(() => binding.trainPsi(X, dim, Y, m, o, onEpoch ? deliver : undefined));
+  for (const e of r.epochs) deliver(e);
+  return r;
 }
 
 function checkPsi(psi: PsiWeights): void {
