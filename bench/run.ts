@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const BENCHES: Record<string, string> = {
   maxsim: 'maxsim-kernel.js',
   lemur: 'lemur.js',
+  query: 'query-engine.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);

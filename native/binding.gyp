@@ -18,23 +18,27 @@
         "core/row_ops.cc",
         "core/psi_trainer.cc",
         "core/ols.cc",
+        "core/ip_index.cc",
         "addon/js_errors.cc",
         "addon/token_store_binding.cc",
         "addon/maxsim_binding.cc",
         "addon/model_binding.cc",
+        "addon/ip_index_binding.cc",
         "addon/addon.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "/usr/include/x86_64-linux-gnu/openblas-pthread"
       ],
-      "libraries": ["-lopenblas", "-llapacke"],
+      # libfaiss-dev ships only a static library; it needs OpenMP (-fopenmp at compile and
+      # link time), BLAS and LAPACK.
+      "libraries": ["/usr/lib/x86_64-linux-gnu/libfaiss.a", "-lopenblas", "-llapacke", "-llapack"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags": ["-O3", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno"],
-      "ldflags": ["-pthread"]
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-fopenmp"],
+      "ldflags": ["-pthread", "-fopenmp"]
     }
   ]
 }

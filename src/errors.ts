@@ -13,7 +13,8 @@ export type LemurErrorCode =
   | 'INTERNAL'
   | 'CLOSED'
   | 'RESOURCE_BUSY'
-  | 'CONFIG';
+  | 'CONFIG'
+  | 'FAISS';
 
 export class LemurError extends Error {
   readonly code: LemurErrorCode;
@@ -85,6 +86,13 @@ export class InternalError extends LemurError {
   }
 }
 
+/** An exception raised by the Faiss library (message kept). */
+export class FaissError extends LemurError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('FAISS', message, options);
+  }
+}
+
 /** A method called on a native object after close(). */
 export class ClosedError extends LemurError {
   constructor(what: string) {
@@ -139,6 +147,7 @@ export function fromNativeError(err: unknown, stack?: string, file?: string): Er
     case 'UNSUPPORTED_CPU': out = new UnsupportedCpuError(message); break;
     case 'RESOURCE_BUSY': out = new ResourceBusyError(message); break;
     case 'INTERNAL': out = new InternalError(message); break;
+    case 'FAISS': out = new FaissError(message); break;
     default: return err as Error;
   }
   if (stack) out.stack = `${out.name}: ${out.message}\n${stack.split('\n').slice(1).join('\n')}`;

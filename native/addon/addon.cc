@@ -20,6 +20,7 @@ namespace lemur {
 
 void InitMaxsim(Napi::Env env, Napi::Object exports);
 void InitModel(Napi::Env env, Napi::Object exports);
+void InitIpIndex(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -117,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TokenStoreWrap::Init(env, exports);
   InitMaxsim(env, exports);
   InitModel(env, exports);
+  InitIpIndex(env, exports);
   return exports;
 }
 

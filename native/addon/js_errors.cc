@@ -12,6 +12,7 @@ const char* js_error_code(StatusCode c) {
     case StatusCode::kOutOfMemory: return "OUT_OF_MEMORY";
     case StatusCode::kUnsupportedCpu: return "UNSUPPORTED_CPU";
     case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kFaiss: return "FAISS";
   }
   return "INTERNAL";
 }

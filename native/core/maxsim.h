@@ -34,6 +34,8 @@ struct KernelTable {
   // chains started from different values (identical chains would be merged by the compiler).
   // Returns the FLOPs done; `sink` defeats dead-code elimination.
   double (*fma_loop)(int64_t iters, float* sink);
+  // <a, b> over d floats: the inner product of candidate generation (HNSW distance computer).
+  float (*dot)(const float* a, const float* b, int d);
 };
 
 constexpr int kFmaChains = 16;

@@ -121,10 +121,28 @@ LEMUR_AVX2 double fma_loop_avx2(int64_t iters, float* sink) {
   return 2.0 * 8 * kFmaChains * static_cast<double>(iters);
 }
 
+LEMUR_AVX2 float dot_avx2(const float* a, const float* b, int d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= d; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  }
+  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  float s = 0;
+  for (int l = 0; l < 8; ++l) s += lanes[l];
+  for (; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
 }  // namespace
 
 const KernelTable& avx2_kernel_table() {
-  static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2, fma_loop_avx2};
+  static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2, fma_loop_avx2, dot_avx2};
   return t;
 }
 

@@ -47,10 +47,16 @@ double fma_loop_scalar(int64_t iters, float* sink) {
   return 2.0 * kFmaChains * static_cast<double>(iters);
 }
 
+float dot_scalar(const float* a, const float* b, int d) {
+  float s = 0;
+  for (int i = 0; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernel_table() {
-  static const KernelTable t{Kernel::kScalar, panel_max_scalar, half_to_float_scalar, fma_loop_scalar};
+  static const KernelTable t{Kernel::kScalar, panel_max_scalar, half_to_float_scalar, fma_loop_scalar, dot_scalar};
   return t;
 }
 

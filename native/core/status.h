@@ -16,6 +16,7 @@ enum class StatusCode : int {
   kOutOfMemory = 5,
   kUnsupportedCpu = 6,   // a forced kernel this CPU cannot run
   kInternal = 7,
+  kFaiss = 8,            // an exception from the Faiss library, message kept
 };
 
 struct Status {

@@ -74,7 +74,27 @@ export interface NativeTrainOptions {
   threads: number;
 }
 
+export interface NativeIpIndexInfo {
+  d: number;
+  ntotal: number;
+  kind: 'hnsw' | 'flat';
+  M: number;
+  efConstruction: number;
+}
+
+export interface NativeIpIndex {
+  close(): void;
+  info(): NativeIpIndexInfo;
+  add(vectors: Float32Array, ids: BigInt64Array, threads: number): Promise<void>;
+  search(queries: Float32Array, k: number, efSearch: number, threads: number): Promise<NativeHits>;
+  writeFile(path: string): Promise<void>;
+  serialize(): Promise<Uint8Array>;
+}
+
 interface Binding {
+  createIpIndex(d: number, kind: string, M: number, efConstruction: number, kernel: string): NativeIpIndex;
+  readIpIndex(path: string, kernel: string): Promise<NativeIpIndex>;
+  deserializeIpIndex(bytes: Uint8Array, kernel: string): Promise<NativeIpIndex>;
   xxh64(data: ArrayBufferView): Promise<string>;
   trainPsi(
     X: Float32Array,
@@ -144,6 +164,11 @@ interface Binding {
 }
 
 function load(): Binding {
+  // Faiss runs on OpenMP. With the default (spinning) wait policy, idle OpenMP workers keep
+  // burning a core after every parallel region; on a 2-core machine that starves the event
+  // loop and the other pool thread and made single queries 2-4x slower. libgomp reads this
+  // when it loads, i.e. with the addon below, so it is set here, before the require.
+  process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
   const require = createRequire(import.meta.url);
   // dist/src/native/binding.js -> <package>/native/build/Release/lemur.node
   const path = fileURLToPath(new URL('../../../native/build/Release/lemur.node', import.meta.url));

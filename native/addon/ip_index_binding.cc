@@ -1,0 +1,221 @@
+// napi adapter for core/ip_index: an ObjectWrap with explicit close(), calls in flight counted,
+// searches sharing a lock and adds taking it alone (Faiss HNSW is not safe for concurrent add
+// and search).
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "../core/ip_index.h"
+#include "js_errors.h"
+#include "promise_worker.h"
+#include "typed_arrays.h"
+
+namespace lemur {
+
+namespace {
+
+struct SharedIndex {
+  std::unique_ptr<IpIndex> index;
+  mutable std::shared_mutex lock;
+};
+
+Kernel kernel_or_default(const Napi::CallbackInfo& info, size_t i) {
+  Kernel k = default_kernel();
+  if (i < info.Length() && info[i].IsString() && !info[i].As<Napi::String>().Utf8Value().empty()) {
+    Status st = parse_kernel(info[i].As<Napi::String>().Utf8Value(), &k);
+    if (st.ok() && !cpu_supports(k)) st = Status::Error(StatusCode::kUnsupportedCpu, "kernel is not supported by this CPU");
+    if (!st.ok()) throw_status(info.Env(), st);
+  }
+  return k;
+}
+
+class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
+ public:
+  static Napi::FunctionReference constructor;
+
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor = DefineClass(env, "NativeIpIndex",
+                                      {InstanceMethod<&IpIndexWrap::Close>("close"),
+                                       InstanceMethod<&IpIndexWrap::Info>("info"),
+                                       InstanceMethod<&IpIndexWrap::Add>("add"),
+                                       InstanceMethod<&IpIndexWrap::Search>("search"),
+                                       InstanceMethod<&IpIndexWrap::WriteFile>("writeFile"),
+                                       InstanceMethod<&IpIndexWrap::Serialize>("serialize")});
+    constructor = Napi::Persistent(ctor);
+    constructor.SuppressDestruct();
+    exports.Set("createIpIndex", Napi::Function::New(env, Create, "createIpIndex"));
+    exports.Set("readIpIndex", Napi::Function::New(env, Read, "readIpIndex"));
+    exports.Set("deserializeIpIndex", Napi::Function::New(env, Deserialize, "deserializeIpIndex"));
+  }
+
+  explicit IpIndexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpIndexWrap>(info) {}
+
+ private:
+  std::shared_ptr<SharedIndex> shared_;
+  std::atomic<int> inflight_{0};
+
+  static Napi::Object Wrap(std::unique_ptr<IpIndex> ix) {
+    Napi::Object obj = constructor.New({});
+    auto s = std::make_shared<SharedIndex>();
+    s->index = std::move(ix);
+    Unwrap(obj)->shared_ = s;
+    return obj;
+  }
+
+  std::shared_ptr<SharedIndex> acquire(Napi::Env env) {
+    if (!shared_) throw make_js_error(env, Status::Error(StatusCode::kInvalidArgument, "index is closed"));
+    inflight_.fetch_add(1);
+    return shared_;
+  }
+
+  // createIpIndex(d, kind, M, efConstruction, kernel) -> NativeIpIndex (O(1), synchronous)
+  static Napi::Value Create(const Napi::CallbackInfo& info) {
+    const int d = static_cast<int>(int_arg(info, 0, "d", 1, 1 << 20));
+    const std::string kind = string_arg(info, 1, "kind");
+    IpIndexParams p;
+    if (kind == "hnsw") p.kind = IpIndexKind::kHnsw;
+    else if (kind == "flat") p.kind = IpIndexKind::kFlat;
+    else throw_invalid_argument(info.Env(), "index kind must be 'hnsw' or 'flat'");
+    p.M = static_cast<int>(int_arg(info, 2, "M", 2, 512));
+    p.ef_construction = static_cast<int>(int_arg(info, 3, "efConstruction", 1, 1 << 16));
+    std::unique_ptr<IpIndex> ix;
+    Status st = IpIndex::create(d, p, kernel_or_default(info, 4), &ix);
+    if (!st.ok()) throw_status(info.Env(), st);
+    return Wrap(std::move(ix));
+  }
+
+  // readIpIndex(path, kernel) -> Promise<NativeIpIndex>
+  static Napi::Value Read(const Napi::CallbackInfo& info) {
+    const std::string path = string_arg(info, 0, "path");
+    const Kernel k = kernel_or_default(info, 1);
+    auto slot = std::make_shared<std::unique_ptr<IpIndex>>();
+    return PromiseWorker::Start(
+        info.Env(), [=]() { return IpIndex::read_file(path, k, slot.get()); },
+        [slot](Napi::Env, const PromiseWorker::Kept&) { return Wrap(std::move(*slot)); });
+  }
+
+  // deserializeIpIndex(bytes: Uint8Array, kernel) -> Promise<NativeIpIndex>
+  static Napi::Value Deserialize(const Napi::CallbackInfo& info) {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw_invalid_argument(info.Env(), "argument bytes must be a Uint8Array");
+    }
+    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    const Kernel k = kernel_or_default(info, 1);
+    const uint8_t* p = bytes.Data();
+    const size_t n = bytes.ByteLength();
+    auto slot = std::make_shared<std::unique_ptr<IpIndex>>();
+    return PromiseWorker::Start(
+        info.Env(), [=]() { return IpIndex::deserialize(p, n, k, slot.get()); },
+        [slot](Napi::Env, const PromiseWorker::Kept&) { return Wrap(std::move(*slot)); }, {bytes});
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (inflight_.load() > 0) {
+      Napi::Error e = Napi::Error::New(info.Env(), "index has " + std::to_string(inflight_.load()) +
+                                                       " call(s) in flight; await them before close()");
+      e.Set("lemurCode", Napi::String::New(info.Env(), "RESOURCE_BUSY"));
+      throw e;
+    }
+    shared_.reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!shared_) throw make_js_error(env, Status::Error(StatusCode::kInvalidArgument, "index is closed"));
+    std::shared_lock<std::shared_mutex> g(shared_->lock);
+    const IpIndex& ix = *shared_->index;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("d", ix.d());
+    o.Set("ntotal", static_cast<double>(ix.ntotal()));
+    o.Set("kind", ix.kind() == IpIndexKind::kHnsw ? "hnsw" : "flat");
+    o.Set("M", ix.M());
+    o.Set("efConstruction", ix.ef_construction());
+    return o;
+  }
+
+  // add(x: Float32Array (n x d), ids: BigInt64Array (n), threads) -> Promise<void>
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array x = f32_arg(info, 0, "vectors");
+    Napi::BigInt64Array ids = i64_arg(info, 1, "ids");
+    const int threads = static_cast<int>(int_arg(info, 2, "threads", 1, 1024));
+    auto s = acquire(env);
+    const int d = s->index->d();
+    if (x.ElementLength() != ids.ElementLength() * static_cast<size_t>(d)) {
+      inflight_.fetch_sub(1);
+      throw_invalid_argument(env, "vectors length != ids length * d");
+    }
+    const float* xp = x.Data();
+    const int64_t* ip = ids.Data();
+    const int64_t n = static_cast<int64_t>(ids.ElementLength());
+    return PromiseWorker::Start(
+        env, [=]() { std::unique_lock<std::shared_mutex> g(s->lock); return s->index->add(xp, ip, n, threads); }, nullptr,
+        {x, ids, info.This()}, [this]() { inflight_.fetch_sub(1); });
+  }
+
+  // search(q: Float32Array (nq x d), k, efSearch, threads) -> Promise<{ labels, distances }>
+  Napi::Value Search(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array q = f32_arg(info, 0, "queries");
+    const int64_t k = int_arg(info, 1, "k", 1, int64_t{1} << 30);
+    const int ef = static_cast<int>(int_arg(info, 2, "efSearch", 1, 1 << 20));
+    const int threads = static_cast<int>(int_arg(info, 3, "threads", 1, 1024));
+    auto s = acquire(env);
+    const int d = s->index->d();
+    if (q.ElementLength() % d != 0) {
+      inflight_.fetch_sub(1);
+      throw_invalid_argument(env, "queries length is not a multiple of d");
+    }
+    const int64_t nq = static_cast<int64_t>(q.ElementLength()) / d;
+    Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, nq * k);
+    Napi::Float32Array distances = Napi::Float32Array::New(env, nq * k);
+    const float* qp = q.Data();
+    int64_t* lp = labels.Data();
+    float* dp = distances.Data();
+    return PromiseWorker::Start(
+        env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->search(qp, nq, k, ef, threads, lp, dp); },
+        [](Napi::Env env, const PromiseWorker::Kept& kept) {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("labels", kept[0].Value());
+          o.Set("distances", kept[1].Value());
+          return o;
+        },
+        {labels, distances, q, info.This()}, [this]() { inflight_.fetch_sub(1); });
+  }
+
+  // writeFile(path) -> Promise<void>
+  Napi::Value WriteFile(const Napi::CallbackInfo& info) {
+    const std::string path = string_arg(info, 0, "path");
+    auto s = acquire(info.Env());
+    return PromiseWorker::Start(
+        info.Env(), [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->write_file(path); }, nullptr,
+        {info.This()}, [this]() { inflight_.fetch_sub(1); });
+  }
+
+  // serialize() -> Promise<Uint8Array>
+  Napi::Value Serialize(const Napi::CallbackInfo& info) {
+    auto s = acquire(info.Env());
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    return PromiseWorker::Start(
+        info.Env(), [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->serialize(bytes.get()); },
+        [bytes](Napi::Env env, const PromiseWorker::Kept&) {
+          Napi::Uint8Array out = Napi::Uint8Array::New(env, bytes->size());
+          std::copy(bytes->begin(), bytes->end(), out.Data());
+          return out;
+        },
+        {info.This()}, [this]() { inflight_.fetch_sub(1); });
+  }
+};
+
+Napi::FunctionReference IpIndexWrap::constructor;
+
+}  // namespace
+
+void InitIpIndex(Napi::Env env, Napi::Object exports) { IpIndexWrap::Init(env, exports); }
+
+}  // namespace lemur

@@ -1,0 +1,209 @@
+// IpIndex on Faiss (see ip_index.h). Every Faiss call is wrapped: FaissException -> kFaiss with
+// its message, so nothing escapes to the napi layer.
+#include "ip_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+#include <omp.h>
+
+#include <cstdio>
+#include <limits>
+
+#include "maxsim.h"
+
+namespace lemur {
+
+namespace {
+
+// Flat inner-product storage whose distance computer uses our dispatched dot product.
+struct FastIpStorage : faiss::IndexFlatIP {
+  const KernelTable* kt;
+  FastIpStorage(int d, const KernelTable* table) : faiss::IndexFlatIP(d), kt(table) {}
+
+  struct Computer : faiss::FlatCodesDistanceComputer {
+    const float* xb;
+    int d;
+    const float* q = nullptr;
+    const KernelTable* kt;
+    explicit Computer(const FastIpStorage& s)
+        : faiss::FlatCodesDistanceComputer(s.codes.data(), s.code_size), xb(s.get_xb()), d(static_cast<int>(s.d)), kt(s.kt) {}
+    void set_query(const float* x) override { q = x; }
+    float distance_to_code(const uint8_t* code) override { return kt->dot(q, reinterpret_cast<const float*>(code), d); }
+    float symmetric_dis(idx_t i, idx_t j) override { return kt->dot(xb + i * d, xb + j * d, d); }
+  };
+
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override { return new Computer(*this); }
+};
+
+template <class F>
+Status guard(const char* what, F&& f) {
+  try {
+    f();
+    return Status::Ok();
+  } catch (const faiss::FaissException& e) {
+    return Status::Error(StatusCode::kFaiss, std::string(what) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+struct IpIndex::Impl {
+  std::unique_ptr<faiss::IndexIDMap2> map;
+  faiss::IndexHNSW* hnsw = nullptr;  // owned by map (null for flat)
+};
+
+Status IpIndex::create(int d, const IpIndexParams& p, Kernel kernel, std::unique_ptr<IpIndex>* out) {
+  std::unique_ptr<IpIndex> ix(new IpIndex());
+  ix->impl_ = std::make_unique<Impl>();
+  ix->d_ = d;
+  ix->kind_ = p.kind;
+  ix->M_ = p.M;
+  ix->ef_construction_ = p.ef_construction;
+  LEMUR_RETURN_IF_ERROR(guard("create index", [&]() {
+    faiss::Index* sub;
+    if (p.kind == IpIndexKind::kHnsw) {
+      auto* h = new faiss::IndexHNSWFlat(d, p.M, faiss::METRIC_INNER_PRODUCT);
+      delete h->storage;
+      h->storage = new FastIpStorage(d, &kernel_table(kernel));
+      h->hnsw.efConstruction = p.ef_construction;
+      ix->impl_->hnsw = h;
+      sub = h;
+    } else {
+      sub = new faiss::IndexFlatIP(d);
+    }
+    ix->impl_->map = std::make_unique<faiss::IndexIDMap2>(sub);
+    ix->impl_->map->own_fields = true;
+  }));
+  *out = std::move(ix);
+  return Status::Ok();
+}
+
+namespace {
+
+Status adopt(faiss::Index* raw, Kernel kernel, const std::string& where, std::unique_ptr<faiss::IndexIDMap2>* map_out, faiss::IndexHNSW** hnsw_out, IpIndexParams* params) {
+  std::unique_ptr<faiss::Index> idx(raw);
+  auto* map = dynamic_cast<faiss::IndexIDMap2*>(idx.get());
+  if (!map) return Status::Error(StatusCode::kCorruptFile, where + ": not an IndexIDMap2 index");
+  if (map->metric_type != faiss::METRIC_INNER_PRODUCT) {
+    return Status::Error(StatusCode::kCorruptFile, where + ": index metric is not inner product");
+  }
+  idx.release();
+  map_out->reset(map);
+  if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(map->index)) {
+    auto* flat = dynamic_cast<faiss::IndexFlat*>(h->storage);
+    if (!flat) return Status::Error(StatusCode::kCorruptFile, where + ": HNSW storage is not flat");
+    auto* fast = new FastIpStorage(static_cast<int>(flat->d), &kernel_table(kernel));
+    fast->codes = std::move(flat->codes);
+    fast->ntotal = flat->ntotal;
+    delete h->storage;
+    h->storage = fast;
+    *hnsw_out = h;
+    params->kind = IpIndexKind::kHnsw;
+    params->M = h->hnsw.nb_neighbors(1);
+    params->ef_construction = h->hnsw.efConstruction;
+  } else if (dynamic_cast<faiss::IndexFlatIP*>(map->index)) {
+    params->kind = IpIndexKind::kFlat;
+    params->M = 0;
+    params->ef_construction = 0;
+  } else {
+    return Status::Error(StatusCode::kCorruptFile, where + ": inner index is neither IndexHNSWFlat nor IndexFlatIP");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status IpIndex::read_file(const std::string& path, Kernel kernel, std::unique_ptr<IpIndex>* out) {
+  faiss::Index* raw = nullptr;
+  Status st = guard("read index", [&]() { raw = faiss::read_index(path.c_str()); });
+  if (!st.ok()) return Status::Error(StatusCode::kCorruptFile, "index " + path + ": " + st.message);
+  std::unique_ptr<IpIndex> ix(new IpIndex());
+  ix->impl_ = std::make_unique<Impl>();
+  IpIndexParams p;
+  LEMUR_RETURN_IF_ERROR(adopt(raw, kernel, "index " + path, &ix->impl_->map, &ix->impl_->hnsw, &p));
+  ix->d_ = static_cast<int>(ix->impl_->map->d);
+  ix->kind_ = p.kind;
+  ix->M_ = p.M;
+  ix->ef_construction_ = p.ef_construction;
+  *out = std::move(ix);
+  return Status::Ok();
+}
+
+Status IpIndex::deserialize(const uint8_t* data, size_t size, Kernel kernel, std::unique_ptr<IpIndex>* out) {
+  faiss::Index* raw = nullptr;
+  Status st = guard("read index", [&]() {
+    faiss::VectorIOReader r;
+    r.data.assign(data, data + size);
+    raw = faiss::read_index(&r);
+  });
+  if (!st.ok()) return Status::Error(StatusCode::kCorruptFile, "index buffer: " + st.message);
+  std::unique_ptr<IpIndex> ix(new IpIndex());
+  ix->impl_ = std::make_unique<Impl>();
+  IpIndexParams p;
+  LEMUR_RETURN_IF_ERROR(adopt(raw, kernel, "index buffer", &ix->impl_->map, &ix->impl_->hnsw, &p));
+  ix->d_ = static_cast<int>(ix->impl_->map->d);
+  ix->kind_ = p.kind;
+  ix->M_ = p.M;
+  ix->ef_construction_ = p.ef_construction;
+  *out = std::move(ix);
+  return Status::Ok();
+}
+
+IpIndex::~IpIndex() = default;
+
+int64_t IpIndex::ntotal() const { return impl_->map->ntotal; }
+
+Status IpIndex::add(const float* x, const int64_t* ids, int64_t n, int threads) {
+  // omp_set_num_threads sets this (pool) thread's ICV only: calls from other threads keep theirs.
+  omp_set_num_threads(threads);
+  return guard("add", [&]() { impl_->map->add_with_ids(n, x, ids); });
+}
+
+Status IpIndex::search(const float* q, int64_t nq, int64_t k, int ef_search, int threads, int64_t* labels,
+                       float* distances) const {
+  omp_set_num_threads(threads);
+  LEMUR_RETURN_IF_ERROR(guard("search", [&]() {
+    faiss::Index* sub = impl_->map->index;
+    if (impl_->hnsw) {
+      faiss::SearchParametersHNSW p;
+      p.efSearch = ef_search;
+      sub->search(nq, q, k, distances, labels, &p);
+    } else {
+      sub->search(nq, q, k, distances, labels);
+    }
+  }));
+  // internal positions -> external ids; Faiss pads missing results with -1
+  const std::vector<faiss::Index::idx_t>& ids = impl_->map->id_map;
+  for (int64_t i = 0; i < nq * k; ++i) {
+    if (labels[i] >= 0) {
+      labels[i] = ids[labels[i]];
+    } else {
+      distances[i] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  return Status::Ok();
+}
+
+Status IpIndex::write_file(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  Status st = guard("write index", [&]() { faiss::write_index(impl_->map.get(), tmp.c_str()); });
+  if (!st.ok()) return Status::Error(StatusCode::kIo, "index " + path + ": " + st.message);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::Error(StatusCode::kIo, "index " + path + ": rename failed");
+  }
+  return Status::Ok();
+}
+
+Status IpIndex::serialize(std::vector<uint8_t>* out) const {
+  return guard("serialize index", [&]() {
+    faiss::VectorIOWriter w;
+    faiss::write_index(impl_->map.get(), &w);
+    *out = std::move(w.data);
+  });
+}
+
+}  // namespace lemur

@@ -1,0 +1,198 @@
+/**
+ * QueryEngine: LEMUR search over one or more shards. Per query: features Σψ(q)/32 once, then
+ * per shard the top-k' candidates by inner product with the shard's W rows (Faiss HNSW, Faiss
+ * flat, or our blocked sgemm), tombstoned documents dropped, exact MaxSim rerank of the rest,
+ * and a merge of the shards' reranked lists by exact score. Results carry external ids.
+ */
+import { config } from '../config.js';
+import { InvalidArgumentError } from '../errors.js';
+import { IpIndex, type IpIndexKind } from '../native/ip-index.js';
+import { maxsimRerank } from '../native/maxsim.js';
+import { innerProductTopK } from '../native/ols.js';
+import type { TokenStore } from '../native/token-store.js';
+import type { LemurModel } from '../model/lemur-model.js';
+
+export type CandidateSource = 'hnsw' | 'flat' | 'bruteforce';
+export type DocId = bigint | string;
+
+/** One shard: a token store, its external ids and W rows, and optional Faiss indexes over W. */
+export interface EngineShard {
+  store: TokenStore;
+  /** External id of each position of the store. */
+  ids: BigInt64Array | string[];
+  /** W rows, store.nDocs × model.hidden. */
+  W: Float32Array;
+  hnsw?: IpIndex;
+  flat?: IpIndex;
+}
+
+export interface EngineSearchOptions {
+  /** @defaultValue 10 */
+  k?: number;
+  /** Candidates per shard before the rerank. @defaultValue 100 */
+  kPrime?: number;
+  /** HNSW beam width. @defaultValue 2 × kPrime */
+  efSearch?: number;
+  /** 'auto' uses Faiss flat below `flatBelow` documents per shard, HNSW above. @defaultValue 'auto' */
+  candidates?: CandidateSource | 'auto';
+  threads?: number;
+}
+
+export interface EngineBuildOptions {
+  /** Indexes to build per shard. @defaultValue ['hnsw', 'flat'] */
+  kinds?: IpIndexKind[];
+  M?: number;
+  efConstruction?: number;
+  threads?: number;
+}
+
+/** Per-query results, flat: row i is ids/scores [i·k, (i+1)·k); a missing result is id null, score -Infinity. */
+export class EngineResult {
+  constructor(
+    readonly nq: number,
+    readonly k: number,
+    readonly ids: (DocId | null)[],
+    readonly scores: Float32Array,
+  ) {}
+
+  row(i: number): { ids: (DocId | null)[]; scores: Float32Array } {
+    return { ids: this.ids.slice(i * this.k, (i + 1) * this.k), scores: this.scores.subarray(i * this.k, (i + 1) * this.k) };
+  }
+}
+
+/** Below this many documents a shard's exact flat scan beats HNSW (bench/query-engine.ts measures it). */
+export const DEFAULT_FLAT_BELOW = 50_000;
+
+export class QueryEngine {
+  readonly #model: LemurModel;
+  readonly #shards: EngineShard[];
+  readonly #deleted: Uint8Array[];
+  readonly #deletedCount: number[];
+  readonly #flatBelow: number;
+
+  constructor(model: LemurModel, shards: EngineShard[], options: { flatBelow?: number } = {}) {
+    if (shards.length === 0) throw new InvalidArgumentError('Expected at least one shard');
+    for (const [i, s] of shards.entries()) {
+      if (s.store.dim !== model.dim) throw new InvalidArgumentError(`shard ${i}: token store dim ${s.store.dim} differs from the model's ${model.dim}`);
+      if (s.W.length !== s.store.nDocs * model.hidden) throw new InvalidArgumentError(`shard ${i}: W has ${s.W.length / model.hidden} rows for ${s.store.nDocs} documents`);
+      if (s.ids.length !== s.store.nDocs) throw new InvalidArgumentError(`shard ${i}: ${s.ids.length} ids for ${s.store.nDocs} documents`);
+    }
+    this.#model = model;
+    this.#shards = shards;
+    this.#deleted = shards.map((s) => new Uint8Array(s.store.nDocs));
+    this.#deletedCount = shards.map(() => 0);
+    this.#flatBelow = options.flatBelow ?? DEFAULT_FLAT_BELOW;
+  }
+
+  /**
+   * Weights every shard's documents and builds the requested Faiss indexes over W (ids =
+   * positions). The engine owns the indexes it builds: close() frees them.
+   */
+  static async build(model: LemurModel, stores: TokenStore[], options: EngineBuildOptions = {}): Promise<QueryEngine> {
+    const threads = options.threads ?? config().threads;
+    const kinds = options.kinds ?? ['hnsw', 'flat'];
+    const shards: EngineShard[] = [];
+    for (const store of stores) {
+      const W = await model.weights(store, undefined, { threads });
+      const positions = BigInt64Array.from({ length: store.nDocs }, (_, i) => BigInt(i));
+      const shard: EngineShard = { store, ids: await store.ids(), W };
+      for (const kind of kinds) {
+        const ix = IpIndex.create({ d: model.hidden, kind, M: options.M ?? 32, efConstruction: options.efConstruction ?? 40 });
+        await ix.add(W, positions, { threads });
+        shard[kind] = ix;
+      }
+      shards.push(shard);
+    }
+    return new QueryEngine(model, shards);
+  }
+
+  get shards(): readonly EngineShard[] {
+    return this.#shards;
+  }
+
+  /** Marks documents deleted by external id: they are never returned again. Unknown ids are ignored. */
+  delete(ids: Iterable<DocId>): number {
+    const wanted = new Set<string>();
+    for (const id of ids) wanted.add(String(id));
+    let n = 0;
+    this.#shards.forEach((s, si) => {
+      const del = this.#deleted[si]!;
+      for (let p = 0; p < s.ids.length; p++) {
+        if (!del[p] && wanted.has(String(s.ids[p]))) {
+          del[p] = 1;
+          this.#deletedCount[si]!++;
+          n++;
+        }
+      }
+    });
+    return n;
+  }
+
+  #source(shard: EngineShard, requested: CandidateSource | 'auto'): CandidateSource {
+    if (requested !== 'auto') return requested;
+    if (shard.store.nDocs < this.#flatBelow && shard.flat) return 'flat';
+    if (shard.hnsw) return 'hnsw';
+    return shard.flat ? 'flat' : 'bruteforce';
+  }
+
+  /**
+   * Top-k documents per query by exact MaxSim among each shard's top-k' inner-product candidates.
+   * @param queries sum(queryCounts) × dim token vectors
+   * @throws InvalidArgumentError (k ≤ 0, kPrime < k, a candidate source the shard lacks)
+   */
+  async search(queries: Float32Array, queryCounts: Int32Array, options: EngineSearchOptions = {}): Promise<EngineResult> {
+    const k = options.k ?? 10;
+    const kPrime = options.kPrime ?? 100;
+    if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`Expected integer k >= 1 but received ${k}`);
+    if (!Number.isInteger(kPrime) || kPrime < k) throw new InvalidArgumentError(`Expected integer kPrime >= k = ${k} but received ${kPrime}`);
+    const threads = options.threads ?? config().threads;
+    const nq = queryCounts.length;
+    const F = await this.#model.features(queries, queryCounts, { threads });
+    const hidden = this.#model.hidden;
+    // per query: (score, shard, position) of every shard's reranked hits
+    const hits: { score: number; shard: number; pos: number }[][] = Array.from({ length: nq }, () => []);
+    for (const [si, shard] of this.#shards.entries()) {
+      const n = shard.store.nDocs;
+      if (n - this.#deletedCount[si]! <= 0) continue;
+      const kp = Math.min(n, kPrime + this.#deletedCount[si]!); // room for candidates we drop
+      const source = this.#source(shard, options.candidates ?? 'auto');
+      let labels: BigInt64Array;
+      if (source === 'bruteforce') {
+        labels = (await innerProductTopK(F, shard.W, hidden, kp, { threads })).labels;
+      } else {
+        const ix = shard[source];
+        if (!ix) throw new InvalidArgumentError(`shard ${si} has no ${source} index`);
+        labels = (await ix.search(F, kp, { efSearch: Math.max(options.efSearch ?? 2 * kPrime, kp), threads })).labels;
+      }
+      const del = this.#deleted[si]!;
+      if (this.#deletedCount[si]! > 0) {
+        for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0n && del[Number(labels[i]!)]) labels[i] = -1n;
+      }
+      const r = await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, kp), { threads });
+      for (let q = 0; q < nq; q++) {
+        const row = r.row(q);
+        for (let i = 0; i < row.labels.length; i++) {
+          if (row.labels[i]! >= 0n) hits[q]!.push({ score: row.distances[i]!, shard: si, pos: Number(row.labels[i]!) });
+        }
+      }
+    }
+    const ids: (DocId | null)[] = new Array(nq * k).fill(null);
+    const scores = new Float32Array(nq * k).fill(-Infinity);
+    for (let q = 0; q < nq; q++) {
+      const h = hits[q]!.sort((a, b) => b.score - a.score || a.shard - b.shard || a.pos - b.pos);
+      for (let i = 0; i < Math.min(k, h.length); i++) {
+        ids[q * k + i] = this.#shards[h[i]!.shard]!.ids[h[i]!.pos]!;
+        scores[q * k + i] = h[i]!.score;
+      }
+    }
+    return new EngineResult(nq, k, ids, scores);
+  }
+
+  /** Frees the indexes of every shard (not the token stores, which the caller opened). */
+  close(): void {
+    for (const s of this.#shards) {
+      s.hnsw?.close();
+      s.flat?.close();
+    }
+  }
+}
