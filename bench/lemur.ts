@@ -6,16 +6,12 @@
  * Recall is against the dataset's exact-MaxSim ground truth (or ours, computed in the same run,
  * for a generated corpus).
  */
-import { join } from 'node:path';
-
 import { config } from '../src/config.js';
 import { setLogLevel } from '../src/log.js';
 import { fitLemur, type FitLemurOptions } from '../src/model/fit-lemur.js';
-import { maxsimExactTopK } from '../src/native/maxsim.js';
-import { TokenStore } from '../src/native/token-store.js';
 import { lemurSearch } from '../src/query/lemur-search.js';
 import { makeTmpDir } from '../test/helpers/tmp-dir.js';
-import { loadBenchDataset } from './lib/dataset.js';
+import { groundTruthTop100, loadBenchDataset, openBenchStore } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { benchArgs, emit, progress } from './lib/report.js';
 import { round } from './lib/timer.js';
@@ -28,17 +24,8 @@ const nDocs = corpus.docCounts.length;
 const nq = corpus.queryCounts.length;
 const threads = config().threads;
 const tmp = makeTmpDir('lemur-bench-');
-const path = join(tmp.dir, 'corpus.lts');
-progress(`writing token store (${nDocs} docs)`);
-await TokenStore.write(path, { vectors: corpus.docVectors, counts: corpus.docCounts, dim: corpus.dim, ids: BigInt64Array.from({ length: nDocs }, (_, i) => BigInt(i)) });
-const store = await TokenStore.open(path);
-
-let gt = ds.groundTruth;
-if (!gt) {
-  progress('computing exact ground truth (top-100)');
-  const r = await maxsimExactTopK(corpus.queryVectors, corpus.queryCounts, store, 100);
-  gt = Int32Array.from(r.labels, Number);
-}
+const store = await openBenchStore(corpus, tmp.dir);
+const gt = await groundTruthTop100(ds, store);
 
 const fitOptions: FitLemurOptions = args.quick ? { mPrime: 2048, nLearn: 30000, olsSamples: 4096, hidden: 1024, epochs: 3 } : {};
 progress(`fitting LEMUR ${JSON.stringify(fitOptions)}`);

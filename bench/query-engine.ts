@@ -15,11 +15,9 @@ import { setLogLevel } from '../src/log.js';
 import { fitLemur } from '../src/model/fit-lemur.js';
 import { LemurModel } from '../src/model/lemur-model.js';
 import { IpIndex } from '../src/native/ip-index.js';
-import { maxsimExactTopK } from '../src/native/maxsim.js';
-import { TokenStore } from '../src/native/token-store.js';
 import { QueryEngine, type CandidateSource } from '../src/query/query-engine.js';
 import { makeTmpDir } from '../test/helpers/tmp-dir.js';
-import { loadBenchDataset } from './lib/dataset.js';
+import { groundTruthTop100, loadBenchDataset, openBenchStore } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { emit, progress } from './lib/report.js';
 import { round } from './lib/timer.js';
@@ -36,15 +34,8 @@ const nDocs = corpus.docCounts.length;
 const nq = corpus.queryCounts.length;
 const threads = config().threads;
 const tmp = makeTmpDir('lemur-bench-');
-const path = join(tmp.dir, 'corpus.lts');
-await TokenStore.write(path, { vectors: corpus.docVectors, counts: corpus.docCounts, dim: corpus.dim, ids: BigInt64Array.from({ length: nDocs }, (_, i) => BigInt(i)) });
-const store = await TokenStore.open(path);
-
-let gt = ds.groundTruth;
-if (!gt) {
-  progress('computing exact ground truth');
-  gt = Int32Array.from((await maxsimExactTopK(corpus.queryVectors, corpus.queryCounts, store, 100)).labels, Number);
-}
+const store = await openBenchStore(corpus, tmp.dir);
+const gt = await groundTruthTop100(ds, store);
 
 let model: LemurModel;
 if (values.model && existsSync(values.model)) {
@@ -71,7 +62,7 @@ const engine = new QueryEngine(model, [{ store, ids: positions, W, hnsw, flat }]
 function recall(ids: (bigint | string | null)[]): number {
   let hit = 0;
   for (let q = 0; q < nq; q++) {
-    const want = new Set(Array.from(gt!.subarray(q * 100, q * 100 + 10)));
+    const want = new Set(Array.from(gt.subarray(q * 100, q * 100 + 10)));
     for (let i = 0; i < 10; i++) if (ids[q * 10 + i] !== null && want.has(Number(ids[q * 10 + i]))) hit++;
   }
   return hit / (nq * 10);

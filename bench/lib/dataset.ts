@@ -1,5 +1,9 @@
 /** The dataset a benchmark runs on: a ../shared/data folder (--data) or a generated corpus. */
+import { join } from 'node:path';
+
 import { readSharedDataset } from '../../src/data/shared-dataset.js';
+import { maxsimExactTopK } from '../../src/native/maxsim.js';
+import { TokenStore } from '../../src/native/token-store.js';
 import { generateCorpus, type Corpus, type SyntheticCorpusOptions } from '../../src/data/synthetic-corpus.js';
 import { progress } from './report.js';
 
@@ -23,4 +27,21 @@ export function loadBenchDataset(dir: string | undefined, generated: SyntheticCo
   }
   progress(`generating a corpus: ${JSON.stringify(generated)}`);
   return { corpus: generateCorpus(generated), groundTruth: undefined, summary: { generated } };
+}
+
+/** Writes the corpus as an fp32 token store (ids = positions) in `dir` and opens it. */
+export async function openBenchStore(corpus: Corpus, dir: string): Promise<TokenStore> {
+  const path = join(dir, 'corpus.lts');
+  const n = corpus.docCounts.length;
+  progress(`writing token store (${n} docs)`);
+  await TokenStore.write(path, { vectors: corpus.docVectors, counts: corpus.docCounts, dim: corpus.dim, ids: BigInt64Array.from({ length: n }, (_, i) => BigInt(i)) });
+  return TokenStore.open(path);
+}
+
+/** Exact top-100 per query: the dataset's ground truth, or computed now (generated corpora). */
+export async function groundTruthTop100(ds: BenchDataset, store: TokenStore): Promise<Int32Array> {
+  if (ds.groundTruth) return ds.groundTruth;
+  progress('computing exact ground truth (top-100)');
+  const r = await maxsimExactTopK(ds.corpus.queryVectors, ds.corpus.queryCounts, store, 100);
+  return Int32Array.from(r.labels, Number);
 }

@@ -23,16 +23,6 @@ struct SharedIndex {
   mutable std::shared_mutex lock;
 };
 
-Kernel kernel_or_default(const Napi::CallbackInfo& info, size_t i) {
-  Kernel k = default_kernel();
-  if (i < info.Length() && info[i].IsString() && !info[i].As<Napi::String>().Utf8Value().empty()) {
-    Status st = parse_kernel(info[i].As<Napi::String>().Utf8Value(), &k);
-    if (st.ok() && !cpu_supports(k)) st = Status::Error(StatusCode::kUnsupportedCpu, "kernel is not supported by this CPU");
-    if (!st.ok()) throw_status(info.Env(), st);
-  }
-  return k;
-}
-
 class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
  public:
   static Napi::FunctionReference constructor;
@@ -83,7 +73,7 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     p.M = static_cast<int>(int_arg(info, 2, "M", 2, 512));
     p.ef_construction = static_cast<int>(int_arg(info, 3, "efConstruction", 1, 1 << 16));
     std::unique_ptr<IpIndex> ix;
-    Status st = IpIndex::create(d, p, kernel_or_default(info, 4), &ix);
+    Status st = IpIndex::create(d, p, kernel_arg(info, 4), &ix);
     if (!st.ok()) throw_status(info.Env(), st);
     return Wrap(std::move(ix));
   }
@@ -91,7 +81,7 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
   // readIpIndex(path, kernel) -> Promise<NativeIpIndex>
   static Napi::Value Read(const Napi::CallbackInfo& info) {
     const std::string path = string_arg(info, 0, "path");
-    const Kernel k = kernel_or_default(info, 1);
+    const Kernel k = kernel_arg(info, 1);
     auto slot = std::make_shared<std::unique_ptr<IpIndex>>();
     return PromiseWorker::Start(
         info.Env(), [=]() { return IpIndex::read_file(path, k, slot.get()); },
@@ -104,7 +94,7 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
       throw_invalid_argument(info.Env(), "argument bytes must be a Uint8Array");
     }
     Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
-    const Kernel k = kernel_or_default(info, 1);
+    const Kernel k = kernel_arg(info, 1);
     const uint8_t* p = bytes.Data();
     const size_t n = bytes.ByteLength();
     auto slot = std::make_shared<std::unique_ptr<IpIndex>>();

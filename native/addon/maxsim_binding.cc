@@ -21,16 +21,7 @@ namespace {
 MaxsimOptions options_arg(const Napi::CallbackInfo& info, size_t i) {
   MaxsimOptions o;
   o.threads = static_cast<int>(int_arg(info, i, "threads", 1, 1024));
-  const std::string name = i + 1 < info.Length() && info[i + 1].IsString() ? info[i + 1].As<Napi::String>().Utf8Value() : "";
-  if (name.empty()) {
-    o.kernel = default_kernel();
-  } else {
-    Status st = parse_kernel(name, &o.kernel);
-    if (st.ok() && !cpu_supports(o.kernel)) {
-      st = Status::Error(StatusCode::kUnsupportedCpu, "kernel '" + name + "' is not supported by this CPU (" + cpu_model_name() + ")");
-    }
-    if (!st.ok()) throw_status(info.Env(), st);
-  }
+  o.kernel = kernel_arg(info, i + 1);
   return o;
 }
 

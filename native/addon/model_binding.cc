@@ -244,13 +244,7 @@ Napi::Value OlsWeights(const Napi::CallbackInfo& info) {
   Napi::Float32Array out = f32_arg(info, 7, "out");
   MaxsimOptions opt;
   opt.threads = static_cast<int>(int_arg(info, 8, "threads", 1, 1024));
-  const std::string kname = info.Length() > 9 && info[9].IsString() ? info[9].As<Napi::String>().Utf8Value() : "";
-  opt.kernel = default_kernel();
-  if (!kname.empty()) {
-    Status st = parse_kernel(kname, &opt.kernel);
-    if (st.ok() && !cpu_supports(opt.kernel)) st = Status::Error(StatusCode::kUnsupportedCpu, "kernel '" + kname + "' is not supported by this CPU");
-    if (!st.ok()) throw_status(env, st);
-  }
+  opt.kernel = kernel_arg(info, 9);
   TokenStoreWrap* wrap = nullptr;
   std::shared_ptr<TokenStore> store = TokenStoreWrap::Acquire(info[0], "store", &wrap);
   try {

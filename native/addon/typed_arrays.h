@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "../core/cpu_features.h"
 #include "js_errors.h"
 
 namespace lemur {
@@ -47,6 +48,20 @@ inline std::string string_arg(const Napi::CallbackInfo& info, size_t i, const ch
     throw_invalid_argument(info.Env(), std::string("argument ") + name + " must be a string");
   }
   return info[i].As<Napi::String>().Utf8Value();
+}
+
+// A kernel name at argument i ('' or absent = the process default). An unknown name is
+// INVALID_ARGUMENT; a kernel this CPU lacks is UNSUPPORTED_CPU, never a silent fallback.
+inline Kernel kernel_arg(const Napi::CallbackInfo& info, size_t i) {
+  const std::string name = i < info.Length() && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : "";
+  if (name.empty()) return default_kernel();
+  Kernel k;
+  Status st = parse_kernel(name, &k);
+  if (st.ok() && !cpu_supports(k)) {
+    st = Status::Error(StatusCode::kUnsupportedCpu, "kernel '" + name + "' is not supported by this CPU (" + cpu_model_name() + ")");
+  }
+  if (!st.ok()) throw_status(info.Env(), st);
+  return k;
 }
 
 }  // namespace lemur

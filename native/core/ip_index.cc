@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <mutex>
 
 #include "maxsim.h"
 
@@ -54,6 +55,7 @@ Status guard(const char* what, F&& f) {
 struct IpIndex::Impl {
   std::unique_ptr<faiss::IndexIDMap2> map;
   faiss::IndexHNSW* hnsw = nullptr;  // owned by map (null for flat)
+  std::mutex ef_mutex;
 };
 
 Status IpIndex::create(int d, const IpIndexParams& p, Kernel kernel, std::unique_ptr<IpIndex>* out) {
@@ -169,9 +171,12 @@ Status IpIndex::search(const float* q, int64_t nq, int64_t k, int ef_search, int
   LEMUR_RETURN_IF_ERROR(guard("search", [&]() {
     faiss::Index* sub = impl_->map->index;
     if (impl_->hnsw) {
-      faiss::SearchParametersHNSW p;
-      p.efSearch = ef_search;
-      sub->search(nq, q, k, distances, labels, &p);
+      // Faiss 1.7.3's IndexHNSW::search does not apply SearchParametersHNSW::efSearch (measured:
+      // recall identical for efSearch 100..400), so the index's own efSearch is set for this
+      // call, under a mutex so concurrent searches with different beams cannot mix them up.
+      std::lock_guard<std::mutex> g(impl_->ef_mutex);
+      impl_->hnsw->hnsw.efSearch = ef_search;
+      sub->search(nq, q, k, distances, labels);
     } else {
       sub->search(nq, q, k, distances, labels);
     }

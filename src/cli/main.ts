@@ -9,8 +9,8 @@ import { runDemo } from './commands/demo.js';
 const USAGE = `usage: lemur <command> [options]
 
 commands:
-  demo [--docs N] [--queries N] [--seed N]   generate a corpus, build token stores, run exact MaxSim
-                                              search and rerank; prints one JSON line
+  demo [--docs N] [--queries N] [--seed N]   generate a corpus, fit LEMUR, build the index, run the
+                                              queries; prints one JSON line with recall against exact MaxSim
 
 environment: see ../shared/conventions.md (LEMUR_STORE, LEMUR_THREADS, LEMUR_KERNEL, ...)`;
 

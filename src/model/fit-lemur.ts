@@ -10,11 +10,12 @@ import { InvalidArgumentError } from '../errors.js';
 import { log } from '../log.js';
 import { maxsimTargets } from '../native/maxsim.js';
 import { gatherTokens, olsBasis, standardizeTargets } from '../native/ols.js';
-import { psiForward, trainPsi, type EpochStats } from '../native/psi.js';
+import { psiForward, trainPsi, type TrainPsiOptions } from '../native/psi.js';
 import type { TokenStore } from '../native/token-store.js';
 import { LemurModel, type LemurModelConfig } from './lemur-model.js';
 
-export interface FitLemurOptions {
+/** ψ's training options (hidden, numLayers, epochs, batch, lr, clip, valFraction, seed, threads, onEpoch) plus the sampling sizes. */
+export interface FitLemurOptions extends TrainPsiOptions {
   /** Target documents. @defaultValue 8192 (capped at the corpus size, with a warning) */
   mPrime?: number;
   /** Learn vectors (proxy queries). @defaultValue 100000 */
@@ -23,25 +24,6 @@ export interface FitLemurOptions {
   learnPool?: Float32Array;
   /** OLS sample size s. @defaultValue 16384 */
   olsSamples?: number;
-  /** @defaultValue 2048 */
-  hidden?: number;
-  /** @defaultValue 1 */
-  numLayers?: number;
-  /** @defaultValue 10; 0 = random-feature ψ */
-  epochs?: number;
-  /** @defaultValue 512 */
-  batch?: number;
-  /** @defaultValue 3e-3 */
-  lr?: number;
-  /** @defaultValue 0.5 */
-  clip?: number;
-  /** @defaultValue 0 */
-  valFraction?: number;
-  /** @defaultValue 0 */
-  seed?: number;
-  /** @defaultValue LEMUR_THREADS */
-  threads?: number;
-  onEpoch?: (e: EpochStats) => void;
 }
 
 export interface FitTimings {

@@ -33,7 +33,7 @@ export interface EngineSearchOptions {
   kPrime?: number;
   /** HNSW beam width. @defaultValue 2 × kPrime */
   efSearch?: number;
-  /** 'auto' uses Faiss flat below `flatBelow` documents per shard, HNSW above. @defaultValue 'auto' */
+  /** 'auto': HNSW for batches under 8 queries; otherwise our sgemm scan below `flatBelow` documents per shard, HNSW above. @defaultValue 'auto' */
   candidates?: CandidateSource | 'auto';
   threads?: number;
 }
@@ -60,8 +60,10 @@ export class EngineResult {
   }
 }
 
-/** Below this many documents a shard's exact flat scan beats HNSW (bench/query-engine.ts measures it). */
+/** Below this many documents a batched exact scan of a shard beats HNSW (bench/query-engine.ts). */
 export const DEFAULT_FLAT_BELOW = 50_000;
+/** Batches smaller than this take HNSW candidates in 'auto' mode. */
+const SINGLE_QUERY_BATCH = 8;
 
 export class QueryEngine {
   readonly #model: LemurModel;
@@ -128,11 +130,13 @@ export class QueryEngine {
     return n;
   }
 
-  #source(shard: EngineShard, requested: CandidateSource | 'auto'): CandidateSource {
+  // 'auto': a few queries walk the HNSW graph (a scan reads all of W per query: memory-bound);
+  // a batch scans small shards with one sgemm (bench/query-engine.ts measures the crossover).
+  #source(shard: EngineShard, requested: CandidateSource | 'auto', nq: number): CandidateSource {
     if (requested !== 'auto') return requested;
-    if (shard.store.nDocs < this.#flatBelow && shard.flat) return 'flat';
-    if (shard.hnsw) return 'hnsw';
-    return shard.flat ? 'flat' : 'bruteforce';
+    if (nq < SINGLE_QUERY_BATCH && shard.hnsw) return 'hnsw';
+    if (shard.store.nDocs < this.#flatBelow) return 'bruteforce';
+    return shard.hnsw ? 'hnsw' : 'bruteforce';
   }
 
   /**
@@ -155,7 +159,7 @@ export class QueryEngine {
       const n = shard.store.nDocs;
       if (n - this.#deletedCount[si]! <= 0) continue;
       const kp = Math.min(n, kPrime + this.#deletedCount[si]!); // room for candidates we drop
-      const source = this.#source(shard, options.candidates ?? 'auto');
+      const source = this.#source(shard, options.candidates ?? 'auto', nq);
       let labels: BigInt64Array;
       if (source === 'bruteforce') {
         labels = (await innerProductTopK(F, shard.W, hidden, kp, { threads })).labels;

@@ -54,6 +54,28 @@ describe('IpIndex', () => {
     assert.ok(hit / (nq * 10) >= 0.95, `recall@10 = ${hit / (nq * 10)}`);
   });
 
+  it('applies efSearch: a wider beam finds more of the exact top-10 on a weak graph', async () => {
+    const weak = IpIndex.create({ d, kind: 'hnsw', M: 4, efConstruction: 8 });
+    try {
+      await weak.add(X, ids, { threads: 1 });
+      const exact = await innerProductTopK(Q, X, d, 10, { threads: 1 });
+      const recallAt = async (efSearch: number): Promise<number> => {
+        const r = await weak.search(Q, 10, { efSearch, threads: 1 });
+        let hit = 0;
+        for (let q = 0; q < nq; q++) {
+          const want = new Set(Array.from(exact.row(q).labels, (p) => ids[Number(p)]!));
+          for (const l of r.row(q).labels) if (want.has(l)) hit++;
+        }
+        return hit / (nq * 10);
+      };
+      const narrow = await recallAt(10);
+      const wide = await recallAt(400);
+      assert.ok(wide > narrow, `efSearch 400 recall ${wide} should beat efSearch 10 recall ${narrow}`);
+    } finally {
+      weak.close();
+    }
+  });
+
   it('flat search is exact', async () => {
     const flat = IpIndex.create({ d, kind: 'flat' });
     try {
