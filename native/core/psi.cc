@@ -11,14 +11,6 @@
 
 namespace lemur {
 
-float normal_cdf(float x) { return 0.5f * (1.0f + fast_erf(x * 0.70710678118654752f)); }
-
-float gelu(float x) { return x * normal_cdf(x); }
-
-float gelu_grad(float x) {
-  return normal_cdf(x) + x * 0.39894228040143268f * fast_exp(-0.5f * x * x);
-}
-
 namespace {
 
 // One row of LayerNorm (+ affine) + GELU, given the row's mean and 1/std. Cloned per ISA

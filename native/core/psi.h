@@ -1,7 +1,8 @@
 // ψ, LEMUR's learned token embedding: Linear(dim -> h) + LayerNorm + GELU, then optional extra
 // hidden layers Linear(h -> h) + LayerNorm + GELU. The bias-free output layer used only in
-// training lives in psi_trainer. Forward is batched on sgemm; LayerNorm eps and the exact
-// erf GELU follow PyTorch's defaults so models behave like the reference's.
+// training lives in psi_trainer. Forward is batched on sgemm; LayerNorm eps and the erf form of
+// GELU follow PyTorch's defaults so models behave like the reference's (erf itself is evaluated
+// branch-free to 1.5e-7 absolute, fast_math.h, below float32 rounding of its inputs).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -50,10 +51,6 @@ void psi_forward_blocked(const PsiWeights& w, const float* X, int64_t n, float* 
 void psi_query_features(const PsiWeights& w, const float* Q, const int32_t* counts, int64_t nq, float divisor,
                         float* F, int threads = 1);
 
-// Φ(x), the standard normal CDF: GELU(x) = x·Φ(x).
-float normal_cdf(float x);
 
-float gelu(float x);
-float gelu_grad(float x);
 
 }  // namespace lemur
