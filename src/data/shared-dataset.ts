@@ -2,7 +2,7 @@
  * Reader of the ../shared/data dataset format (raw little-endian arrays + meta.json): documents,
  * queries and, when present, the exact-MaxSim ground truth.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { InputDataError } from '../errors.js';
@@ -14,13 +14,24 @@ export interface SharedDataset extends Corpus {
   groundTruth: Int32Array | undefined;
 }
 
-function readTyped<T extends Float32Array | Int32Array>(dir: string, name: string, Ctor: new (b: ArrayBuffer, o: number, n: number) => T): T {
+function readTyped<T extends Float32Array | Int32Array>(dir: string, name: string, Ctor: new (n: number) => T): T {
   const path = join(dir, name);
-  const buf = readFileSync(path);
-  if (buf.byteLength % 4 !== 0) throw new InputDataError(`${path}: ${buf.byteLength} bytes is not a whole number of 4-byte values`, { file: path });
-  // readFileSync of a large file returns a Buffer that owns its ArrayBuffer at offset 0; copy if not
-  const ab = buf.byteOffset % 4 === 0 ? buf.buffer : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-  return new Ctor(ab as ArrayBuffer, buf.byteOffset % 4 === 0 ? buf.byteOffset : 0, buf.byteLength / 4);
+  const bytes = statSync(path).size;
+  if (bytes % 4 !== 0) throw new InputDataError(`${path}: ${bytes} bytes is not a whole number of 4-byte values`, { file: path });
+  // read in chunks straight into the typed array: readFileSync stops at 2 GiB (medium's vectors are 3.6 GB)
+  const out = new Ctor(bytes / 4);
+  const view = new Uint8Array(out.buffer);
+  const fd = openSync(path, 'r');
+  try {
+    for (let at = 0; at < bytes; ) {
+      const n = readSync(fd, view, at, Math.min(1 << 30, bytes - at), at);
+      if (n <= 0) throw new InputDataError(`${path}: file ended after ${at} of ${bytes} bytes`, { file: path });
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }
 
 export function readSharedDataset(dir: string): SharedDataset {
