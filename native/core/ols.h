@@ -14,7 +14,10 @@
 namespace lemur {
 
 // Documents per OLS block; every block is computed at this shape, padded with zero columns.
-constexpr int64_t kOlsBlock = 64;
+// 256 rather than 64: the block sgemm (256 x 2048 x 16384) runs ~20% faster per document
+// (measured 756-894 against 629-741 docs/s on `small`); weighting one document alone then
+// costs one 17-GFLOP sgemm (~60 ms) on top of its own targets.
+constexpr int64_t kOlsBlock = 256;
 
 // pinvT (s x h) = pinv(Z)ᵀ for Z (s x h), with singular values below
 // eps · max(s, h) · σmax dropped (numpy/torch's default cutoff). *rank gets the kept count.
