@@ -169,12 +169,7 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     float* dp = distances.Data();
     return PromiseWorker::Start(
         env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->search(qp, nq, k, ef, threads, lp, dp); },
-        [](Napi::Env env, const PromiseWorker::Kept& kept) {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("labels", kept[0].Value());
-          o.Set("distances", kept[1].Value());
-          return o;
-        },
+        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
         {labels, distances, q, info.This()}, [this]() { inflight_.fetch_sub(1); });
   }
 

@@ -42,13 +42,6 @@ QueryBatch query_args(const Napi::CallbackInfo& info, const Napi::Float32Array& 
   return b;
 }
 
-Napi::Object hits_object(Napi::Env env, const Napi::ObjectReference& labels, const Napi::ObjectReference& distances) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("labels", labels.Value());
-  o.Set("distances", distances.Value());
-  return o;
-}
-
 // maxsimRerank(queries, queryCounts, store, candidates, kprime, k, threads, kernel)
 Napi::Value Rerank(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -70,7 +63,7 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
     const int64_t* cp = cand.Data();
     return PromiseWorker::Start(
         env, [store, b, cp, kprime, k, opt, lp, dp]() { return maxsim_rerank(store->docs(), b, cp, kprime, k, opt, lp, dp); },
-        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept[0], kept[1]); },
+        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
         {labels, distances, q, counts, cand, info[2]}, [wrap]() { wrap->Release(); });
   } catch (...) {
     wrap->Release();
@@ -95,7 +88,7 @@ Napi::Value ExactTopK(const Napi::CallbackInfo& info) {
     float* dp = distances.Data();
     return PromiseWorker::Start(
         env, [store, b, k, opt, lp, dp]() { return maxsim_exact_topk(store->docs(), b, k, opt, lp, dp); },
-        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept[0], kept[1]); },
+        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
         {labels, distances, q, counts, info[2]}, [wrap]() { wrap->Release(); });
   } catch (...) {
     wrap->Release();

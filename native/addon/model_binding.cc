@@ -309,12 +309,7 @@ Napi::Value IpTopK(const Napi::CallbackInfo& info) {
   float* dp = distances.Data();
   return PromiseWorker::Start(
       env, [=]() { return ip_topk(fp, nq, wp, n, h, k, threads, lp, dp); },
-      [](Napi::Env env, const PromiseWorker::Kept& kept) {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("labels", kept[0].Value());
-        o.Set("distances", kept[1].Value());
-        return o;
-      },
+      [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
       {labels, distances, F, W});
 }
 

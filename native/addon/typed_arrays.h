@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../core/cpu_features.h"
 #include "js_errors.h"
@@ -62,6 +63,14 @@ inline Kernel kernel_arg(const Napi::CallbackInfo& info, size_t i) {
   }
   if (!st.ok()) throw_status(info.Env(), st);
   return k;
+}
+
+// { labels, distances } from a worker's first two kept values (the Faiss result shape).
+inline Napi::Object hits_object(Napi::Env env, const std::vector<Napi::ObjectReference>& kept) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("labels", kept[0].Value());
+  o.Set("distances", kept[1].Value());
+  return o;
 }
 
 }  // namespace lemur
