@@ -1,6 +1,6 @@
 {
   # One addon. ISA-specific kernels carry per-function target attributes
-  # (core/maxsim_avx2.cc, core/maxsim_avx512.cc), so nothing is built with -march=native and the
+  # (core/maxsim_avx2.cc, core/maxsim_avx512.cc), so nothing is built for the build host's own CPU and the
   # .node loads on any x86-64; core/cpu_features.cc picks the kernel at run time.
   "targets": [
     {

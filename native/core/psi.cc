@@ -14,7 +14,7 @@ namespace lemur {
 namespace {
 
 // One row of LayerNorm (+ affine) + GELU, given the row's mean and 1/std. Cloned per ISA
-// (runtime-dispatched by the loader, not -march=native) so the loop vectorises on AVX-512.
+// (runtime-dispatched by the loader, not built for the host CPU) so the loop vectorises on AVX-512.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void norm_gelu_row(
     const float* __restrict src, int n, const float* __restrict gamma, const float* __restrict beta, float mu,
     float rstd, float* __restrict xhat, float* __restrict normed, float* __restrict cdf, float* __restrict y) {

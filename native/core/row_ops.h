@@ -1,5 +1,5 @@
 // Vectorisable row kernels for ψ training (cloned per ISA with target_clones, dispatched at
-// load time; never -march=native). Reductions use 16 independent partial sums so the compiler
+// load time; never built for the host CPU). Reductions use 16 independent partial sums so the compiler
 // can vectorise them without reassociating (and results stay deterministic).
 #pragma once
 #include <cstdint>
