@@ -145,6 +145,14 @@ Napi::Value TrainPsi(const Napi::CallbackInfo& info) {
   return PromiseWorker::Start(
       env,
       [=]() {
+        // Release the progress function however training ends (a thrown bad_alloc included):
+        // an unreleased thread-safe function keeps the event loop, and the process, alive.
+        struct ReleaseOnExit {
+          std::shared_ptr<Napi::ThreadSafeFunction> f;
+          ~ReleaseOnExit() {
+            if (f) f->Release();
+          }
+        } release{tsfn};
         EpochCallback cb;
         if (tsfn) {
           cb = [tsfn](const EpochStats& s) {
@@ -155,9 +163,7 @@ Napi::Value TrainPsi(const Napi::CallbackInfo& info) {
             });
           };
         }
-        Status st = train_psi(xp, n, dim, yp, m, opt, result.get(), cb);
-        if (tsfn) tsfn->Release();
-        return st;
+        return train_psi(xp, n, dim, yp, m, opt, result.get(), cb);
       },
       [result](Napi::Env env, const PromiseWorker::Kept&) {
         Napi::Object o = Napi::Object::New(env);
