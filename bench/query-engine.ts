@@ -7,7 +7,6 @@
  * the fitted model so the fit is not repeated between runs.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { config } from '../src/config.js';
