@@ -14,7 +14,8 @@ export type LemurErrorCode =
   | 'CLOSED'
   | 'RESOURCE_BUSY'
   | 'CONFIG'
-  | 'FAISS';
+  | 'FAISS'
+  | 'STORE';
 
 export class LemurError extends Error {
   readonly code: LemurErrorCode;
@@ -90,6 +91,17 @@ export class InternalError extends LemurError {
 export class FaissError extends LemurError {
   constructor(message: string, options?: ErrorOptions) {
     super('FAISS', message, options);
+  }
+}
+
+/** An object-store operation failed: names the store, the key and whether the object was missing. */
+export class StoreError extends LemurError {
+  readonly key: string;
+  readonly notFound: boolean;
+  constructor(message: string, key: string, notFound = false, options?: ErrorOptions) {
+    super('STORE', message, options);
+    this.key = key;
+    this.notFound = notFound;
   }
 }
 
