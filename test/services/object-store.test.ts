@@ -4,7 +4,7 @@
  * keys that would escape the store.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 
@@ -12,6 +12,8 @@ import { InvalidArgumentError, StoreError } from '../../src/errors.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import type { ObjectStore } from '../../src/store/object-store.js';
 import { S3Store } from '../../src/store/s3-store.js';
+import { readShard } from '../../src/parquet/read-shard.js';
+import { fixtureValue, writeFixture } from '../helpers/parquet-fixtures.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
@@ -93,5 +95,18 @@ describe('LocalStore atomicity', () => {
     await assert.rejects(store.put('atomic/obj', failing), StoreError);
     assert.equal((await store.get('atomic/obj')).toString(), 'good', 'the old object survives a failed write');
     assert.deepEqual(readdirSync(`${tmp.dir}/atomic`), ['obj']);
+  });
+});
+
+describe('readShard over S3', () => {
+  it('reads a multi-row-group zstd shard through ranged GETs', async () => {
+    const path = `${tmp.dir}/s3-fixture.parquet`;
+    await writeFixture(path, { rows: 3000, dim: 8, layout: 'nested', codec: 'zstd', rowGroupSize: 1024 });
+    await s3store.put('shards/part-0.parquet', readFileSync(path));
+    const data = await readShard(s3store, 'shards/part-0.parquet');
+    assert.ok(data.rowGroups >= 2);
+    assert.equal(data.counts.length, 3000);
+    assert.equal(data.vectors[0], fixtureValue(0, 0));
+    assert.equal(data.source, 's3://lemur-test/runs/one/shards/part-0.parquet');
   });
 });

@@ -1,0 +1,55 @@
+/**
+ * Parquet fixtures written by an independent writer (DuckDB), with the value of token t,
+ * component k of row i given by `fixtureValue`, so a reader's output can be checked exactly.
+ */
+import { DuckDBInstance } from '@duckdb/node-api';
+
+/** float32 of the value DuckDB computes for (row i, flat position x) in the fixtures. */
+export function fixtureValue(i: number, x: number): number {
+  return Math.fround((((i * 7919 + x) % 1000) / 1000.0) - 0.5);
+}
+
+/** Tokens per row in the fixtures. */
+export function fixtureTokens(i: number): number {
+  return 1 + (i % 3);
+}
+
+export type FixtureLayout = 'flat' | 'nested' | 'fixed';
+
+/**
+ * `rows` documents of dim `dim`: columns id (BIGINT), sid (VARCHAR 'doc-<i>'), n_tokens, and
+ * the embeddings in the given layout, compressed with `codec`, `rowGroupSize` rows per group.
+ */
+export async function writeFixture(path: string, o: { rows: number; dim: number; layout: FixtureLayout; codec: 'snappy' | 'zstd'; rowGroupSize: number; extraSql?: string }): Promise<void> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  const v = `(((i * 7919 + x) % 1000) / 1000.0 - 0.5)::FLOAT`;
+  const emb = {
+    flat: `list_transform(range((1 + i % 3) * ${o.dim}), x -> ${v})`,
+    nested: `list_transform(range(1 + i % 3), t -> list_transform(range(${o.dim}), k -> ${v.replaceAll('x', '(t * ' + o.dim + ' + k)')}))`,
+    fixed: `list_transform(range(1 + i % 3), t -> list_transform(range(${o.dim}), k -> ${v.replaceAll('x', '(t * ' + o.dim + ' + k)')})::FLOAT[${o.dim}])`,
+  }[o.layout];
+  await c.run(
+    `COPY (SELECT i::BIGINT AS id, 'doc-' || i AS sid, (1 + i % 3)::INTEGER AS n_tokens, ${emb} AS embeddings FROM range(${o.rows}) r(i) ${o.extraSql ?? ''})
+     TO '${path}' (FORMAT parquet, COMPRESSION ${o.codec}, ROW_GROUP_SIZE ${o.rowGroupSize})`,
+  );
+  c.closeSync();
+  inst.closeSync();
+}
+
+/** A shard whose embeddings are float32 blobs (layout c), written through DuckDB's appender. */
+export async function writeBlobFixture(path: string, rows: { id: string; values: Float32Array }[]): Promise<void> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  await c.run('CREATE TABLE t (id VARCHAR, embeddings BLOB)');
+  const app = await c.createAppender('t');
+  for (const r of rows) {
+    app.appendVarchar(r.id);
+    app.appendBlob(new Uint8Array(r.values.buffer, r.values.byteOffset, r.values.byteLength));
+    app.endRow();
+  }
+  app.closeSync();
+  await c.run(`COPY t TO '${path}' (FORMAT parquet, COMPRESSION snappy)`);
+  c.closeSync();
+  inst.closeSync();
+}
