@@ -1,0 +1,71 @@
+/**
+ * The load stage for one shard: read the Parquet source from the object store, validate it,
+ * write its token store, and record which source object (size, etag) it came from. A shard
+ * whose source is unchanged since its last load is not read again. The token store is written
+ * locally, then uploaded; the source record is written last, so a crash between the two leaves
+ * a shard that simply loads again.
+ */
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+
+import { log } from '../log.js';
+import { TokenStore, type StoreDType } from '../native/token-store.js';
+import { readShard, type ReadShardOptions } from '../parquet/read-shard.js';
+import { keys, shardId } from '../store/keys.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { makeScratchDir } from './scratch.js';
+
+export interface LoadedShard {
+  shardId: string;
+  sourceKey: string;
+  tokensKey: string;
+  docs: number;
+  tokens: number;
+  dim: number;
+  /** false when the source was unchanged and the earlier load was kept */
+  loaded: boolean;
+}
+
+interface SourceRecord {
+  sourceKey: string;
+  size: number;
+  etag: string;
+  docs: number;
+  tokens: number;
+  dim: number;
+  dtype: StoreDType;
+}
+
+export interface LoadShardOptions extends ReadShardOptions {
+  /** @defaultValue 'float32' */
+  dtype?: StoreDType;
+}
+
+export async function loadShard(store: ObjectStore, sourceKey: string, options: LoadShardOptions = {}): Promise<LoadedShard> {
+  const id = shardId(sourceKey);
+  const dtype = options.dtype ?? 'float32';
+  const tokensKey = keys.shardTokens(id);
+  const head = await store.head(sourceKey);
+  const prev = await store.head(keys.shardSource(id));
+  if (head && prev) {
+    const rec = JSON.parse((await store.get(keys.shardSource(id))).toString('utf8')) as SourceRecord;
+    if (rec.size === head.size && rec.etag === head.etag && rec.dtype === dtype && (await store.head(tokensKey))) {
+      log.info('shard unchanged, not reloaded', { shard: id, source: sourceKey });
+      return { shardId: id, sourceKey, tokensKey, docs: rec.docs, tokens: rec.tokens, dim: rec.dim, loaded: false };
+    }
+  }
+  const t0 = performance.now();
+  const data = await readShard(store, sourceKey, options);
+  const scratch = makeScratchDir();
+  try {
+    const local = join(scratch.dir, 'tokens.lts');
+    await TokenStore.write(local, { vectors: data.vectors, counts: data.counts, dim: data.dim, ids: data.ids, dtype });
+    await store.put(tokensKey, createReadStream(local));
+  } finally {
+    scratch.cleanup();
+  }
+  const rec: SourceRecord = { sourceKey, size: head?.size ?? 0, etag: data.etag, docs: data.counts.length, tokens: data.vectors.length / data.dim, dim: data.dim, dtype };
+  await store.put(keys.shardSource(id), Buffer.from(JSON.stringify(rec)));
+  log.info('shard loaded', { shard: id, source: sourceKey, docs: rec.docs, tokens: rec.tokens, seconds: (performance.now() - t0) / 1000 });
+  return { shardId: id, sourceKey, tokensKey, docs: rec.docs, tokens: rec.tokens, dim: rec.dim, loaded: true };
+}

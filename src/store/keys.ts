@@ -1,0 +1,32 @@
+/**
+ * Every object-store key the pipeline uses, built in one place. Layout under the store root:
+ *
+ *   sources/…                         input Parquet shards (anywhere the user puts them)
+ *   shards/<shardId>/tokens.lts       a loaded shard's token store (ids kept inside)
+ *   shards/<shardId>/source.json      the source object's key, size and etag it was loaded from
+ *   versions/<version>/model.lemur    a published model version …
+ *   versions/<version>/<shardId>/W.f32, index.faiss
+ *   versions/<version>/manifest.json
+ *   current                           the pointer to the published version
+ */
+import { createHash } from 'node:crypto';
+
+import { checkKey } from './object-store.js';
+
+/** A stable, key-safe id for a source shard key (readable prefix + hash, so renames never collide). */
+export function shardId(sourceKey: string): string {
+  checkKey(sourceKey);
+  const base = sourceKey.split('/').pop()!.replace(/\.parquet$/i, '').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
+  const hash = createHash('sha256').update(sourceKey).digest('hex').slice(0, 12);
+  return `${base}-${hash}`;
+}
+
+export const keys = {
+  shardTokens: (id: string): string => checkKey(`shards/${id}/tokens.lts`),
+  shardSource: (id: string): string => checkKey(`shards/${id}/source.json`),
+  model: (version: string): string => checkKey(`versions/${version}/model.lemur`),
+  weights: (version: string, id: string): string => checkKey(`versions/${version}/${id}/W.f32`),
+  index: (version: string, id: string): string => checkKey(`versions/${version}/${id}/index.faiss`),
+  manifest: (version: string): string => checkKey(`versions/${version}/manifest.json`),
+  current: (): string => 'current',
+};
