@@ -1,0 +1,29 @@
+/**
+ * Redis connection options for BullMQ, from a redis:// URL. Options rather than a client
+ * instance: BullMQ then owns its connections and closes them with the queue or worker (a client
+ * passed in is treated as shared and left open). Workers need maxRetriesPerRequest null.
+ */
+import type { ConnectionOptions } from 'bullmq';
+
+import { ConfigError } from '../errors.js';
+
+export function redisConnection(url: string): ConnectionOptions {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(`Expected REDIS_URL like redis://host:port[/db] but received '${url}'`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError(`Expected a redis:// or rediss:// URL but received '${url}'`);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new ConfigError(`Expected a numeric database in REDIS_URL but received '${u.pathname}'`);
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 6379,
+    db,
+    maxRetriesPerRequest: null,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
