@@ -1,0 +1,56 @@
+/** Publishing: immutable versions, manifests with hashes, the current pointer, rollback, verification. */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+import { CorruptFileError, InvalidArgumentError } from '../../src/errors.js';
+import { currentVersion, listVersions, publishVersion, rollback, verifyVersion } from '../../src/index/publish.js';
+import { keys } from '../../src/store/keys.js';
+import { LocalStore } from '../../src/store/local-store.js';
+import { makeTmpDir } from '../helpers/tmp-dir.js';
+
+const tmp = makeTmpDir();
+after(tmp.cleanup);
+const store = new LocalStore(tmp.dir);
+
+async function stage(version: string): Promise<Parameters<typeof publishVersion>[2]> {
+  await store.put(keys.model(version), Buffer.from(`model ${version}`));
+  await store.put(keys.weights(version, 's1'), Buffer.from(`W ${version}`));
+  return { modelKey: keys.model(version), config: { hidden: 8 }, shards: [{ shardId: 's1', sourceKey: 'sources/a.parquet', docs: 3, tokens: 9, artifacts: [keys.weights(version, 's1')] }] };
+}
+
+describe('publishVersion', () => {
+  it('publishes, moves current, lists, rolls back and verifies', async () => {
+    assert.equal(await currentVersion(store), undefined);
+    const m1 = await publishVersion(store, 'v1', await stage('v1'));
+    assert.equal(m1.docs, 3);
+    assert.equal(m1.artifacts.length, 2);
+    assert.match(m1.artifacts[0]!.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(await currentVersion(store), 'v1');
+    await new Promise((r) => setTimeout(r, 5));
+    await publishVersion(store, 'v2', await stage('v2'));
+    assert.equal(await currentVersion(store), 'v2');
+    assert.deepEqual((await listVersions(store)).map((v) => [v.version, v.current]), [['v1', false], ['v2', true]]);
+    assert.equal(await rollback(store), 'v1');
+    assert.equal(await currentVersion(store), 'v1');
+    await assert.rejects(rollback(store), InvalidArgumentError, 'nothing before v1');
+    assert.equal(await rollback(store, 'v2'), 'v2');
+  });
+
+  it('refuses to publish twice, or with a missing artifact, and leaves current alone', async () => {
+    await assert.rejects(publishVersion(store, 'v2', await stage('v2')), /immutable/);
+    const input = await stage('v3');
+    input.shards[0]!.artifacts.push(keys.index('v3', 's1'));
+    await assert.rejects(publishVersion(store, 'v3', input), /does not exist/);
+    assert.equal(await store.head(keys.manifest('v3')), undefined);
+    assert.equal(await currentVersion(store), 'v2');
+  });
+
+  it('detects an artifact changed after publishing', async () => {
+    writeFileSync(join(tmp.dir, keys.weights('v1', 's1')), 'tampered');
+    await assert.rejects(verifyVersion(store, 'v1'), (e: Error) => e instanceof CorruptFileError && /W\.f32 differs/.test(e.message));
+    await assert.rejects(rollback(store, 'v1'), CorruptFileError);
+    assert.equal(await currentVersion(store), 'v2');
+  });
+});
