@@ -38,26 +38,72 @@ function seconds(t0: number): number {
   return (performance.now() - t0) / 1000;
 }
 
-/** Token rows drawn uniformly from the store (seeded), rows × dim. */
-async function sampleCorpusTokens(store: TokenStore, rows: number, rng: Random): Promise<Float32Array> {
-  const idx = new BigInt64Array(rows);
-  for (let i = 0; i < rows; i++) idx[i] = BigInt(Math.floor(rng.next() * store.nTokens));
-  return gatherTokens(store, idx);
+/** Token rows drawn uniformly from all stores' tokens (seeded), rows × dim, in draw order. */
+async function sampleCorpusTokens(stores: TokenStore[], rows: number, rng: Random): Promise<Float32Array> {
+  const total = stores.reduce((a, s) => a + s.nTokens, 0);
+  const dim = stores[0]!.dim;
+  const perStore: number[][] = stores.map(() => []); // local token index per draw
+  const slot: number[][] = stores.map(() => []); // output row per draw
+  for (let i = 0; i < rows; i++) {
+    let t = Math.floor(rng.next() * total);
+    let s = 0;
+    while (t >= stores[s]!.nTokens) t -= stores[s++]!.nTokens;
+    perStore[s]!.push(t);
+    slot[s]!.push(i);
+  }
+  if (stores.length === 1) return gatherTokens(stores[0]!, BigInt64Array.from(perStore[0]!, (v) => BigInt(v)));
+  const out = new Float32Array(rows * dim);
+  for (const [s, store] of stores.entries()) {
+    if (perStore[s]!.length === 0) continue;
+    const got = await gatherTokens(store, BigInt64Array.from(perStore[s]!, (v) => BigInt(v)));
+    slot[s]!.forEach((row, j) => out.set(got.subarray(j * dim, (j + 1) * dim), row * dim));
+  }
+  return out;
 }
 
 /**
- * @throws InvalidArgumentError (empty store, bad options), InputDataError (non-finite data, a
+ * Y (n × m') for target documents spread over several stores: each store's columns are built
+ * natively, then placed side by side (columns grouped by store, in sampled order within a store).
+ */
+async function buildTargets(learn: Float32Array, stores: TokenStore[], targets: { store: number; pos: number }[], threads: number): Promise<Float32Array> {
+  const byStore = stores.map((_, s) => targets.filter((t) => t.store === s).map((t) => BigInt(t.pos)));
+  if (stores.length === 1) return maxsimTargets(learn, stores[0]!, BigInt64Array.from(byStore[0]!), { threads });
+  const n = learn.length / stores[0]!.dim;
+  const m = targets.length;
+  const Y = new Float32Array(n * m);
+  let col = 0;
+  for (const [s, store] of stores.entries()) {
+    const ms = byStore[s]!.length;
+    if (ms === 0) continue;
+    const Ys = await maxsimTargets(learn, store, BigInt64Array.from(byStore[s]!), { threads });
+    for (let i = 0; i < n; i++) Y.set(Ys.subarray(i * ms, (i + 1) * ms), i * m + col);
+    col += ms;
+  }
+  return Y;
+}
+
+/**
+ * Fits on one token store or several (the shards of a corpus; documents and tokens are sampled
+ * over all of them as one corpus).
+ * @throws InvalidArgumentError (empty store, bad options, stores of different dims), InputDataError (non-finite data, a
  *   training loss that becomes NaN — no model is returned then)
  */
-export async function fitLemur(store: TokenStore, options: FitLemurOptions = {}): Promise<{ model: LemurModel; timings: FitTimings }> {
+export async function fitLemur(storeOrStores: TokenStore | TokenStore[], options: FitLemurOptions = {}): Promise<{ model: LemurModel; timings: FitTimings }> {
   const t0 = performance.now();
-  if (store.nDocs === 0) throw new InvalidArgumentError(`token store ${store.path} is empty: nothing to fit`);
+  const stores = Array.isArray(storeOrStores) ? storeOrStores : [storeOrStores];
+  if (stores.length === 0) throw new InvalidArgumentError('Expected at least one token store');
+  const store = stores[0]!;
+  for (const s of stores) {
+    if (s.dim !== store.dim) throw new InvalidArgumentError(`token store ${s.path} has dim ${s.dim}, ${store.path} has ${store.dim}`);
+  }
+  const nDocs = stores.reduce((a, s) => a + s.nDocs, 0);
+  if (nDocs === 0) throw new InvalidArgumentError(`token store${stores.length > 1 ? 's' : ''} ${stores.map((s) => s.path).join(', ')} ${stores.length > 1 ? 'are' : 'is'} empty: nothing to fit`);
   const threads = options.threads ?? config().threads;
   const seed = options.seed ?? 0;
   let mPrime = options.mPrime ?? 8192;
-  if (mPrime > store.nDocs) {
-    log.warn('m\' capped at the corpus size', { requested: mPrime, docs: store.nDocs });
-    mPrime = store.nDocs;
+  if (mPrime > nDocs) {
+    log.warn('m\' capped at the corpus size', { requested: mPrime, docs: nDocs });
+    mPrime = nDocs;
   }
   const nLearn = options.nLearn ?? 100_000;
   const cfg: LemurModelConfig = {
@@ -80,7 +126,13 @@ export async function fitLemur(store: TokenStore, options: FitLemurOptions = {})
   // 1. samples: target docs, learn vectors, OLS sample (separate seeded streams)
   let t = performance.now();
   const rng = new Random(seed * 7919 + 1);
-  const targetDocs = BigInt64Array.from(rng.sample(store.nDocs, mPrime), (v) => BigInt(v));
+  // target documents over the concatenated document space of all stores
+  const starts = stores.map((_, i) => stores.slice(0, i).reduce((a, s) => a + s.nDocs, 0));
+  const targetDocs = Array.from(rng.sample(nDocs, mPrime), (g) => {
+    let s = stores.length - 1;
+    while (starts[s]! > g) s--;
+    return { store: s, pos: g - starts[s]! };
+  });
   let learn: Float32Array;
   if (options.learnPool) {
     const pool = options.learnPool;
@@ -92,15 +144,15 @@ export async function fitLemur(store: TokenStore, options: FitLemurOptions = {})
       learn.set(pool.subarray(r * store.dim, (r + 1) * store.dim), i * store.dim);
     }
   } else {
-    learn = await sampleCorpusTokens(store, nLearn, rng);
+    learn = await sampleCorpusTokens(stores, nLearn, rng);
   }
-  const olsSample = await sampleCorpusTokens(store, cfg.olsSamples, new Random(seed * 7919 + 2));
+  const olsSample = await sampleCorpusTokens(stores, cfg.olsSamples, new Random(seed * 7919 + 2));
   const sampleS = seconds(t);
 
   // 2. targets: n × m' max-sims, one native buffer, standardised in place
   t = performance.now();
   log.info('building training targets', { nLearn, mPrime, gb: Math.round((nLearn * mPrime * 4) / 1e8) / 10 });
-  let Y: Float32Array | undefined = await maxsimTargets(learn, store, targetDocs, { threads });
+  let Y: Float32Array | undefined = await buildTargets(learn, stores, targetDocs, threads);
   const stats = await standardizeTargets(Y, { threads });
   const targetsS = seconds(t);
   log.info('targets ready', { seconds: targetsS, mean: stats.mean, std: stats.std });

@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import { setLogLevel } from '../../src/log.js';
 import { fitLemur } from '../../src/model/fit-lemur.js';
 import type { LemurModel } from '../../src/model/lemur-model.js';
+import { maxsimExactTopK } from '../../src/native/maxsim.js';
 import { TokenStore } from '../../src/native/token-store.js';
 import { QueryEngine } from '../../src/query/query-engine.js';
 import { offsetsOf } from '../helpers/data.js';
@@ -42,9 +43,11 @@ async function storeOf(name: string, from: number, to: number): Promise<TokenSto
 before(async () => {
   corpus = generateCorpus({ docs: DOCS, queries: 20, seed: 21 });
   const all = await storeOf('all.lts', 0, DOCS);
-  ({ model } = await fitLemur(all, { mPrime: 256, nLearn: 5000, olsSamples: 512, hidden: 128, epochs: 2, seed: 2 }));
+  const parts = [await storeOf('a.lts', 0, 250), await storeOf('b.lts', 250, DOCS)];
+  // fitted across the two shard stores, as the pipeline's train stage does
+  ({ model } = await fitLemur(parts, { mPrime: 256, nLearn: 5000, olsSamples: 512, hidden: 128, epochs: 2, seed: 2 }));
   one = await QueryEngine.build(model, [all]);
-  two = await QueryEngine.build(model, [await storeOf('a.lts', 0, 250), await storeOf('b.lts', 250, DOCS)]);
+  two = await QueryEngine.build(model, parts);
 });
 after(() => {
   one.close();
@@ -61,6 +64,17 @@ describe('QueryEngine', () => {
       assert.deepEqual(b.ids, a.ids, candidates);
       assert.deepEqual(b.scores, a.scores, candidates);
     }
+  });
+
+  it('finds most of the exact top-10 with a model fitted across shards', async () => {
+    const exact = await maxsimExactTopK(corpus.queryVectors, corpus.queryCounts, stores[0]!, 10);
+    const r = await two.search(corpus.queryVectors, corpus.queryCounts, { k: 10, kPrime: 60 });
+    let hit = 0;
+    for (let q = 0; q < 20; q++) {
+      const want = new Set(Array.from(exact.row(q).labels, (p) => `doc-${p}`));
+      for (const id of r.row(q).ids) if (want.has(String(id))) hit++;
+    }
+    assert.ok(hit / 200 >= 0.6, `recall@10 ${hit / 200}`);
   });
 
   it('HNSW, flat and brute-force candidates agree when k\' covers the shard', async () => {
