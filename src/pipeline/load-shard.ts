@@ -2,8 +2,9 @@
  * The load stage for one shard: read the Parquet source from the object store, validate it,
  * write its token store, and record which source object (size, etag) it came from. A shard
  * whose source is unchanged since its last load is not read again. The token store is written
- * locally, then uploaded; the source record is written last, so a crash between the two leaves
- * a shard that simply loads again.
+ * locally, then uploaded under a key derived from the source's content (a published version's
+ * token store is never overwritten); the source record is written last, so a crash between the
+ * two leaves a shard that simply loads again.
  */
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { log } from '../log.js';
 import { TokenStore, type StoreDType } from '../native/token-store.js';
 import { readShard, type ReadShardOptions } from '../parquet/read-shard.js';
-import { keys, shardId } from '../store/keys.js';
+import { keys, shardId, sourceTag } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { makeScratchDir } from './scratch.js';
 
@@ -30,6 +31,7 @@ interface SourceRecord {
   sourceKey: string;
   size: number;
   etag: string;
+  tokensKey: string;
   docs: number;
   tokens: number;
   dim: number;
@@ -44,18 +46,18 @@ export interface LoadShardOptions extends ReadShardOptions {
 export async function loadShard(store: ObjectStore, sourceKey: string, options: LoadShardOptions = {}): Promise<LoadedShard> {
   const id = shardId(sourceKey);
   const dtype = options.dtype ?? 'float32';
-  const tokensKey = keys.shardTokens(id);
   const head = await store.head(sourceKey);
-  const prev = await store.head(keys.shardSource(id));
-  if (head && prev) {
+  if (head && (await store.head(keys.shardSource(id)))) {
     const rec = JSON.parse((await store.get(keys.shardSource(id))).toString('utf8')) as SourceRecord;
-    if (rec.size === head.size && rec.etag === head.etag && rec.dtype === dtype && (await store.head(tokensKey))) {
+    if (rec.size === head.size && rec.etag === head.etag && rec.dtype === dtype && (await store.head(rec.tokensKey))) {
       log.info('shard unchanged, not reloaded', { shard: id, source: sourceKey });
-      return { shardId: id, sourceKey, tokensKey, docs: rec.docs, tokens: rec.tokens, dim: rec.dim, loaded: false };
+      return { shardId: id, sourceKey, tokensKey: rec.tokensKey, docs: rec.docs, tokens: rec.tokens, dim: rec.dim, loaded: false };
     }
   }
   const t0 = performance.now();
   const data = await readShard(store, sourceKey, options);
+  // keyed by the content actually read (its etag), so a source changed mid-read cannot be mislabelled
+  const tokensKey = keys.shardTokens(id, sourceTag(head?.size ?? 0, data.etag));
   const scratch = makeScratchDir();
   try {
     const local = join(scratch.dir, 'tokens.lts');
@@ -64,7 +66,7 @@ export async function loadShard(store: ObjectStore, sourceKey: string, options: 
   } finally {
     scratch.cleanup();
   }
-  const rec: SourceRecord = { sourceKey, size: head?.size ?? 0, etag: data.etag, docs: data.counts.length, tokens: data.vectors.length / data.dim, dim: data.dim, dtype };
+  const rec: SourceRecord = { sourceKey, size: head?.size ?? 0, etag: data.etag, tokensKey, docs: data.counts.length, tokens: data.vectors.length / data.dim, dim: data.dim, dtype };
   await store.put(keys.shardSource(id), Buffer.from(JSON.stringify(rec)));
   log.info('shard loaded', { shard: id, source: sourceKey, docs: rec.docs, tokens: rec.tokens, seconds: (performance.now() - t0) / 1000 });
   return { shardId: id, sourceKey, tokensKey, docs: rec.docs, tokens: rec.tokens, dim: rec.dim, loaded: true };

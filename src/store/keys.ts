@@ -2,8 +2,10 @@
  * Every object-store key the pipeline uses, built in one place. Layout under the store root:
  *
  *   sources/…                         input Parquet shards (anywhere the user puts them)
- *   shards/<shardId>/tokens.lts       a loaded shard's token store (ids kept inside)
- *   shards/<shardId>/source.json      the source object's key, size and etag it was loaded from
+ *   shards/<shardId>/<tag>/tokens.lts a loaded shard's token store (ids kept inside); <tag> is
+ *                                     derived from the source's size and etag, so reloading a
+ *                                     changed source never overwrites what a published version uses
+ *   shards/<shardId>/source.json      the latest load: source key, size, etag, token store key
  *   versions/<version>/model.lemur    a published model version …
  *   versions/<version>/<shardId>/W.f32, index.faiss
  *   versions/<version>/manifest.json
@@ -22,7 +24,7 @@ export function shardId(sourceKey: string): string {
 }
 
 export const keys = {
-  shardTokens: (id: string): string => checkKey(`shards/${id}/tokens.lts`),
+  shardTokens: (id: string, tag: string): string => checkKey(`shards/${id}/${tag}/tokens.lts`),
   shardSource: (id: string): string => checkKey(`shards/${id}/source.json`),
   model: (version: string): string => checkKey(`versions/${version}/model.lemur`),
   weights: (version: string, id: string): string => checkKey(`versions/${version}/${id}/W.f32`),
@@ -30,3 +32,8 @@ export const keys = {
   manifest: (version: string): string => checkKey(`versions/${version}/manifest.json`),
   current: (): string => 'current',
 };
+
+/** The tag of a source object's content (size and etag), for content-addressed shard keys. */
+export function sourceTag(size: number, etag: string): string {
+  return createHash('sha256').update(`${size}:${etag}`).digest('hex').slice(0, 16);
+}

@@ -11,7 +11,7 @@ import { InputDataError } from '../../src/errors.js';
 import { setLogLevel } from '../../src/log.js';
 import { TokenStore } from '../../src/native/token-store.js';
 import { loadShard } from '../../src/pipeline/load-shard.js';
-import { keys, shardId } from '../../src/store/keys.js';
+import { shardId } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { fixtureValue, writeFixture } from '../helpers/parquet-fixtures.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
@@ -29,7 +29,7 @@ describe('loadShard', () => {
     assert.equal(a.loaded, true);
     assert.equal(a.docs, 200);
     assert.equal(a.dim, 8);
-    assert.equal(a.tokensKey, keys.shardTokens(shardId('sources/part-0.parquet')));
+    assert.match(a.tokensKey, new RegExp(`^shards/${shardId('sources/part-0.parquet')}/[0-9a-f]{16}/tokens\\.lts$`));
     const ts = await TokenStore.open(join(tmp.dir, a.tokensKey));
     try {
       assert.equal(ts.nDocs, 200);
@@ -45,13 +45,14 @@ describe('loadShard', () => {
     const c = await loadShard(store, 'sources/part-0.parquet');
     assert.equal(c.loaded, true);
     assert.equal(c.docs, 150);
+    assert.notEqual(c.tokensKey, a.tokensKey, 'a changed source gets a new token store key');
+    assert.ok(await store.head(a.tokensKey), 'the earlier token store is kept for published versions');
   });
 
   it('fails a bad shard with its row and writes nothing for it', async () => {
     await writeFixture(join(tmp.dir, 'sources/bad.parquet'), { rows: 10, dim: 8, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, extraSql: "UNION ALL SELECT 3, 'x', 1, list_transform(range(8), x -> 0.0::FLOAT)" });
     await assert.rejects(loadShard(store, 'sources/bad.parquet'), (e: Error) => e instanceof InputDataError && (e as InputDataError).row === 10);
     const id = shardId('sources/bad.parquet');
-    assert.equal(await store.head(keys.shardTokens(id)), undefined);
-    assert.equal(await store.head(keys.shardSource(id)), undefined);
+    assert.deepEqual(await store.list(`shards/${id}/`), []);
   });
 });

@@ -1,0 +1,41 @@
+/**
+ * The build stages in one process over a local store: load two Parquet shards, train on both,
+ * weight and index each, publish; the published version moves `current` and verifies.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+import { currentVersion, verifyVersion } from '../../src/index/publish.js';
+import { setLogLevel } from '../../src/log.js';
+import { loadShard } from '../../src/pipeline/load-shard.js';
+import { indexStage, publishStage, trainStage, weightsStage } from '../../src/pipeline/stages.js';
+import { LocalStore } from '../../src/store/local-store.js';
+import { writeFixture } from '../helpers/parquet-fixtures.js';
+import { makeTmpDir } from '../helpers/tmp-dir.js';
+
+setLogLevel('warn');
+const tmp = makeTmpDir();
+after(tmp.cleanup);
+const store = new LocalStore(tmp.dir);
+
+describe('build stages', () => {
+  it('load -> train -> weights -> index -> publish', async () => {
+    mkdirSync(join(tmp.dir, 'sources'), { recursive: true });
+    await writeFixture(join(tmp.dir, 'sources/a.parquet'), { rows: 300, dim: 16, layout: 'nested', codec: 'zstd', rowGroupSize: 2048 });
+    await writeFixture(join(tmp.dir, 'sources/b.parquet'), { rows: 200, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048 });
+    const shards = [await loadShard(store, 'sources/a.parquet'), await loadShard(store, 'sources/b.parquet')];
+    await trainStage(store, 'v1', shards, { mPrime: 128, nLearn: 3000, olsSamples: 256, hidden: 64, epochs: 2, seed: 1 });
+    for (const s of shards) {
+      const w = await weightsStage(store, 'v1', s);
+      assert.equal(w.docs, s.docs);
+      await indexStage(store, 'v1', s);
+    }
+    const manifest = await publishStage(store, 'v1', shards);
+    assert.equal(manifest.docs, 500);
+    assert.equal(manifest.artifacts.length, 1 + 3 * 2);
+    assert.equal(await currentVersion(store), 'v1');
+    await verifyVersion(store, 'v1');
+  });
+});
