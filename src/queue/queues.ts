@@ -1,14 +1,24 @@
 /**
- * Queue names and job payloads. Payloads carry object-store keys and versions, never
- * embeddings and never credentials.
+ * Queue names, job names and payloads. Payloads carry object-store keys and versions, never
+ * embeddings and never credentials. Job ids are deterministic (version + role + shard), so
+ * submitting the same build twice does no work twice.
  */
+import type { LoadedShard } from '../pipeline/load-shard.js';
 
 export const QUEUES = {
   load: 'lemur-load',
+  train: 'lemur-train',
+  weights: 'lemur-weights',
+  index: 'lemur-index',
+  publish: 'lemur-publish',
 } as const;
 
 export const JOBS = {
   loadShard: 'load-shard',
+  trainPsi: 'train-psi',
+  computeWeights: 'compute-weights',
+  buildIndex: 'build-index',
+  publishVersion: 'publish-version',
 } as const;
 
 /** load-shard: read one Parquet source shard into its token store. */
@@ -21,7 +31,34 @@ export interface LoadShardPayload {
   dim?: number;
 }
 
-/** Deterministic job id: submitting the same shard twice does the work once. */
-export function loadJobId(build: string, sourceKey: string): string {
-  return `${build}.load.${sourceKey.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+/** train-psi: fit the version's model on every loaded shard (its children), then queue the rest. */
+export interface TrainPayload {
+  version: string;
+  /** Fit options (sizes, epochs, seed); defaults are the reference's. */
+  fit?: Record<string, number>;
 }
+
+/** compute-weights: one shard's W rows under the version's model. */
+export interface ShardStagePayload {
+  version: string;
+  shard: LoadedShard;
+}
+
+/** publish-version: write the manifest of every shard and move `current`. */
+export interface PublishPayload {
+  version: string;
+  shards: LoadedShard[];
+}
+
+function safe(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/** Deterministic job ids. */
+export const jobIds = {
+  load: (version: string, sourceKey: string): string => `${safe(version)}.load.${safe(sourceKey)}`,
+  train: (version: string): string => `${safe(version)}.train`,
+  weights: (version: string, shardId: string): string => `${safe(version)}.weights.${safe(shardId)}`,
+  index: (version: string, shardId: string): string => `${safe(version)}.index.${safe(shardId)}`,
+  publish: (version: string): string => `${safe(version)}.publish`,
+};

@@ -11,7 +11,7 @@ import { Queue, QueueEvents, type Worker } from 'bullmq';
 
 import { setLogLevel } from '../../src/log.js';
 import { redisConnection } from '../../src/queue/connection.js';
-import { JOBS, QUEUES, loadJobId, type LoadShardPayload } from '../../src/queue/queues.js';
+import { JOBS, QUEUES, jobIds, type LoadShardPayload } from '../../src/queue/queues.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { startLoadWorker } from '../../workers/load-worker.js';
 import { writeFixture } from '../helpers/parquet-fixtures.js';
@@ -45,7 +45,7 @@ after(async () => {
   tmp.cleanup();
 });
 
-const opts = (sourceKey: string) => ({ jobId: loadJobId('b1', sourceKey), attempts: 3, backoff: { type: 'exponential', delay: 50 } });
+const opts = (sourceKey: string) => ({ jobId: jobIds.load('b1', sourceKey), attempts: 3, backoff: { type: 'exponential', delay: 50 } });
 
 describe('load worker', () => {
   it('loads a good shard, fails a bad one once with its row, and keeps serving', async () => {
@@ -64,7 +64,7 @@ describe('load worker', () => {
 
   it('gives a resubmitted shard the same job id, so it is not queued twice', async () => {
     const a = await queue.add(JOBS.loadShard, { sourceKey: 'sources/good.parquet' }, opts('sources/good.parquet'));
-    assert.equal(a.id, loadJobId('b1', 'sources/good.parquet'));
+    assert.equal(a.id, jobIds.load('b1', 'sources/good.parquet'));
     const counts = await queue.getJobCounts('completed', 'waiting', 'active');
     assert.equal(counts['completed'], 2);
     assert.equal((counts['waiting'] ?? 0) + (counts['active'] ?? 0), 0);

@@ -1,0 +1,89 @@
+/**
+ * A whole build through real workers on a real Redis: two shards are loaded, trained on,
+ * weighted, indexed and published; a build with one corrupt shard publishes nothing new and its
+ * failed load job names the shard and row.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { Queue, QueueEvents, type Worker } from 'bullmq';
+
+import { currentVersion, verifyVersion } from '../../src/index/publish.js';
+import { setLogLevel } from '../../src/log.js';
+import { submitBuild } from '../../src/queue/build-flow.js';
+import { redisConnection } from '../../src/queue/connection.js';
+import { QUEUES, jobIds } from '../../src/queue/queues.js';
+import { keys } from '../../src/store/keys.js';
+import { LocalStore } from '../../src/store/local-store.js';
+import { ROLES, startRoles, type Role } from '../../workers/roles.js';
+import { writeFixture } from '../helpers/parquet-fixtures.js';
+import { startTestRedis } from '../helpers/redis.js';
+import { makeTmpDir } from '../helpers/tmp-dir.js';
+
+setLogLevel('error');
+const tmp = makeTmpDir();
+const store = new LocalStore(tmp.dir);
+let redis: Awaited<ReturnType<typeof startTestRedis>>;
+let workers: Worker[] = [];
+const fit = { mPrime: 128, nLearn: 3000, olsSamples: 256, hidden: 64, epochs: 2, seed: 1 };
+
+before(async () => {
+  mkdirSync(join(tmp.dir, 'sources'), { recursive: true });
+  await writeFixture(join(tmp.dir, 'sources/a.parquet'), { rows: 300, dim: 16, layout: 'nested', codec: 'zstd', rowGroupSize: 2048 });
+  await writeFixture(join(tmp.dir, 'sources/b.parquet'), { rows: 200, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048 });
+  await writeFixture(join(tmp.dir, 'sources/bad.parquet'), { rows: 20, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, extraSql: "UNION ALL SELECT 7, 'x', 1, list_transform(range(16), x -> 0.0::FLOAT)" });
+  redis = await startTestRedis();
+  workers = startRoles(Object.keys(ROLES) as Role[], store, { redisUrl: redis.url, prefix: redis.prefix });
+});
+after(async () => {
+  await Promise.all(workers.map((w) => w.close()));
+  await redis?.stop();
+  tmp.cleanup();
+});
+
+/** Waits until a job with this id exists in the queue and has finished. */
+async function finished(queueName: string, id: string, timeoutMs = 60_000): Promise<unknown> {
+  const q = new Queue(queueName, { connection: redisConnection(redis.url), prefix: redis.prefix });
+  const ev = new QueueEvents(queueName, { connection: redisConnection(redis.url), prefix: redis.prefix });
+  try {
+    await ev.waitUntilReady();
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await q.getJob(id);
+      if (job) return await job.waitUntilFinished(ev, Math.max(1, until - Date.now()));
+      if (Date.now() > until) throw new Error(`job ${id} never appeared in ${queueName}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await ev.close();
+    await q.close();
+  }
+}
+
+describe('a build through the queues', () => {
+  it('publishes a version from two shards', async () => {
+    await submitBuild({ redisUrl: redis.url, prefix: redis.prefix }, { version: 'v1', sources: ['sources/a.parquet', 'sources/b.parquet'], fit });
+    const r = (await finished(QUEUES.publish, jobIds.publish('v1'))) as { version: string; docs: number };
+    assert.deepEqual(r, { version: 'v1', docs: 500 });
+    assert.equal(await currentVersion(store), 'v1');
+    await verifyVersion(store, 'v1');
+  });
+
+  it('publishes nothing from a build with a corrupt shard, and names it', async () => {
+    await submitBuild({ redisUrl: redis.url, prefix: redis.prefix }, { version: 'v2', sources: ['sources/a.parquet', 'sources/bad.parquet'], fit });
+    await assert.rejects(finished(QUEUES.train, jobIds.train('v2')));
+    const q = new Queue(QUEUES.load, { connection: redisConnection(redis.url), prefix: redis.prefix });
+    try {
+      const bad = await q.getJob(jobIds.load('v2', 'sources/bad.parquet'));
+      assert.equal(await bad?.getState(), 'failed');
+      assert.match(bad?.failedReason ?? '', /bad\.parquet: row 20, field `id`: duplicate id 7/);
+      assert.equal(bad?.attemptsMade, 1);
+    } finally {
+      await q.close();
+    }
+    assert.equal(await store.head(keys.manifest('v2')), undefined);
+    assert.equal(await currentVersion(store), 'v1');
+  });
+});

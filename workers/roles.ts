@@ -1,0 +1,24 @@
+/** Worker roles by name, for `lemur worker [roles…]` and tests. */
+import type { Worker } from 'bullmq';
+
+import type { StartWorkerOptions } from '../src/queue/start-worker.js';
+import type { ObjectStore } from '../src/store/object-store.js';
+import { startIndexWorker } from './index-worker.js';
+import { startLoadWorker } from './load-worker.js';
+import { startPublishWorker } from './publish-worker.js';
+import { startTrainWorker } from './train-worker.js';
+import { startWeightsWorker } from './weights-worker.js';
+
+export const ROLES = {
+  load: startLoadWorker,
+  train: startTrainWorker,
+  weights: startWeightsWorker,
+  index: startIndexWorker,
+  publish: startPublishWorker,
+} as const;
+
+export type Role = keyof typeof ROLES;
+
+export function startRoles(roles: Role[], store: ObjectStore, o: StartWorkerOptions): Worker[] {
+  return roles.map((r) => ROLES[r](store, o) as unknown as Worker);
+}
