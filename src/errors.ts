@@ -15,7 +15,8 @@ export type LemurErrorCode =
   | 'RESOURCE_BUSY'
   | 'CONFIG'
   | 'FAISS'
-  | 'STORE';
+  | 'STORE'
+  | 'PIPELINE';
 
 export class LemurError extends Error {
   readonly code: LemurErrorCode;
@@ -102,6 +103,13 @@ export class StoreError extends LemurError {
     super('STORE', message, options);
     this.key = key;
     this.notFound = notFound;
+  }
+}
+
+/** A build or job that failed in the queue; the message carries the job's failed reason. */
+export class PipelineError extends LemurError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('PIPELINE', message, options);
   }
 }
 

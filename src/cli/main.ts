@@ -2,8 +2,14 @@
 /** The `lemur` command line: parses flags, runs one command, maps errors to exit codes. */
 import { parseArgs } from 'node:util';
 
+import { config } from '../config.js';
 import { ConfigError, LemurError } from '../errors.js';
+import { listVersions, rollback } from '../index/publish.js';
 import { log } from '../log.js';
+import { queueStatus } from '../queue/queue-status.js';
+import { openStore } from '../store/open-store.js';
+import { ROLES, startRoles, type Role } from '../../workers/roles.js';
+import { runBuild } from './commands/build.js';
 import { runDemo } from './commands/demo.js';
 
 const USAGE = `usage: lemur <command> [options]
@@ -11,14 +17,31 @@ const USAGE = `usage: lemur <command> [options]
 commands:
   demo [--docs N] [--queries N] [--seed N]   generate a corpus, fit LEMUR, build the index, run the
                                               queries; prints one JSON line with recall against exact MaxSim
+  build <prefix> [--version V] [--wait] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
+                                              build and publish a version from every .parquet under <prefix>
+                                              of the store (no REDIS_URL: a private Redis and in-process workers)
+  worker [roles...]                           run worker roles (${Object.keys(ROLES).join(', ')}; default all); needs REDIS_URL
+  status [--json]                             job counts per queue; needs REDIS_URL
+  versions [--json]                           published versions, oldest first
+  rollback [version]                          move 'current' to a version (default: the one before)
 
-environment: see ../shared/conventions.md (LEMUR_STORE, LEMUR_THREADS, LEMUR_KERNEL, ...)`;
+environment: see ../shared/conventions.md (REDIS_URL, LEMUR_STORE, LEMUR_THREADS, LEMUR_KERNEL, ...)`;
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`Expected --${name} to be a positive integer but received '${v}'`);
   return n;
+}
+
+function needRedis(command: string): string {
+  const url = config().redisUrl;
+  if (!url) throw new ConfigError(`lemur ${command} talks to shared queues: set REDIS_URL`);
+  return url;
+}
+
+function print(value: unknown, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${JSON.stringify(value, null, 2)}\n`);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +55,61 @@ async function main(argv: string[]): Promise<number> {
         seed: positiveInt('seed', values.seed, 7),
       });
       process.stdout.write(`${JSON.stringify(result)}\n`);
+      return 0;
+    }
+    case 'build': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          version: { type: 'string' },
+          wait: { type: 'boolean', default: false },
+          epochs: { type: 'string' },
+          'm-prime': { type: 'string' },
+          'n-learn': { type: 'string' },
+          hidden: { type: 'string' },
+          timeout: { type: 'string' },
+        },
+        strict: true,
+      });
+      if (positionals.length !== 1) throw new ConfigError('lemur build takes one store prefix, e.g. `lemur build sources/`');
+      const fit: Record<string, number> = {};
+      if (values.epochs !== undefined) fit['epochs'] = Number(values.epochs);
+      if (values['m-prime'] !== undefined) fit['mPrime'] = positiveInt('m-prime', values['m-prime'], 8192);
+      if (values['n-learn'] !== undefined) fit['nLearn'] = positiveInt('n-learn', values['n-learn'], 100_000);
+      if (values.hidden !== undefined) fit['hidden'] = positiveInt('hidden', values.hidden, 2048);
+      const r = await runBuild({ prefix: positionals[0]!, ...(values.version ? { version: values.version } : {}), wait: values.wait ?? false, fit, timeoutS: positiveInt('timeout', values.timeout, 24 * 3600) });
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    case 'worker': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {}, strict: true });
+      const roles = (positionals.length ? positionals : Object.keys(ROLES)) as Role[];
+      for (const r of roles) if (!(r in ROLES)) throw new ConfigError(`unknown role '${r}' (roles: ${Object.keys(ROLES).join(', ')})`);
+      const workers = startRoles(roles, openStore(), { redisUrl: needRedis('worker') });
+      log.info('workers running', { roles });
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      log.info('closing workers (jobs in progress finish first)');
+      await Promise.all(workers.map((w) => w.close()));
+      return 0;
+    }
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true });
+      print(await queueStatus({ redisUrl: needRedis('status') }), values.json ?? false);
+      return 0;
+    }
+    case 'versions': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true });
+      print(await listVersions(openStore()), values.json ?? false);
+      return 0;
+    }
+    case 'rollback': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {}, strict: true });
+      process.stdout.write(`${JSON.stringify({ current: await rollback(openStore(), positionals[0]) })}\n`);
       return 0;
     }
     case undefined:

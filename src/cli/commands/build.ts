@@ -1,0 +1,57 @@
+/**
+ * `lemur build <prefix>`: queues a build of every Parquet object under a store prefix. With
+ * REDIS_URL it submits to the shared queues (and waits with --wait); without, it is a
+ * one-machine build: a private redis-server, every worker role in this process, and it returns
+ * when the version is published.
+ */
+import { config } from '../../config.js';
+import { ConfigError, PipelineError } from '../../errors.js';
+import { log } from '../../log.js';
+import { submitBuild } from '../../queue/build-flow.js';
+import { startEmbeddedRedis } from '../../queue/embedded-redis.js';
+import { waitForJob } from '../../queue/queue-status.js';
+import { QUEUES, jobIds } from '../../queue/queues.js';
+import { openStore } from '../../store/open-store.js';
+import { makeScratchDir } from '../../pipeline/scratch.js';
+import { ROLES, startRoles, type Role } from '../../../workers/roles.js';
+
+export interface BuildOptions {
+  prefix: string;
+  version?: string;
+  wait: boolean;
+  fit: Record<string, number>;
+  timeoutS: number;
+}
+
+export function newVersion(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
+}
+
+export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>> {
+  const store = openStore();
+  const sources = (await store.list(o.prefix)).map((x) => x.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
+  if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.prefix}' in ${store.url}`);
+  const version = o.version ?? newVersion();
+  const t0 = performance.now();
+  const shared = config().redisUrl;
+  const scratch = shared ? undefined : makeScratchDir('lemur-redis-');
+  const redis = shared ? undefined : await startEmbeddedRedis({ dir: scratch!.dir });
+  const target = { redisUrl: shared ?? redis!.url };
+  const workers = shared ? [] : startRoles(Object.keys(ROLES) as Role[], store, target);
+  try {
+    log.info('build submitted', { version, shards: sources.length, store: store.url, embedded: !shared });
+    await submitBuild(target, { version, sources, fit: o.fit });
+    if (shared && !o.wait) return { version, shards: sources.length, submitted: true };
+    try {
+      await waitForJob(target, QUEUES.train, jobIds.train(version), o.timeoutS * 1000);
+      const r = (await waitForJob(target, QUEUES.publish, jobIds.publish(version), o.timeoutS * 1000)) as { docs: number };
+      return { version, shards: sources.length, docs: r.docs, build_s: Math.round((performance.now() - t0) / 100) / 10 };
+    } catch (err) {
+      throw new PipelineError(`build ${version} failed: ${(err as Error).message}`, { cause: err });
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    await redis?.stop();
+    scratch?.cleanup();
+  }
+}

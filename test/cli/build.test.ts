@@ -1,0 +1,53 @@
+/**
+ * `lemur build` on one machine with embedded defaults (no REDIS_URL: a private redis-server and
+ * in-process workers), then `lemur versions` and `lemur rollback`, through the real CLI.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { writeFixture } from '../helpers/parquet-fixtures.js';
+import { makeTmpDir } from '../helpers/tmp-dir.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const tmp = makeTmpDir();
+after(tmp.cleanup);
+const env: NodeJS.ProcessEnv = { ...process.env, LEMUR_STORE: tmp.dir };
+delete env['REDIS_URL'];
+const lemur = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 180_000 });
+
+before(async () => {
+  mkdirSync(join(tmp.dir, 'sources'), { recursive: true });
+  await writeFixture(join(tmp.dir, 'sources/a.parquet'), { rows: 300, dim: 16, layout: 'nested', codec: 'zstd', rowGroupSize: 2048 });
+  await writeFixture(join(tmp.dir, 'sources/b.parquet'), { rows: 200, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048 });
+});
+
+describe('lemur build / versions / rollback', () => {
+  it('builds and publishes with embedded defaults', () => {
+    const small = ['--epochs', '2', '--m-prime', '128', '--n-learn', '3000', '--hidden', '64'];
+    const r = lemur('build', 'sources/', '--version', 'v1', ...small);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim()) as { version: string; docs: number; shards: number };
+    assert.equal(out.version, 'v1');
+    assert.equal(out.docs, 500);
+    assert.equal(out.shards, 2);
+    const v = lemur('versions', '--json');
+    assert.equal(v.status, 0, v.stderr);
+    assert.deepEqual((JSON.parse(v.stdout) as { version: string; current: boolean }[]).map((x) => [x.version, x.current]), [['v1', true]]);
+    const rb = lemur('rollback');
+    assert.equal(rb.status, 1);
+    assert.match(rb.stderr, /no earlier version/);
+  });
+
+  it('names what is wrong: no sources, status without REDIS_URL', () => {
+    const none = lemur('build', 'nothing/');
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /no \.parquet objects under 'nothing\/'/);
+    const st = lemur('status');
+    assert.equal(st.status, 1);
+    assert.match(st.stderr, /set REDIS_URL/);
+  });
+});
