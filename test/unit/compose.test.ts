@@ -1,0 +1,25 @@
+/** docker-compose.yml is valid (Debian's docker-compose, offline: no engine needed) and runs every role. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { ROLES } from '../../workers/roles.js';
+
+const file = fileURLToPath(new URL('../../../docker-compose.yml', import.meta.url));
+const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+
+describe('docker-compose.yml', () => {
+  it('passes `docker-compose config -q`', { skip: hasCompose ? false : 'docker-compose is not installed (infra/setup installs it)' }, () => {
+    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('has a service per worker role, Redis with AOF and MinIO', () => {
+    const text = readFileSync(file, 'utf8');
+    for (const role of Object.keys(ROLES)) assert.match(text, new RegExp(`command: \\["worker", "${role}"\\]`), role);
+    assert.match(text, /--appendonly", "yes"/);
+    assert.match(text, /minio\/minio/);
+  });
+});
