@@ -20,7 +20,7 @@ commands:
   build <prefix> [--version V] [--wait] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
                                               build and publish a version from every .parquet under <prefix>
                                               of the store (no REDIS_URL: a private Redis and in-process workers)
-  worker [roles...]                           run worker roles (${Object.keys(ROLES).join(', ')}; default all); needs REDIS_URL
+  worker [roles...] [--lock-duration MS]      run worker roles (${Object.keys(ROLES).join(', ')}; default all); needs REDIS_URL
   status [--json]                             job counts per queue; needs REDIS_URL
   versions [--json]                           published versions, oldest first
   rollback [version]                          move 'current' to a version (default: the one before)
@@ -83,10 +83,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'worker': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {}, strict: true });
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'lock-duration': { type: 'string' } }, strict: true });
       const roles = (positionals.length ? positionals : Object.keys(ROLES)) as Role[];
       for (const r of roles) if (!(r in ROLES)) throw new ConfigError(`unknown role '${r}' (roles: ${Object.keys(ROLES).join(', ')})`);
-      const workers = startRoles(roles, openStore(), { redisUrl: needRedis('worker') });
+      // a shorter lock lets another worker take over a killed worker's job sooner (BullMQ default 30 s)
+      const lock = values['lock-duration'] !== undefined ? positiveInt('lock-duration', values['lock-duration'], 30_000) : undefined;
+      const workers = startRoles(roles, openStore(), { redisUrl: needRedis('worker'), ...(lock ? { lockDuration: lock, stalledInterval: lock } : {}) });
       log.info('workers running', { roles });
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();

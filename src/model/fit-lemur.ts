@@ -184,6 +184,10 @@ export async function fitLemur(storeOrStores: TokenStore | TokenStore[], options
   const olsBasisS = seconds(t);
   log.info('OLS basis ready', { samples: cfg.olsSamples, rank, seconds: olsBasisS });
 
-  const model = new LemurModel(cfg, trained.psi, stats, olsSample, pinvT, { olsRank: rank, bestEpoch: trained.bestEpoch, epochs: trained.epochs });
+  const model = new LemurModel(cfg, trained.psi, stats, olsSample, pinvT, {
+    olsRank: rank,
+    bestEpoch: trained.bestEpoch,
+    epochs: trained.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valLoss: e.valLoss })),
+  });
   return { model, timings: { sample_s: sampleS, targets_s: targetsS, train_s: trainS, ols_basis_s: olsBasisS, total_s: seconds(t0) } };
 }

@@ -33,7 +33,9 @@ export interface LemurModelInfo {
   /** Rank of ψ(sample) kept by the pseudo-inverse. */
   olsRank: number;
   bestEpoch: number;
-  epochs: EpochStats[];
+  /** Loss per epoch. Wall-clock times are logged, not stored: the same inputs, seed and thread
+   * count must give a byte-identical model file (a build retried after a crash included). */
+  epochs: Pick<EpochStats, 'epoch' | 'trainLoss' | 'valLoss'>[];
 }
 
 export class LemurModel {

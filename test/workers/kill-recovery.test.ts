@@ -1,0 +1,103 @@
+/**
+ * A worker process killed with SIGKILL in the middle of a build: another worker takes the
+ * stalled job over, the build completes, and its artifacts equal those of a clean build
+ * (1 thread, fixed seed: training, weights and the HNSW graph are deterministic).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { Queue } from 'bullmq';
+
+import { readManifest } from '../../src/index/publish.js';
+import { submitBuild } from '../../src/queue/build-flow.js';
+import { redisConnection } from '../../src/queue/connection.js';
+import { waitForJob } from '../../src/queue/queue-status.js';
+import { QUEUES, jobIds } from '../../src/queue/queues.js';
+import { LocalStore } from '../../src/store/local-store.js';
+import { writeFixture } from '../helpers/parquet-fixtures.js';
+import { startTestRedis } from '../helpers/redis.js';
+import { makeTmpDir } from '../helpers/tmp-dir.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const tmp = makeTmpDir();
+const fit = { mPrime: 256, nLearn: 20000, olsSamples: 512, hidden: 128, epochs: 6, seed: 3 };
+const children: ChildProcess[] = [];
+let redis: Awaited<ReturnType<typeof startTestRedis>>;
+
+function worker(storeDir: string, redisUrl: string): ChildProcess {
+  const c = spawn(process.execPath, [cli, 'worker', '--lock-duration', '1500'], {
+    env: { ...process.env, LEMUR_STORE: storeDir, REDIS_URL: redisUrl, LEMUR_THREADS: '1' },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  children.push(c);
+  return c;
+}
+
+async function build(storeDir: string, redisUrl: string, killDuringTrain: boolean): Promise<void> {
+  const target = { redisUrl };
+  let w = worker(storeDir, redisUrl);
+  await submitBuild(target, { version: 'v1', sources: ['sources/a.parquet', 'sources/b.parquet'], fit });
+  if (killDuringTrain) {
+    const q = new Queue(QUEUES.train, { connection: redisConnection(redisUrl) });
+    try {
+      for (let i = 0; i < 600; i++) {
+        const job = await q.getJob(jobIds.train('v1'));
+        if (job && (await job.getState()) === 'active') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await q.close();
+    }
+    await new Promise((r) => setTimeout(r, 300)); // well inside training
+    w.kill('SIGKILL');
+    await new Promise((r) => w.once('exit', r));
+    w = worker(storeDir, redisUrl);
+  }
+  await waitForJob(target, QUEUES.publish, jobIds.publish('v1'), 120_000);
+  w.kill('SIGTERM');
+  if (killDuringTrain) {
+    // the killed attempt really was in flight: the job was found stalled and taken over
+    const q = new Queue(QUEUES.train, { connection: redisConnection(redisUrl) });
+    try {
+      const job = await q.getJob(jobIds.train('v1'));
+      assert.ok((job?.stalledCounter ?? 0) >= 1, `stalledCounter ${job?.stalledCounter}`);
+    } finally {
+      await q.close();
+    }
+  }
+}
+
+before(async () => {
+  mkdirSync(join(tmp.dir, 'src/sources'), { recursive: true });
+  await writeFixture(join(tmp.dir, 'src/sources/a.parquet'), { rows: 600, dim: 32, layout: 'nested', codec: 'zstd', rowGroupSize: 2048 });
+  await writeFixture(join(tmp.dir, 'src/sources/b.parquet'), { rows: 400, dim: 32, layout: 'flat', codec: 'snappy', rowGroupSize: 2048 });
+  // identical sources for both builds, timestamps included (a local store's etag is size + mtime)
+  for (const d of ['clean', 'killed']) cpSync(join(tmp.dir, 'src'), join(tmp.dir, d), { recursive: true, preserveTimestamps: true });
+  redis = await startTestRedis();
+});
+after(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await redis?.stop();
+  tmp.cleanup();
+});
+
+describe('SIGKILL mid-build', () => {
+  it('completes the build with artifacts equal to a clean build', async () => {
+    const { startTestRedis: fresh } = await import('../helpers/redis.js');
+    const r2 = await fresh();
+    try {
+      await build(join(tmp.dir, 'clean'), redis.url, false);
+      await build(join(tmp.dir, 'killed'), r2.url, true);
+    } finally {
+      await r2.stop();
+    }
+    const clean = await readManifest(new LocalStore(join(tmp.dir, 'clean')), 'v1');
+    const killed = await readManifest(new LocalStore(join(tmp.dir, 'killed')), 'v1');
+    assert.deepEqual(killed.artifacts, clean.artifacts, 'same keys, sizes and sha256 for every artifact');
+    assert.equal(killed.docs, 1000);
+  });
+});
