@@ -11,6 +11,7 @@ import { openStore } from '../store/open-store.js';
 import { ROLES, startRoles, type Role } from '../../workers/roles.js';
 import { runBuild } from './commands/build.js';
 import { runDemo } from './commands/demo.js';
+import { runQuery } from './commands/query.js';
 
 const USAGE = `usage: lemur <command> [options]
 
@@ -21,6 +22,9 @@ commands:
                                               build and publish a version from every .parquet under <prefix>
                                               of the store (no REDIS_URL: a private Redis and in-process workers)
   worker [roles...] [--lock-duration MS]      run worker roles (${Object.keys(ROLES).join(', ')}; default all); needs REDIS_URL
+  query <source> [--k N] [--k-prime N] [--ef-search N] [--version V] [--json]
+                                              top-k ids and exact MaxSim scores from the published version;
+                                              <source>: a ../shared/data folder or a Parquet file of queries
   status [--json]                             job counts per queue; needs REDIS_URL
   versions [--json]                           published versions, oldest first
   rollback [version]                          move 'current' to a version (default: the one before)
@@ -97,6 +101,24 @@ async function main(argv: string[]): Promise<number> {
       });
       log.info('closing workers (jobs in progress finish first)');
       await Promise.all(workers.map((w) => w.close()));
+      return 0;
+    }
+    case 'query': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { k: { type: 'string' }, 'k-prime': { type: 'string' }, 'ef-search': { type: 'string' }, version: { type: 'string' }, json: { type: 'boolean', default: false } },
+        strict: true,
+      });
+      if (positionals.length !== 1) throw new ConfigError('lemur query takes one source: a ../shared/data folder or a Parquet file of queries');
+      const r = await runQuery({
+        source: positionals[0]!,
+        k: positiveInt('k', values.k, 10),
+        kPrime: positiveInt('k-prime', values['k-prime'], 100),
+        ...(values['ef-search'] ? { efSearch: positiveInt('ef-search', values['ef-search'], 200) } : {}),
+        ...(values.version ? { version: values.version } : {}),
+      });
+      print(r, values.json ?? false);
       return 0;
     }
     case 'status': {

@@ -25,7 +25,7 @@ before(async () => {
   await writeFixture(join(tmp.dir, 'sources/b.parquet'), { rows: 200, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048 });
 });
 
-describe('lemur build / versions / rollback', () => {
+describe('lemur build / versions / query / rollback', () => {
   it('builds and publishes with embedded defaults', () => {
     const small = ['--epochs', '2', '--m-prime', '128', '--n-learn', '3000', '--hidden', '64'];
     const r = lemur('build', 'sources/', '--version', 'v1', ...small);
@@ -37,6 +37,16 @@ describe('lemur build / versions / rollback', () => {
     const v = lemur('versions', '--json');
     assert.equal(v.status, 0, v.stderr);
     assert.deepEqual((JSON.parse(v.stdout) as { version: string; current: boolean }[]).map((x) => [x.version, x.current]), [['v1', true]]);
+    const q = lemur('query', join(tmp.dir, 'sources/b.parquet'), '--k', '5', '--k-prime', '50', '--json');
+    assert.equal(q.status, 0, q.stderr);
+    const qr = JSON.parse(q.stdout) as { version: string; results: { query: string; ids: string[]; scores: number[] }[] };
+    assert.equal(qr.version, 'v1');
+    assert.equal(qr.results.length, 200);
+    for (const r of qr.results) {
+      assert.equal(r.ids.length, 5);
+      assert.ok(r.ids.every((id) => id !== null));
+      for (let i = 1; i < 5; i++) assert.ok(r.scores[i - 1]! >= r.scores[i]!);
+    }
     const rb = lemur('rollback');
     assert.equal(rb.status, 1);
     assert.match(rb.stderr, /no earlier version/);

@@ -1,0 +1,50 @@
+/**
+ * `lemur query <source>`: queries the published version. The source is a folder in the
+ * ../shared/data format (query_vectors.f32 + query_counts.i32) or a Parquet file of queries
+ * (same layouts as corpus shards, ids optional). Prints, per query, the top-k external ids and
+ * exact MaxSim scores.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+
+import { readSharedDataset } from '../../data/shared-dataset.js';
+import { ConfigError } from '../../errors.js';
+import { readShard } from '../../parquet/read-shard.js';
+import { openVersion } from '../../query/open-version.js';
+import { LocalStore } from '../../store/local-store.js';
+import { openStore } from '../../store/open-store.js';
+
+export interface QueryOptions {
+  source: string;
+  k: number;
+  kPrime: number;
+  efSearch?: number;
+  version?: string;
+}
+
+async function readQueries(source: string): Promise<{ vectors: Float32Array; counts: Int32Array; ids: string[] }> {
+  if (!existsSync(source)) throw new ConfigError(`no such file or folder: ${source}`);
+  if (statSync(source).isDirectory()) {
+    const d = readSharedDataset(source);
+    return { vectors: d.queryVectors, counts: d.queryCounts, ids: Array.from(d.queryCounts, (_, i) => String(i)) };
+  }
+  const data = await readShard(new LocalStore(dirname(source)), basename(source));
+  return { vectors: data.vectors, counts: data.counts, ids: Array.from(data.ids as ArrayLike<bigint | string>, String) };
+}
+
+export async function runQuery(o: QueryOptions): Promise<{ version: string; results: { query: string; ids: (string | null)[]; scores: number[] }[] }> {
+  const q = await readQueries(o.source);
+  const opened = await openVersion(openStore(), o.version);
+  try {
+    const r = await opened.engine.search(q.vectors, q.counts, { k: o.k, kPrime: o.kPrime, ...(o.efSearch ? { efSearch: o.efSearch } : {}) });
+    return {
+      version: opened.version,
+      results: q.ids.map((id, i) => {
+        const row = r.row(i);
+        return { query: id, ids: row.ids.map((x) => (x === null ? null : String(x))), scores: Array.from(row.scores) };
+      }),
+    };
+  } finally {
+    opened.close();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Opens a published version for querying: its model, and per shard the token store, W rows and
+ * HNSW index, as a QueryEngine. The caller closes it (close() releases the indexes, token
+ * stores and any downloaded copies).
+ */
+import { readManifest, currentVersion } from '../index/publish.js';
+import { InvalidArgumentError } from '../errors.js';
+import { LemurModel } from '../model/lemur-model.js';
+import { IpIndex } from '../native/ip-index.js';
+import { TokenStore } from '../native/token-store.js';
+import { localCopy, type LocalCopy } from '../pipeline/local-copy.js';
+import { keys } from '../store/keys.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { QueryEngine, type EngineShard } from './query-engine.js';
+
+export interface OpenedVersion {
+  version: string;
+  engine: QueryEngine;
+  close: () => void;
+}
+
+export async function openVersion(store: ObjectStore, version?: string): Promise<OpenedVersion> {
+  const v = version ?? (await currentVersion(store));
+  if (!v) throw new InvalidArgumentError(`no published version in ${store.url}`);
+  const manifest = await readManifest(store, v);
+  const copies: LocalCopy[] = [];
+  const stores: TokenStore[] = [];
+  const indexes: IpIndex[] = [];
+  try {
+    const mc = await localCopy(store, keys.model(v));
+    copies.push(mc);
+    const model = await LemurModel.load(mc.path);
+    const shards: EngineShard[] = [];
+    for (const s of manifest.shards) {
+      const tokensKey = s.artifacts.find((k) => k.endsWith('/tokens.lts'));
+      if (!tokensKey) throw new InvalidArgumentError(`version ${v}: shard ${s.shardId} lists no token store`);
+      const tc = await localCopy(store, tokensKey);
+      copies.push(tc);
+      const ts = await TokenStore.open(tc.path);
+      stores.push(ts);
+      const raw = await store.get(keys.weights(v, s.shardId));
+      const W = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const ic = await localCopy(store, keys.index(v, s.shardId));
+      copies.push(ic);
+      const hnsw = await IpIndex.load(ic.path);
+      indexes.push(hnsw);
+      shards.push({ store: ts, ids: await ts.ids(), W, hnsw });
+    }
+    const engine = new QueryEngine(model, shards);
+    return {
+      version: v,
+      engine,
+      close: () => {
+        engine.close();
+        for (const s of stores) s.close();
+        for (const c of copies) c.release();
+      },
+    };
+  } catch (err) {
+    for (const i of indexes) i.close();
+    for (const s of stores) s.close();
+    for (const c of copies) c.release();
+    throw err;
+  }
+}
