@@ -1,6 +1,7 @@
 /**
  * The README's main command, end to end through the real CLI entry point: `lemur demo` on a
- * small corpus in a private store folder prints one JSON line with a sane recall.
+ * small corpus in a private store folder (Parquet shards -> queues and workers on a private
+ * Redis -> published version -> queries) prints one JSON line with a sane recall.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -28,7 +29,9 @@ describe('lemur demo', () => {
     assert.equal(out['docs'], 500);
     assert.ok((out['recall_at_10'] as number) >= 0.5, `recall ${out['recall_at_10']}`);
     assert.ok((out['qps'] as number) > 0);
-    assert.ok(existsSync(join(tmp.dir, 'demo', 'model.lemur')));
+    assert.ok((out['build_s'] as number) > 0);
+    assert.ok(existsSync(join(tmp.dir, 'versions', out['version'] as string, 'manifest.json')), 'published through the pipeline');
+    assert.ok(existsSync(join(tmp.dir, 'demo', 'sources', 'part-000.parquet')));
   });
 
   it('rejects bad flags with exit code 2 or 1 and a message naming the flag', () => {

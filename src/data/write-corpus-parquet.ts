@@ -1,0 +1,42 @@
+/**
+ * Writes a corpus as Parquet shards into the object store, in the binary layout (id STRING,
+ * embeddings BYTE_ARRAY of float32 little-endian, n_tokens INT32), with hyparquet-writer. Used
+ * by the demo to feed the real pipeline the way a user's files would.
+ */
+import { parquetWriteBuffer } from 'hyparquet-writer';
+
+import type { ObjectStore } from '../store/object-store.js';
+import type { Corpus } from './synthetic-corpus.js';
+
+export async function writeCorpusParquet(store: ObjectStore, prefix: string, corpus: Corpus, shards: number): Promise<string[]> {
+  const n = corpus.docCounts.length;
+  const offsets = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + corpus.docCounts[i]!;
+  const keys: string[] = [];
+  const per = Math.ceil(n / shards);
+  for (let s = 0; s < shards; s++) {
+    const from = s * per;
+    const to = Math.min(n, from + per);
+    if (from >= to) break;
+    const ids: string[] = [];
+    const blobs: Uint8Array[] = [];
+    const counts: number[] = [];
+    for (let i = from; i < to; i++) {
+      ids.push(`doc-${i}`);
+      const v = corpus.docVectors.slice(offsets[i]! * corpus.dim, offsets[i + 1]! * corpus.dim);
+      blobs.push(new Uint8Array(v.buffer));
+      counts.push(corpus.docCounts[i]!);
+    }
+    const buf = parquetWriteBuffer({
+      columnData: [
+        { name: 'id', data: ids, type: 'STRING' },
+        { name: 'embeddings', data: blobs, type: 'BYTE_ARRAY' },
+        { name: 'n_tokens', data: counts, type: 'INT32' },
+      ],
+    });
+    const key = `${prefix}part-${String(s).padStart(3, '0')}.parquet`;
+    await store.put(key, new Uint8Array(buf));
+    keys.push(key);
+  }
+  return keys;
+}
