@@ -9,6 +9,7 @@ const BENCHES: Record<string, string> = {
   maxsim: 'maxsim-kernel.js',
   lemur: 'lemur.js',
   query: 'query-engine.js',
+  pipeline: 'pipeline.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);
