@@ -6,6 +6,7 @@ import { config } from '../config.js';
 import { ConfigError, LemurError } from '../errors.js';
 import { listVersions, rollback } from '../index/publish.js';
 import { log } from '../log.js';
+import { buildProgress } from '../queue/build-progress.js';
 import { queueStatus } from '../queue/queue-status.js';
 import { openStore } from '../store/open-store.js';
 import { ROLES, startRoles, type Role } from '../../workers/roles.js';
@@ -25,7 +26,8 @@ commands:
   query <source> [--k N] [--k-prime N] [--ef-search N] [--version V] [--json]
                                               top-k ids and exact MaxSim scores from the published version;
                                               <source>: a ../shared/data folder or a Parquet file of queries
-  status [--json]                             job counts per queue; needs REDIS_URL
+  status [--build V] [--json]                 job counts per queue, or one build's state per stage and shard;
+                                              needs REDIS_URL
   versions [--json]                           published versions, oldest first
   rollback [version]                          move 'current' to a version (default: the one before)
 
@@ -122,8 +124,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true });
-      print(await queueStatus({ redisUrl: needRedis('status') }), values.json ?? false);
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false }, build: { type: 'string' } }, strict: true });
+      const target = { redisUrl: needRedis('status') };
+      if (values.build) {
+        const p = await buildProgress(target, values.build);
+        if (!p) throw new ConfigError(`no build ${values.build} in the queues`);
+        print(p, values.json ?? false);
+      } else {
+        print(await queueStatus(target), values.json ?? false);
+      }
       return 0;
     }
     case 'versions': {

@@ -39,7 +39,7 @@ export interface SubmitBuildInput {
 export async function submitBuild(t: QueueTarget, input: SubmitBuildInput): Promise<string> {
   const sources = [...new Set(input.sources)].sort();
   return withFlow(t, async (flow) => {
-    const data: TrainPayload = { version: input.version, ...(input.fit ? { fit: input.fit } : {}) };
+    const data: TrainPayload = { version: input.version, sources, ...(input.fit ? { fit: input.fit } : {}) };
     const node = await flow.add({
       name: JOBS.trainPsi,
       queueName: QUEUES.train,

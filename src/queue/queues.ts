@@ -34,6 +34,8 @@ export interface LoadShardPayload {
 /** train-psi: fit the version's model on every loaded shard (its children), then queue the rest. */
 export interface TrainPayload {
   version: string;
+  /** Source keys of the build (for progress reporting; the load jobs are the children). */
+  sources: string[];
   /** Fit options (sizes, epochs, seed); defaults are the reference's. */
   fit?: Record<string, number>;
 }

@@ -13,6 +13,7 @@ import { Queue, QueueEvents, type Worker } from 'bullmq';
 import { currentVersion, verifyVersion } from '../../src/index/publish.js';
 import { setLogLevel } from '../../src/log.js';
 import { submitBuild } from '../../src/queue/build-flow.js';
+import { buildProgress, progressLine } from '../../src/queue/build-progress.js';
 import { redisConnection } from '../../src/queue/connection.js';
 import { QUEUES, jobIds } from '../../src/queue/queues.js';
 import { keys } from '../../src/store/keys.js';
@@ -69,6 +70,11 @@ describe('a build through the queues', () => {
     assert.deepEqual(r, { version: 'v1', docs: 500 });
     assert.equal(await currentVersion(store), 'v1');
     await verifyVersion(store, 'v1');
+    const p = await buildProgress({ redisUrl: redis.url, prefix: redis.prefix }, 'v1');
+    assert.equal(p?.done, true);
+    assert.equal(p?.failed, false);
+    assert.deepEqual(p?.shards.map((s) => [s.load, s.weights, s.index]), [['completed', 'completed', 'completed'], ['completed', 'completed', 'completed']]);
+    assert.match(progressLine(p!), /load 2\/2 \| train completed \| weights 2\/2 \| index 2\/2 \| publish completed/);
   });
 
   it('publishes nothing from a build with a corrupt shard, and names it', async () => {
@@ -85,5 +91,10 @@ describe('a build through the queues', () => {
     }
     assert.equal(await store.head(keys.manifest('v2')), undefined);
     assert.equal(await currentVersion(store), 'v1');
+    const p = await buildProgress({ redisUrl: redis.url, prefix: redis.prefix }, 'v2');
+    assert.equal(p?.failed, true);
+    const badShard = p?.shards.find((s) => s.source === 'sources/bad.parquet');
+    assert.equal(badShard?.load, 'failed');
+    assert.match(badShard?.error ?? '', /row 20/);
   });
 });

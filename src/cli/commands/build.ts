@@ -9,6 +9,7 @@ import { ConfigError, PipelineError } from '../../errors.js';
 import { log } from '../../log.js';
 import { submitBuild } from '../../queue/build-flow.js';
 import { startEmbeddedRedis } from '../../queue/embedded-redis.js';
+import { buildProgress, progressLine } from '../../queue/build-progress.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
 import { openStore } from '../../store/open-store.js';
@@ -42,12 +43,31 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
     log.info('build submitted', { version, shards: sources.length, store: store.url, embedded: !shared });
     await submitBuild(target, { version, sources, fit: o.fit });
     if (shared && !o.wait) return { version, shards: sources.length, submitted: true };
+    // progress: one refreshed line on a terminal, a log line every 10 s otherwise
+    const tty = process.stderr.isTTY;
+    let last = '';
+    let lastLog = 0;
+    const timer = setInterval(() => {
+      void buildProgress(target, version).then((p) => {
+        if (!p) return;
+        const line = progressLine(p);
+        if (tty) process.stderr.write(`\r${line.padEnd(last.length)}`);
+        else if (Date.now() - lastLog > 10_000 && line !== last) {
+          log.info(line);
+          lastLog = Date.now();
+        }
+        last = line;
+      }, () => undefined);
+    }, 1000);
     try {
       await waitForJob(target, QUEUES.train, jobIds.train(version), o.timeoutS * 1000);
       const r = (await waitForJob(target, QUEUES.publish, jobIds.publish(version), o.timeoutS * 1000)) as { docs: number };
       return { version, shards: sources.length, docs: r.docs, build_s: Math.round((performance.now() - t0) / 100) / 10 };
     } catch (err) {
       throw new PipelineError(`build ${version} failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearInterval(timer);
+      if (tty && last) process.stderr.write('\n');
     }
   } finally {
     await Promise.all(workers.map((w) => w.close()));
