@@ -8,13 +8,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { Queue, QueueEvents, type Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 
 import { currentVersion, verifyVersion } from '../../src/index/publish.js';
 import { setLogLevel } from '../../src/log.js';
 import { submitBuild } from '../../src/queue/build-flow.js';
 import { buildProgress, progressLine } from '../../src/queue/build-progress.js';
 import { redisConnection } from '../../src/queue/connection.js';
+import { waitForJob } from '../../src/queue/queue-status.js';
 import { QUEUES, jobIds } from '../../src/queue/queues.js';
 import { keys } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
@@ -45,22 +46,8 @@ after(async () => {
 });
 
 /** Waits until a job with this id exists in the queue and has finished. */
-async function finished(queueName: string, id: string, timeoutMs = 60_000): Promise<unknown> {
-  const q = new Queue(queueName, { connection: redisConnection(redis.url), prefix: redis.prefix });
-  const ev = new QueueEvents(queueName, { connection: redisConnection(redis.url), prefix: redis.prefix });
-  try {
-    await ev.waitUntilReady();
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const job = await q.getJob(id);
-      if (job) return await job.waitUntilFinished(ev, Math.max(1, until - Date.now()));
-      if (Date.now() > until) throw new Error(`job ${id} never appeared in ${queueName}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    await ev.close();
-    await q.close();
-  }
+function finished(queueName: string, id: string, timeoutMs = 60_000): Promise<unknown> {
+  return waitForJob({ redisUrl: redis.url, prefix: redis.prefix }, queueName, id, timeoutMs);
 }
 
 describe('a build through the queues', () => {
