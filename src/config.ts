@@ -20,6 +20,10 @@ export interface LemurConfig {
   threads: number;
   /** LEMUR_KERNEL: a forced MaxSim kernel; undefined = the best this CPU has. */
   kernel: KernelName | undefined;
+  /** LEMUR_DRIFT_FRACTION: retrain when documents ingested since training exceed this fraction. @defaultValue 0.2 */
+  driftFraction: number;
+  /** LEMUR_EVAL_TOLERANCE: largest recall@10 drop a scheduled rebuild may have and still be published. @defaultValue 0.01 */
+  evalTolerance: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -29,6 +33,14 @@ function parseBool(name: string, v: string | undefined): boolean {
   if (/^(1|true|yes)$/i.test(v)) return true;
   if (/^(0|false|no)$/i.test(v)) return false;
   throw new ConfigError(`Expected ${name} to be true/false/1/0 but received '${v}'`);
+}
+
+/** A number in [0, 1], or the default when unset. */
+export function parseFraction(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined || v === '') return dflt;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || x > 1) throw new ConfigError(`Expected ${name} to be a number in [0, 1] but received '${v}'`);
+  return x;
 }
 
 /** Parses a config from an environment (process.env by default). @throws ConfigError */
@@ -49,6 +61,8 @@ export function loadConfig(env: Env = process.env): LemurConfig {
     }
     kernel = kernelText as KernelName;
   }
+  const driftFraction = parseFraction('LEMUR_DRIFT_FRACTION', env['LEMUR_DRIFT_FRACTION'], 0.2);
+  const evalTolerance = parseFraction('LEMUR_EVAL_TOLERANCE', env['LEMUR_EVAL_TOLERANCE'], 0.01);
   const store = env['LEMUR_STORE'] || './.lemur';
   if (store.includes('://') && !/^(file|s3):\/\//.test(store)) {
     throw new ConfigError(`Expected LEMUR_STORE to be a folder, file://… or s3://bucket/prefix but received '${store}'`);
@@ -60,6 +74,8 @@ export function loadConfig(env: Env = process.env): LemurConfig {
     s3ForcePathStyle: parseBool('LEMUR_S3_FORCE_PATH_STYLE', env['LEMUR_S3_FORCE_PATH_STYLE']),
     threads,
     kernel,
+    driftFraction,
+    evalTolerance,
   };
 }
 

@@ -16,7 +16,8 @@ export type LemurErrorCode =
   | 'CONFIG'
   | 'FAISS'
   | 'STORE'
-  | 'PIPELINE';
+  | 'PIPELINE'
+  | 'VERSION_CONFLICT';
 
 export class LemurError extends Error {
   readonly code: LemurErrorCode;
@@ -110,6 +111,20 @@ export class StoreError extends LemurError {
 export class PipelineError extends LemurError {
   constructor(message: string, options?: ErrorOptions) {
     super('PIPELINE', message, options);
+  }
+}
+
+/**
+ * Another writer moved `current` while this one derived a version from it (an ingest, delete,
+ * compact or promotion racing another): nothing was lost; run the command again.
+ */
+export class VersionConflictError extends LemurError {
+  readonly expected: string | undefined;
+  readonly actual: string | undefined;
+  constructor(message: string, expected: string | undefined, actual: string | undefined) {
+    super('VERSION_CONFLICT', message);
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 

@@ -1,14 +1,48 @@
-/** The publish role: the version's manifest, then the `current` pointer. */
-import type { Job } from 'bullmq';
+/**
+ * The publish role: the version's manifest, then the `current` pointer. Every job on this queue
+ * writes a version, so the queue runs one at a time across all workers (BullMQ global
+ * concurrency); the manifests' expected-current check still guards writers outside the queue
+ * (lemur delete / compact). After an ingest it queues a retrain once drift passes its threshold.
+ */
+import { Queue, type Job } from 'bullmq';
 
-import { publishStage } from '../src/pipeline/stages.js';
+import { config } from '../src/config.js';
+import { log } from '../src/log.js';
+import { needsRetrain, publishBuild, publishIngest } from '../src/pipeline/publish-stage.js';
+import type { BuiltShard } from '../src/pipeline/stages.js';
+import { redisConnection } from '../src/queue/connection.js';
 import { QUEUES, type PublishPayload } from '../src/queue/queues.js';
-import { startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
+import { queueRun } from '../src/queue/schedules.js';
+import { childValues, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 
+async function serialise(o: StartWorkerOptions): Promise<void> {
+  const q = new Queue(QUEUES.publish, { connection: redisConnection(o.redisUrl), prefix: o.prefix ?? 'bull' });
+  try {
+    await q.setGlobalConcurrency(1);
+  } finally {
+    await q.close();
+  }
+}
+
 export function startPublishWorker(store: ObjectStore, o: StartWorkerOptions) {
+  const target = { redisUrl: o.redisUrl, ...(o.prefix ? { prefix: o.prefix } : {}) };
+  serialise(o).catch((err: unknown) => log.warn('could not set the publish queue to one job at a time', { error: err as Error }));
   return startWorker(QUEUES.publish, async (job: Job<PublishPayload>) => {
-    const m = await publishStage(store, job.data.version, job.data.shards);
-    return { version: m.version, docs: m.docs };
+    const p = job.data;
+    const built = (await childValues<Required<BuiltShard>>(job)).sort((a, b) => (a.shard.sourceKey < b.shard.sourceKey ? -1 : 1));
+    if (p.operation === 'build') {
+      const m = await publishBuild(store, { version: p.version, modelKey: p.modelKey, promote: p.promote ?? true }, built);
+      return { version: m.version, docs: m.docs, promoted: p.promote ?? true };
+    }
+    const r = await publishIngest(store, { version: p.version, base: p.base!, modelKey: p.modelKey }, built);
+    const fraction = p.driftFraction ?? config().driftFraction;
+    let retrain: string | undefined;
+    if (needsRetrain(r.manifest, fraction)) {
+      // one retrain per trained model, however many ingests pass the threshold after it
+      retrain = await queueRun(target, { schedule: 'drift' }, `drift.${r.manifest.lineage.trainedIn}`);
+      log.info('drift past threshold: retrain queued', { version: p.version, added: r.manifest.lineage.addedSinceTraining, trainedDocs: r.manifest.lineage.trainedDocs, fraction, job: retrain });
+    }
+    return { version: r.manifest.version, docs: r.manifest.docs, added: r.added, upserted: r.upserted, ...(retrain ? { retrain } : {}) };
   }, o);
 }

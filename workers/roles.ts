@@ -6,6 +6,7 @@ import type { ObjectStore } from '../src/store/object-store.js';
 import { startIndexWorker } from './index-worker.js';
 import { startLoadWorker } from './load-worker.js';
 import { startPublishWorker } from './publish-worker.js';
+import { startScheduleWorker } from './schedule-worker.js';
 import { startTrainWorker } from './train-worker.js';
 import { startWeightsWorker } from './weights-worker.js';
 
@@ -15,6 +16,7 @@ export const ROLES = {
   weights: startWeightsWorker,
   index: startIndexWorker,
   publish: startPublishWorker,
+  schedule: startScheduleWorker,
 } as const;
 
 export type Role = keyof typeof ROLES;

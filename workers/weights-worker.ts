@@ -1,11 +1,15 @@
-/** The weights role: one shard's W rows under the version's model. */
+/** The weights role: one shard's W rows under a model (the shard from the payload or its load child). */
 import type { Job } from 'bullmq';
 
+import type { LoadedShard } from '../src/pipeline/load-shard.js';
 import { weightsStage } from '../src/pipeline/stages.js';
-import { QUEUES, type ShardStagePayload } from '../src/queue/queues.js';
-import { startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
+import { QUEUES, type WeightsPayload } from '../src/queue/queues.js';
+import { childValue, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 
 export function startWeightsWorker(store: ObjectStore, o: StartWorkerOptions) {
-  return startWorker(QUEUES.weights, (job: Job<ShardStagePayload>) => weightsStage(store, job.data.version, job.data.shard), o);
+  return startWorker(QUEUES.weights, async (job: Job<WeightsPayload>) => {
+    const shard = job.data.shard ?? (await childValue<LoadedShard>(job));
+    return weightsStage(store, job.data.version, job.data.modelKey, shard);
+  }, o);
 }

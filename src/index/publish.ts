@@ -1,13 +1,13 @@
 /**
- * Published versions: a version's manifest (config, shards, doc counts, size and sha256 of every
- * artifact) is written only once every artifact exists and hashes as recorded; then the `current`
- * pointer moves to it (one small object, replaced atomically). Old versions stay; rollback moves
+ * Published versions: a version's manifest (config, shards, doc counts, tombstones, size and
+ * sha256 of every artifact) is written only once every artifact exists and hashes as recorded;
+ * then the `current` pointer moves to it (one small object, replaced atomically). Old versions stay; rollback moves
  * the pointer back. Readers follow `current` and check hashes, so they never see a half-written
  * version.
  */
 import { createHash } from 'node:crypto';
 
-import { CorruptFileError, InvalidArgumentError, StoreError } from '../errors.js';
+import { CorruptFileError, InvalidArgumentError, StoreError, VersionConflictError } from '../errors.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 
@@ -20,23 +20,50 @@ export interface ArtifactRef {
 export interface ShardEntry {
   shardId: string;
   sourceKey: string;
+  /** Documents stored in the shard, tombstoned ones included (positions 0..docs-1). */
   docs: number;
   tokens: number;
-  /** Artifact keys of the shard in this version (token store, W rows, index). */
-  artifacts: string[];
+  tokensKey: string;
+  weightsKey: string;
+  indexKey: string;
+  /** Tombstoned positions (never returned; removed by compact). */
+  deleted: number;
+  /** Sorted uint32 positions, when deleted > 0. */
+  deletedKey?: string;
+}
+
+/** How far the version's model is from the corpus it serves (the drift trigger reads this). */
+export interface Lineage {
+  /** The version whose train job produced the model. */
+  trainedIn: string;
+  /** Live documents when the model was trained. */
+  trainedDocs: number;
+  /** Documents ingested since (upserts included). */
+  addedSinceTraining: number;
 }
 
 export interface Manifest {
   format: 'lemur-manifest';
   version: string;
   createdAt: string;
+  /** The version this one was derived from (ingest, delete, compact, or the current one at a rebuild). */
+  base?: string;
+  /** What made this version: build, ingest, delete, compact. */
+  operation: string;
+  modelKey: string;
   /** Model config and anything else a reader needs to interpret the artifacts. */
   config: Record<string, unknown>;
+  /** Live documents (stored minus tombstoned). */
   docs: number;
+  lineage: Lineage;
   shards: ShardEntry[];
+  /** Ids deleted by users, re-applied as tombstones when the corpus is rebuilt from sources. */
+  deletedIdsKey?: string;
   /** Every artifact of the version (model, per-shard files) with size and hash. */
   artifacts: ArtifactRef[];
 }
+
+export type ManifestInput = Omit<Manifest, 'format' | 'version' | 'createdAt' | 'docs' | 'artifacts'>;
 
 async function describe(store: ObjectStore, key: string): Promise<ArtifactRef> {
   let body: Buffer;
@@ -49,29 +76,61 @@ async function describe(store: ObjectStore, key: string): Promise<ArtifactRef> {
   return { key, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
 }
 
-/** Writes the version's manifest, then moves `current` to it. */
-export async function publishVersion(
-  store: ObjectStore,
-  version: string,
-  input: { modelKey: string; config: Record<string, unknown>; shards: ShardEntry[] },
-): Promise<Manifest> {
+/** Every artifact key of a shard. */
+export function shardArtifacts(s: ShardEntry): string[] {
+  return [s.tokensKey, s.weightsKey, s.indexKey, ...(s.deletedKey ? [s.deletedKey] : [])];
+}
+
+export interface PublishOptions {
+  /** Move `current` to the new version. @defaultValue true */
+  promote?: boolean;
+  /**
+   * Refuse to promote unless `current` still points here (null: no version yet). Derived
+   * versions pass their base, so two writers racing cannot drop each other's changes.
+   */
+  expectCurrent?: string | null;
+  /** A manifest whose artifact hashes can be reused (immutable keys it already lists). */
+  reuse?: Manifest;
+}
+
+/** Writes the version's manifest, then (by default) moves `current` to it. */
+export async function publishVersion(store: ObjectStore, version: string, input: ManifestInput, options: PublishOptions = {}): Promise<Manifest> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(version)) throw new InvalidArgumentError(`Expected a version like 2026-11-22T03-30-00Z or v7 but received '${version}'`);
   if (await store.head(keys.manifest(version))) throw new InvalidArgumentError(`version ${version} is already published: versions are immutable`);
-  const all = [input.modelKey, ...input.shards.flatMap((s) => s.artifacts)];
+  const all = [...new Set([input.modelKey, ...input.shards.flatMap(shardArtifacts), ...(input.deletedIdsKey ? [input.deletedIdsKey] : [])])];
+  // artifacts are immutable once published, so a base version's hashes stand for the same keys
+  const known = new Map((options.reuse?.artifacts ?? []).map((a) => [a.key, a]));
   const artifacts: ArtifactRef[] = [];
-  for (const key of all) artifacts.push(await describe(store, key));
+  for (const key of all) artifacts.push(known.get(key) ?? (await describe(store, key)));
   const manifest: Manifest = {
     format: 'lemur-manifest',
     version,
     createdAt: new Date().toISOString(),
-    config: input.config,
-    docs: input.shards.reduce((a, s) => a + s.docs, 0),
-    shards: input.shards,
+    ...input,
+    docs: input.shards.reduce((a, s) => a + s.docs - s.deleted, 0),
     artifacts,
   };
+  if (options.expectCurrent !== undefined) await checkCurrent(store, options.expectCurrent, version);
   await store.put(keys.manifest(version), Buffer.from(JSON.stringify(manifest, null, 2)));
-  await setCurrent(store, version);
+  if (options.promote ?? true) {
+    if (options.expectCurrent !== undefined) await checkCurrent(store, options.expectCurrent, version);
+    await setCurrent(store, version);
+  }
   return manifest;
+}
+
+async function checkCurrent(store: ObjectStore, expected: string | null, version: string): Promise<void> {
+  const now = await currentVersion(store);
+  if ((now ?? null) !== expected) {
+    throw new VersionConflictError(`version ${version} was derived from ${expected ?? '(none)'} but current is now ${now ?? '(none)'}; nothing was promoted, run it again`, expected ?? undefined, now);
+  }
+}
+
+/** Moves `current` to an already published version (a candidate that passed its evaluation). */
+export async function promoteVersion(store: ObjectStore, version: string, expectCurrent?: string | null): Promise<void> {
+  await readManifest(store, version);
+  if (expectCurrent !== undefined) await checkCurrent(store, expectCurrent, version);
+  await setCurrent(store, version);
 }
 
 export async function readManifest(store: ObjectStore, version: string): Promise<Manifest> {
@@ -110,14 +169,14 @@ export async function currentVersion(store: ObjectStore): Promise<string | undef
 }
 
 /** Published versions, oldest first. */
-export async function listVersions(store: ObjectStore): Promise<{ version: string; createdAt: string; docs: number; current: boolean }[]> {
+export async function listVersions(store: ObjectStore): Promise<{ version: string; createdAt: string; operation: string; docs: number; shards: number; current: boolean }[]> {
   const cur = await currentVersion(store);
   const out = [];
   for (const o of await store.list('versions/')) {
     if (!o.key.endsWith('/manifest.json')) continue;
     const version = o.key.split('/')[1]!;
     const m = await readManifest(store, version);
-    out.push({ version, createdAt: m.createdAt, docs: m.docs, current: version === cur });
+    out.push({ version, createdAt: m.createdAt, operation: m.operation, docs: m.docs, shards: m.shards.length, current: version === cur });
   }
   return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
 }

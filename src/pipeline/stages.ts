@@ -1,13 +1,13 @@
 /**
  * The build stages after loading, as plain functions over the object store (the queue workers
  * call these; a single process can call them in order): train ψ on all shards, weight each
- * shard's documents, index each shard's W rows, publish the version.
+ * shard's documents, index each shard's W rows (publishing is src/pipeline/publish-stage.ts).
  */
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 
 import { config } from '../config.js';
-import { publishVersion, type Manifest } from '../index/publish.js';
+import type { ShardEntry } from '../index/publish.js';
 import { fitLemur, type FitLemurOptions } from '../model/fit-lemur.js';
 import { LemurModel } from '../model/lemur-model.js';
 import { IpIndex } from '../native/ip-index.js';
@@ -35,7 +35,7 @@ async function openShardStores(store: ObjectStore, shards: LoadedShard[]): Promi
   return { stores, copies };
 }
 
-async function putFile(store: ObjectStore, key: string, path: string): Promise<void> {
+export async function putFile(store: ObjectStore, key: string, path: string): Promise<void> {
   await store.put(key, createReadStream(path));
 }
 
@@ -57,8 +57,8 @@ export async function trainStage(store: ObjectStore, version: string, shards: Lo
   }
 }
 
-async function loadModel(store: ObjectStore, version: string): Promise<LemurModel> {
-  const c = await localCopy(store, keys.model(version));
+export async function loadModel(store: ObjectStore, modelKey: string): Promise<LemurModel> {
+  const c = await localCopy(store, modelKey);
   try {
     return await LemurModel.load(c.path);
   } finally {
@@ -66,51 +66,61 @@ async function loadModel(store: ObjectStore, version: string): Promise<LemurMode
   }
 }
 
-/** W rows of one shard (docs × hidden float32, little-endian) under keys.weights(version, shard). */
-export async function weightsStage(store: ObjectStore, version: string, shard: LoadedShard): Promise<{ weightsKey: string; docs: number }> {
-  const model = await loadModel(store, version);
+/** A shard after the weights stage (and, with indexKey, after the index stage). */
+export interface BuiltShard {
+  shard: LoadedShard;
+  weightsKey: string;
+  indexKey?: string;
+}
+
+/**
+ * W rows of one shard (docs × hidden float32, little-endian) under keys.weights(version, shard),
+ * with the given model (the version's own for a build, the base version's for an ingest: rows
+ * are computed per document in fixed blocks, so they are bit-identical either way).
+ */
+export async function weightsStage(store: ObjectStore, version: string, modelKey: string, shard: LoadedShard): Promise<BuiltShard> {
+  const model = await loadModel(store, modelKey);
   const { stores, copies } = await openShardStores(store, [shard]);
   try {
     const W = await model.weights(stores[0]!, undefined, { threads: config().threads });
-    await store.put(keys.weights(version, shard.shardId), new Uint8Array(W.buffer, W.byteOffset, W.byteLength));
-    return { weightsKey: keys.weights(version, shard.shardId), docs: stores[0]!.nDocs };
+    const weightsKey = keys.weights(version, shard.shardId);
+    await store.put(weightsKey, new Uint8Array(W.buffer, W.byteOffset, W.byteLength));
+    return { shard, weightsKey };
   } finally {
     stores[0]!.close();
     copies[0]!.release();
   }
 }
 
-/** The shard's Faiss HNSW index over its W rows (ids = positions) under keys.index(version, shard). */
-export async function indexStage(store: ObjectStore, version: string, shard: LoadedShard, options: { M?: number; efConstruction?: number } = {}): Promise<{ indexKey: string }> {
-  const model = await loadModel(store, version);
-  const raw = await store.get(keys.weights(version, shard.shardId));
-  const W = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-  const ix = IpIndex.create({ d: model.hidden, kind: 'hnsw', M: options.M ?? 32, efConstruction: options.efConstruction ?? 40 });
+/** Reads a W file as float32 rows. */
+export async function readWeights(store: ObjectStore, key: string): Promise<Float32Array> {
+  const raw = await store.get(key);
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+}
+
+/** Builds a Faiss HNSW index over W rows (ids = positions) and stores it under `key`. */
+export async function writeIndex(store: ObjectStore, key: string, W: Float32Array, docs: number, options: { M?: number; efConstruction?: number } = {}): Promise<void> {
+  const ix = IpIndex.create({ d: W.length / docs, kind: 'hnsw', M: options.M ?? 32, efConstruction: options.efConstruction ?? 40 });
   const scratch = makeScratchDir();
   try {
-    await ix.add(W, BigInt64Array.from({ length: W.length / model.hidden }, (_, i) => BigInt(i)));
+    await ix.add(W, BigInt64Array.from({ length: docs }, (_, i) => BigInt(i)));
     const local = join(scratch.dir, 'index.faiss');
     await ix.save(local);
-    await putFile(store, keys.index(version, shard.shardId), local);
-    return { indexKey: keys.index(version, shard.shardId) };
+    await putFile(store, key, local);
   } finally {
     ix.close();
     scratch.cleanup();
   }
 }
 
-/** Publishes the version once every shard's artifacts exist. */
-export async function publishStage(store: ObjectStore, version: string, shards: LoadedShard[]): Promise<Manifest> {
-  const model = await loadModel(store, version);
-  return publishVersion(store, version, {
-    modelKey: keys.model(version),
-    config: { ...model.config },
-    shards: shards.map((s) => ({
-      shardId: s.shardId,
-      sourceKey: s.sourceKey,
-      docs: s.docs,
-      tokens: s.tokens,
-      artifacts: [s.tokensKey, keys.weights(version, s.shardId), keys.index(version, s.shardId)],
-    })),
-  });
+/** The shard's Faiss HNSW index over its W rows (ids = positions) under keys.index(version, shard). */
+export async function indexStage(store: ObjectStore, version: string, built: BuiltShard, options: { M?: number; efConstruction?: number } = {}): Promise<Required<BuiltShard>> {
+  const indexKey = keys.index(version, built.shard.shardId);
+  await writeIndex(store, indexKey, await readWeights(store, built.weightsKey), built.shard.docs, options);
+  return { ...built, indexKey };
+}
+
+/** A built shard as a manifest entry (no tombstones yet). */
+export function shardEntry(b: Required<BuiltShard>): ShardEntry {
+  return { shardId: b.shard.shardId, sourceKey: b.shard.sourceKey, docs: b.shard.docs, tokens: b.shard.tokens, tokensKey: b.shard.tokensKey, weightsKey: b.weightsKey, indexKey: b.indexKey, deleted: 0 };
 }

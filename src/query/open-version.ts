@@ -1,20 +1,22 @@
 /**
  * Opens a published version for querying: its model, and per shard the token store, W rows and
- * HNSW index, as a QueryEngine. The caller closes it (close() releases the indexes, token
+ * HNSW index and tombstones, as a QueryEngine. The caller closes it (close() releases the indexes, token
  * stores and any downloaded copies).
  */
-import { readManifest, currentVersion } from '../index/publish.js';
+import { readManifest, currentVersion, type Manifest } from '../index/publish.js';
 import { InvalidArgumentError } from '../errors.js';
 import { LemurModel } from '../model/lemur-model.js';
 import { IpIndex } from '../native/ip-index.js';
 import { TokenStore } from '../native/token-store.js';
+import { readDeleted } from '../index/tombstones.js';
 import { localCopy, type LocalCopy } from '../pipeline/local-copy.js';
-import { keys } from '../store/keys.js';
+import { readWeights } from '../pipeline/stages.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { QueryEngine, type EngineShard } from './query-engine.js';
 
 export interface OpenedVersion {
   version: string;
+  manifest: Manifest;
   engine: QueryEngine;
   close: () => void;
 }
@@ -27,28 +29,27 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
   const stores: TokenStore[] = [];
   const indexes: IpIndex[] = [];
   try {
-    const mc = await localCopy(store, keys.model(v));
+    const mc = await localCopy(store, manifest.modelKey);
     copies.push(mc);
     const model = await LemurModel.load(mc.path);
     const shards: EngineShard[] = [];
     for (const s of manifest.shards) {
-      const tokensKey = s.artifacts.find((k) => k.endsWith('/tokens.lts'));
-      if (!tokensKey) throw new InvalidArgumentError(`version ${v}: shard ${s.shardId} lists no token store`);
-      const tc = await localCopy(store, tokensKey);
+      const tc = await localCopy(store, s.tokensKey);
       copies.push(tc);
       const ts = await TokenStore.open(tc.path);
       stores.push(ts);
-      const raw = await store.get(keys.weights(v, s.shardId));
-      const W = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-      const ic = await localCopy(store, keys.index(v, s.shardId));
+      const W = await readWeights(store, s.weightsKey);
+      const ic = await localCopy(store, s.indexKey);
       copies.push(ic);
       const hnsw = await IpIndex.load(ic.path);
       indexes.push(hnsw);
       shards.push({ store: ts, ids: await ts.ids(), W, hnsw });
     }
     const engine = new QueryEngine(model, shards);
+    for (const [i, s] of manifest.shards.entries()) if (s.deleted > 0) engine.tombstone(i, await readDeleted(store, s));
     return {
       version: v,
+      manifest,
       engine,
       close: () => {
         engine.close();

@@ -7,7 +7,7 @@
 import { config } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
 import { IpIndex, type IpIndexKind } from '../native/ip-index.js';
-import { maxsimRerank } from '../native/maxsim.js';
+import { maxsimExactTopK, maxsimRerank, type SearchResult } from '../native/maxsim.js';
 import { innerProductTopK } from '../native/ols.js';
 import type { TokenStore } from '../native/token-store.js';
 import type { LemurModel } from '../model/lemur-model.js';
@@ -57,6 +57,22 @@ export class EngineResult {
 
   row(i: number): { ids: (DocId | null)[]; scores: Float32Array } {
     return { ids: this.ids.slice(i * this.k, (i + 1) * this.k), scores: this.scores.subarray(i * this.k, (i + 1) * this.k) };
+  }
+}
+
+interface Hit {
+  score: number;
+  shard: number;
+  pos: number;
+}
+
+/** Appends a shard's per-query results (positions; -1 = none) to each query's hits. */
+function collect(hits: Hit[][], shard: number, r: SearchResult): void {
+  for (let q = 0; q < hits.length; q++) {
+    const row = r.row(q);
+    for (let i = 0; i < row.labels.length; i++) {
+      if (row.labels[i]! >= 0n) hits[q]!.push({ score: row.distances[i]!, shard, pos: Number(row.labels[i]!) });
+    }
   }
 }
 
@@ -124,16 +140,32 @@ export class QueryEngine {
     for (const id of ids) wanted.add(String(id));
     let n = 0;
     this.#shards.forEach((s, si) => {
-      const del = this.#deleted[si]!;
-      for (let p = 0; p < s.ids.length; p++) {
-        if (!del[p] && wanted.has(String(s.ids[p]))) {
-          del[p] = 1;
-          this.#deletedCount[si]!++;
-          n++;
-        }
-      }
+      const hit: number[] = [];
+      for (let p = 0; p < s.ids.length; p++) if (wanted.has(String(s.ids[p]))) hit.push(p);
+      n += this.tombstone(si, hit);
     });
     return n;
+  }
+
+  /** Marks positions of one shard deleted (a version's tombstones); returns how many were live. */
+  tombstone(shard: number, positions: Iterable<number>): number {
+    const del = this.#deleted[shard];
+    if (!del) throw new InvalidArgumentError(`Expected a shard index below ${this.#shards.length} but received ${shard}`);
+    let n = 0;
+    for (const p of positions) {
+      if (!Number.isInteger(p) || p < 0 || p >= del.length) throw new InvalidArgumentError(`shard ${shard}: position ${p} outside 0..${del.length - 1}`);
+      if (!del[p]) {
+        del[p] = 1;
+        n++;
+      }
+    }
+    this.#deletedCount[shard]! += n;
+    return n;
+  }
+
+  /** Live documents across shards. */
+  get liveDocs(): number {
+    return this.#shards.reduce((a, s, i) => a + s.store.nDocs - this.#deletedCount[i]!, 0);
   }
 
   // 'auto': a few queries walk the HNSW graph (a scan reads all of W per query: memory-bound);
@@ -160,7 +192,7 @@ export class QueryEngine {
     const F = await this.#model.features(queries, queryCounts, { threads });
     const hidden = this.#model.hidden;
     // per query: (score, shard, position) of every shard's reranked hits
-    const hits: { score: number; shard: number; pos: number }[][] = Array.from({ length: nq }, () => []);
+    const hits: Hit[][] = Array.from({ length: nq }, () => []);
     for (const [si, shard] of this.#shards.entries()) {
       const n = shard.store.nDocs;
       if (n - this.#deletedCount[si]! <= 0) continue;
@@ -178,14 +210,34 @@ export class QueryEngine {
       if (this.#deletedCount[si]! > 0) {
         for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0n && del[Number(labels[i]!)]) labels[i] = -1n;
       }
-      const r = await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, kp), { threads });
-      for (let q = 0; q < nq; q++) {
-        const row = r.row(q);
-        for (let i = 0; i < row.labels.length; i++) {
-          if (row.labels[i]! >= 0n) hits[q]!.push({ score: row.distances[i]!, shard: si, pos: Number(row.labels[i]!) });
-        }
-      }
+      collect(hits, si, await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, kp), { threads }));
     }
+    return this.#merge(hits, k);
+  }
+
+  /**
+   * The exact top-k by MaxSim over every live document (exhaustive: ground truth for recall).
+   * @param queries sum(queryCounts) × dim token vectors
+   */
+  async exact(queries: Float32Array, queryCounts: Int32Array, options: { k?: number; threads?: number } = {}): Promise<EngineResult> {
+    const k = options.k ?? 10;
+    if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`Expected integer k >= 1 but received ${k}`);
+    const threads = options.threads ?? config().threads;
+    const hits: Hit[][] = Array.from({ length: queryCounts.length }, () => []);
+    for (const [si, shard] of this.#shards.entries()) {
+      const n = shard.store.nDocs;
+      const dead = this.#deletedCount[si]!;
+      if (n - dead <= 0) continue;
+      const r = await maxsimExactTopK(queries, queryCounts, shard.store, Math.min(n, k + dead), { threads });
+      const del = this.#deleted[si]!;
+      if (dead > 0) for (let i = 0; i < r.labels.length; i++) if (r.labels[i]! >= 0n && del[Number(r.labels[i]!)]) r.labels[i] = -1n;
+      collect(hits, si, r);
+    }
+    return this.#merge(hits, k);
+  }
+
+  #merge(hits: Hit[][], k: number): EngineResult {
+    const nq = hits.length;
     const ids: (DocId | null)[] = new Array(nq * k).fill(null);
     const scores = new Float32Array(nq * k).fill(-Infinity);
     for (let q = 0; q < nq; q++) {

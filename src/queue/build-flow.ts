@@ -3,13 +3,15 @@
  * child fails the parent: nothing is trained or published from an incomplete corpus). When
  * training is done, the train job queues flow 2: publish-version waits for one build-index per
  * shard, each waiting for its compute-weights. Job ids are deterministic, so resubmitting a
- * build, or a retried train job re-queuing flow 2, adds nothing twice.
+ * build, or a retried train job re-queuing flow 2, adds nothing twice. An ingest is one flow of
+ * the same stages with no training (submitIngest).
  */
-import { FlowProducer, type JobsOptions } from 'bullmq';
+import { FlowProducer, type FlowJob, type JobsOptions } from 'bullmq';
 
 import type { LoadedShard } from '../pipeline/load-shard.js';
 import { redisConnection } from './connection.js';
-import { JOBS, QUEUES, jobIds, type LoadShardPayload, type PublishPayload, type ShardStagePayload, type TrainPayload } from './queues.js';
+import { keys, shardId } from '../store/keys.js';
+import { JOBS, QUEUES, jobIds, type IndexPayload, type LoadShardPayload, type PublishPayload, type TrainPayload, type WeightsPayload } from './queues.js';
 
 export interface QueueTarget {
   redisUrl: string;
@@ -30,55 +32,112 @@ async function withFlow<T>(t: QueueTarget, fn: (flow: FlowProducer) => Promise<T
 
 export interface SubmitBuildInput {
   version: string;
-  sources: string[];
+  /** Parquet source keys to load, or `shards` to retrain on shards already loaded. */
+  sources?: string[];
+  shards?: LoadedShard[];
   load?: Omit<LoadShardPayload, 'sourceKey'>;
   fit?: Record<string, number>;
+  /** Move `current` when published. @defaultValue true */
+  promote?: boolean;
 }
 
 /** Queues a build; returns the train job's id (the build's root until flow 2 starts). */
 export async function submitBuild(t: QueueTarget, input: SubmitBuildInput): Promise<string> {
-  const sources = [...new Set(input.sources)].sort();
+  const sources = [...new Set(input.sources ?? input.shards?.map((s) => s.sourceKey) ?? [])].sort();
   return withFlow(t, async (flow) => {
-    const data: TrainPayload = { version: input.version, sources, ...(input.fit ? { fit: input.fit } : {}) };
+    const data: TrainPayload = {
+      version: input.version,
+      sources,
+      ...(input.fit ? { fit: input.fit } : {}),
+      ...(input.shards ? { shards: input.shards } : {}),
+      ...(input.promote === false ? { promote: false } : {}),
+    };
     const node = await flow.add({
       name: JOBS.trainPsi,
       queueName: QUEUES.train,
       data,
       opts: { ...RETRY, jobId: jobIds.train(input.version) },
-      children: sources.map((sourceKey) => ({
-        name: JOBS.loadShard,
-        queueName: QUEUES.load,
-        data: { ...input.load, sourceKey } satisfies LoadShardPayload,
-        opts: { ...RETRY, jobId: jobIds.load(input.version, sourceKey), failParentOnFailure: true },
-      })),
+      children: input.shards ? [] : sources.map((sourceKey) => loadNode(input.version, sourceKey, input.load)),
     });
     return node.job.id!;
   });
 }
 
+function loadNode(version: string, sourceKey: string, load: Omit<LoadShardPayload, 'sourceKey'> | undefined): FlowJob {
+  return {
+    name: JOBS.loadShard,
+    queueName: QUEUES.load,
+    data: { ...load, sourceKey } satisfies LoadShardPayload,
+    opts: { ...RETRY, jobId: jobIds.load(version, sourceKey), failParentOnFailure: true },
+  };
+}
+
+/** build-index ← compute-weights (← load-shard when the shard is not loaded yet) for one shard. */
+function shardNode(version: string, key: { shardId: string }, weights: WeightsPayload, load?: FlowJob): FlowJob {
+  return {
+    name: JOBS.buildIndex,
+    queueName: QUEUES.index,
+    data: { version } satisfies IndexPayload,
+    opts: { ...RETRY, jobId: jobIds.index(version, key.shardId), failParentOnFailure: true },
+    children: [
+      {
+        name: JOBS.computeWeights,
+        queueName: QUEUES.weights,
+        data: weights,
+        opts: { ...RETRY, jobId: jobIds.weights(version, key.shardId), failParentOnFailure: true },
+        ...(load ? { children: [load] } : {}),
+      },
+    ],
+  };
+}
+
 /** Flow 2, queued by the train job once the model is stored. */
-export async function queueShardStages(t: QueueTarget, version: string, shards: LoadedShard[]): Promise<void> {
+export async function queueShardStages(t: QueueTarget, version: string, shards: LoadedShard[], options: { promote?: boolean } = {}): Promise<void> {
+  const modelKey = keys.model(version);
   await withFlow(t, async (flow) => {
-    const stage = (shard: LoadedShard): ShardStagePayload => ({ version, shard });
     await flow.add({
       name: JOBS.publishVersion,
       queueName: QUEUES.publish,
-      data: { version, shards } satisfies PublishPayload,
+      data: { version, modelKey, operation: 'build', ...(options.promote === false ? { promote: false } : {}) } satisfies PublishPayload,
       opts: { ...RETRY, jobId: jobIds.publish(version) },
-      children: shards.map((s) => ({
-        name: JOBS.buildIndex,
-        queueName: QUEUES.index,
-        data: stage(s),
-        opts: { ...RETRY, jobId: jobIds.index(version, s.shardId), failParentOnFailure: true },
-        children: [
-          {
-            name: JOBS.computeWeights,
-            queueName: QUEUES.weights,
-            data: stage(s),
-            opts: { ...RETRY, jobId: jobIds.weights(version, s.shardId), failParentOnFailure: true },
-          },
-        ],
-      })),
+      children: shards.map((s) => shardNode(version, s, { version, modelKey, shard: s })),
     });
+  });
+}
+
+export interface SubmitIngestInput {
+  version: string;
+  /** The version whose model weights the new documents. */
+  base: string;
+  modelKey: string;
+  sources: string[];
+  load?: Omit<LoadShardPayload, 'sourceKey'>;
+  /** Queue a retrain when documents added since training exceed this fraction. */
+  driftFraction?: number;
+}
+
+/**
+ * An ingest as one flow: per source load-shard → compute-weights (the base's model) →
+ * build-index, then publish-version adds the shards to current. No training.
+ */
+export async function submitIngest(t: QueueTarget, input: SubmitIngestInput): Promise<string> {
+  const sources = [...new Set(input.sources)].sort();
+  return withFlow(t, async (flow) => {
+    const node = await flow.add({
+      name: JOBS.publishVersion,
+      queueName: QUEUES.publish,
+      data: {
+        version: input.version,
+        modelKey: input.modelKey,
+        operation: 'ingest',
+        base: input.base,
+        ...(input.driftFraction !== undefined ? { driftFraction: input.driftFraction } : {}),
+      } satisfies PublishPayload,
+      opts: { ...RETRY, jobId: jobIds.publish(input.version) },
+      children: sources.map((sourceKey) =>
+        shardNode(input.version, { shardId: shardId(sourceKey) }, { version: input.version, modelKey: input.modelKey }, loadNode(input.version, sourceKey, input.load)),
+      ),
+    });
+    return node.job.id!;
   });
 }

@@ -11,6 +11,8 @@ export const QUEUES = {
   weights: 'lemur-weights',
   index: 'lemur-index',
   publish: 'lemur-publish',
+  schedule: 'lemur-schedule',
+  query: 'lemur-query',
 } as const;
 
 export const JOBS = {
@@ -19,6 +21,10 @@ export const JOBS = {
   computeWeights: 'compute-weights',
   buildIndex: 'build-index',
   publishVersion: 'publish-version',
+  scheduledRun: 'scheduled-run',
+  evalBatch: 'eval-batch',
+  exactBatch: 'exact-batch',
+  evalReport: 'eval-report',
 } as const;
 
 /** load-shard: read one Parquet source shard into its token store. */
@@ -38,18 +44,52 @@ export interface TrainPayload {
   sources: string[];
   /** Fit options (sizes, epochs, seed); defaults are the reference's. */
   fit?: Record<string, number>;
+  /** Shards already loaded (a retrain on current's shards), instead of load children. */
+  shards?: LoadedShard[];
+  /** Publish without moving `current` (a scheduled candidate). @defaultValue true */
+  promote?: boolean;
 }
 
-/** compute-weights: one shard's W rows under the version's model. */
-export interface ShardStagePayload {
+/** compute-weights: one shard's W rows under a model (the shard comes from its load child when absent). */
+export interface WeightsPayload {
   version: string;
-  shard: LoadedShard;
+  modelKey: string;
+  shard?: LoadedShard;
 }
 
-/** publish-version: write the manifest of every shard and move `current`. */
+/** build-index: one shard's HNSW index over the W rows its compute-weights child wrote. */
+export interface IndexPayload {
+  version: string;
+}
+
+/**
+ * publish-version: a manifest over the shards its build-index children produced. A build
+ * derives from whatever is current at publish time (carrying tombstones); an ingest adds its
+ * shards to current, which must still have the model the rows were computed with.
+ */
 export interface PublishPayload {
   version: string;
-  shards: LoadedShard[];
+  modelKey: string;
+  operation: 'build' | 'ingest';
+  /** ingest: the version it started from. */
+  base?: string;
+  /** build: move `current` (false for a scheduled candidate that is evaluated first). @defaultValue true */
+  promote?: boolean;
+  /** ingest: queue a retrain when added documents exceed this fraction of the trained ones. */
+  driftFraction?: number;
+}
+
+/** A scheduled (or drift-triggered) rebuild: build a candidate, evaluate it against current, promote or fail. */
+export interface ScheduledRunPayload {
+  /** The schedule's name (or 'drift'). */
+  schedule: string;
+  /** Store prefix of the Parquet sources, or absent to retrain on current's shards. */
+  source?: string;
+  /** Largest allowed drop of recall@10 against current. @defaultValue 0.01 */
+  tolerance?: number;
+  /** Store key of a Parquet file of held-out queries; default: a seeded sample of corpus tokens. */
+  queries?: string;
+  fit?: Record<string, number>;
 }
 
 function safe(s: string): string {

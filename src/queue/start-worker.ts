@@ -6,7 +6,7 @@
  */
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 
-import { CorruptFileError, InputDataError, InvalidArgumentError } from '../errors.js';
+import { CorruptFileError, InputDataError, InvalidArgumentError, PipelineError } from '../errors.js';
 import { log } from '../log.js';
 import { redisConnection } from './connection.js';
 
@@ -55,4 +55,16 @@ export function startWorker<P, R>(queue: string, processor: Processor<P, R>, o: 
   );
   worker.on('error', (err) => wlog.error('worker error', { error: err }));
   return worker;
+}
+
+/** The one value a job's single child returned (a stage's input when it is not in the payload). */
+export async function childValue<T>(job: Job): Promise<T> {
+  const values = Object.values(await job.getChildrenValues<T>());
+  if (values.length !== 1) throw new PipelineError(`job ${job.id}: expected one child result but found ${values.length}`);
+  return values[0]!;
+}
+
+/** Every value a job's children returned. */
+export async function childValues<T>(job: Job): Promise<T[]> {
+  return Object.values(await job.getChildrenValues<T>());
 }

@@ -8,7 +8,12 @@
  *   shards/<shardId>/source.json      the latest load: source key, size, etag, token store key
  *   versions/<version>/model.lemur    a published model version …
  *   versions/<version>/<shardId>/W.f32, index.faiss
- *   versions/<version>/manifest.json
+ *   versions/<version>/<shardId>/deleted.u32  tombstoned positions of the shard (sorted uint32)
+ *   versions/<version>/deleted-ids.json      ids deleted by users (re-applied when rebuilt)
+ *   versions/<version>/manifest.json  (a version may reference artifacts of older versions:
+ *                                     copy-on-write, since every artifact is immutable)
+ *   evals/<evalId>/…                  queued evaluations: queries, per-batch results, report
+ *   schedules/<name>/runs/<at>.json   one record per scheduled run (outcome, recalls)
  *   current                           the pointer to the published version
  */
 import { createHash } from 'node:crypto';
@@ -29,7 +34,14 @@ export const keys = {
   model: (version: string): string => checkKey(`versions/${version}/model.lemur`),
   weights: (version: string, id: string): string => checkKey(`versions/${version}/${id}/W.f32`),
   index: (version: string, id: string): string => checkKey(`versions/${version}/${id}/index.faiss`),
+  deleted: (version: string, id: string): string => checkKey(`versions/${version}/${id}/deleted.u32`),
+  deletedIds: (version: string): string => checkKey(`versions/${version}/deleted-ids.json`),
   manifest: (version: string): string => checkKey(`versions/${version}/manifest.json`),
+  evalQueries: (evalId: string): string => checkKey(`evals/${evalId}/queries.lts`),
+  evalResults: (evalId: string, batch: number): string => checkKey(`evals/${evalId}/results/batch-${String(batch).padStart(5, '0')}.parquet`),
+  evalTruth: (evalId: string, batch: number): string => checkKey(`evals/${evalId}/truth/batch-${String(batch).padStart(5, '0')}.json`),
+  evalReport: (evalId: string, ext: 'json' | 'html'): string => checkKey(`evals/${evalId}/report.${ext}`),
+  scheduleRun: (name: string, at: string): string => checkKey(`schedules/${name}/runs/${at}.json`),
   current: (): string => 'current',
 };
 

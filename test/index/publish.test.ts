@@ -17,7 +17,15 @@ const store = new LocalStore(tmp.dir);
 async function stage(version: string): Promise<Parameters<typeof publishVersion>[2]> {
   await store.put(keys.model(version), Buffer.from(`model ${version}`));
   await store.put(keys.weights(version, 's1'), Buffer.from(`W ${version}`));
-  return { modelKey: keys.model(version), config: { hidden: 8 }, shards: [{ shardId: 's1', sourceKey: 'sources/a.parquet', docs: 3, tokens: 9, artifacts: [keys.weights(version, 's1')] }] };
+  await store.put(keys.index(version, 's1'), Buffer.from(`index ${version}`));
+  await store.put('shards/s1/t/tokens.lts', Buffer.from('tokens'));
+  return {
+    operation: 'build',
+    modelKey: keys.model(version),
+    config: { hidden: 8 },
+    lineage: { trainedIn: version, trainedDocs: 3, addedSinceTraining: 0 },
+    shards: [{ shardId: 's1', sourceKey: 'sources/a.parquet', docs: 3, tokens: 9, tokensKey: 'shards/s1/t/tokens.lts', weightsKey: keys.weights(version, 's1'), indexKey: keys.index(version, 's1'), deleted: 0 }],
+  };
 }
 
 describe('publishVersion', () => {
@@ -25,7 +33,7 @@ describe('publishVersion', () => {
     assert.equal(await currentVersion(store), undefined);
     const m1 = await publishVersion(store, 'v1', await stage('v1'));
     assert.equal(m1.docs, 3);
-    assert.equal(m1.artifacts.length, 2);
+    assert.equal(m1.artifacts.length, 4);
     assert.match(m1.artifacts[0]!.sha256, /^[0-9a-f]{64}$/);
     assert.equal(await currentVersion(store), 'v1');
     await new Promise((r) => setTimeout(r, 5));
@@ -41,7 +49,8 @@ describe('publishVersion', () => {
   it('refuses to publish twice, or with a missing artifact, and leaves current alone', async () => {
     await assert.rejects(publishVersion(store, 'v2', await stage('v2')), /immutable/);
     const input = await stage('v3');
-    input.shards[0]!.artifacts.push(keys.index('v3', 's1'));
+    input.shards[0]!.deletedKey = keys.deleted('v3', 's1');
+    input.shards[0]!.deleted = 1;
     await assert.rejects(publishVersion(store, 'v3', input), /does not exist/);
     assert.equal(await store.head(keys.manifest('v3')), undefined);
     assert.equal(await currentVersion(store), 'v2');

@@ -10,7 +10,9 @@ import { after, describe, it } from 'node:test';
 import { currentVersion, verifyVersion } from '../../src/index/publish.js';
 import { setLogLevel } from '../../src/log.js';
 import { loadShard } from '../../src/pipeline/load-shard.js';
-import { indexStage, publishStage, trainStage, weightsStage } from '../../src/pipeline/stages.js';
+import { publishBuild } from '../../src/pipeline/publish-stage.js';
+import { indexStage, trainStage, weightsStage } from '../../src/pipeline/stages.js';
+import { keys } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { writeFixture } from '../helpers/parquet-fixtures.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
@@ -27,12 +29,13 @@ describe('build stages', () => {
     await writeFixture(join(tmp.dir, 'sources/b.parquet'), { rows: 200, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048 });
     const shards = [await loadShard(store, 'sources/a.parquet'), await loadShard(store, 'sources/b.parquet')];
     await trainStage(store, 'v1', shards, { mPrime: 128, nLearn: 3000, olsSamples: 256, hidden: 64, epochs: 2, seed: 1 });
+    const built = [];
     for (const s of shards) {
-      const w = await weightsStage(store, 'v1', s);
-      assert.equal(w.docs, s.docs);
-      await indexStage(store, 'v1', s);
+      const w = await weightsStage(store, 'v1', keys.model('v1'), s);
+      assert.equal((await store.head(w.weightsKey))!.size, s.docs * 64 * 4);
+      built.push(await indexStage(store, 'v1', w));
     }
-    const manifest = await publishStage(store, 'v1', shards);
+    const manifest = await publishBuild(store, { version: 'v1', modelKey: keys.model('v1') }, built);
     assert.equal(manifest.docs, 500);
     assert.equal(manifest.artifacts.length, 1 + 3 * 2);
     assert.equal(await currentVersion(store), 'v1');

@@ -54,7 +54,7 @@ describe('a build through the queues', () => {
   it('publishes a version from two shards', async () => {
     await submitBuild({ redisUrl: redis.url, prefix: redis.prefix }, { version: 'v1', sources: ['sources/a.parquet', 'sources/b.parquet'], fit });
     const r = (await finished(QUEUES.publish, jobIds.publish('v1'))) as { version: string; docs: number };
-    assert.deepEqual(r, { version: 'v1', docs: 500 });
+    assert.deepEqual(r, { version: 'v1', docs: 500, promoted: true });
     assert.equal(await currentVersion(store), 'v1');
     await verifyVersion(store, 'v1');
     const p = await buildProgress({ redisUrl: redis.url, prefix: redis.prefix }, 'v1');

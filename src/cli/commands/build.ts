@@ -4,17 +4,14 @@
  * one-machine build: a private redis-server, every worker role in this process, and it returns
  * when the version is published.
  */
-import { config } from '../../config.js';
 import { ConfigError, PipelineError } from '../../errors.js';
 import { log } from '../../log.js';
 import { submitBuild } from '../../queue/build-flow.js';
-import { startEmbeddedRedis } from '../../queue/embedded-redis.js';
 import { buildProgress, progressLine } from '../../queue/build-progress.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
 import { openStore } from '../../store/open-store.js';
-import { makeScratchDir } from '../../pipeline/scratch.js';
-import { ROLES, startRoles, type Role } from '../../../workers/roles.js';
+import { withQueues } from './with-queues.js';
 
 export interface BuildOptions {
   prefix: string;
@@ -34,15 +31,10 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
   if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.prefix}' in ${store.url}`);
   const version = o.version ?? newVersion();
   const t0 = performance.now();
-  const shared = config().redisUrl;
-  const scratch = shared ? undefined : makeScratchDir('lemur-redis-');
-  const redis = shared ? undefined : await startEmbeddedRedis({ dir: scratch!.dir });
-  const target = { redisUrl: shared ?? redis!.url };
-  const workers = shared ? [] : startRoles(Object.keys(ROLES) as Role[], store, target);
-  try {
-    log.info('build submitted', { version, shards: sources.length, store: store.url, embedded: !shared });
+  return withQueues(store, async (target, embedded) => {
+    log.info('build submitted', { version, shards: sources.length, store: store.url, embedded });
     await submitBuild(target, { version, sources, fit: o.fit });
-    if (shared && !o.wait) return { version, shards: sources.length, submitted: true };
+    if (!embedded && !o.wait) return { version, shards: sources.length, submitted: true };
     // progress: one refreshed line on a terminal, a log line every 10 s otherwise
     const tty = process.stderr.isTTY;
     let last = '';
@@ -69,9 +61,5 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
       clearInterval(timer);
       if (tty && last) process.stderr.write('\n');
     }
-  } finally {
-    await Promise.all(workers.map((w) => w.close()));
-    await redis?.stop();
-    scratch?.cleanup();
-  }
+  });
 }

@@ -1,0 +1,27 @@
+/**
+ * The queues a CLI command submits to: the shared ones when REDIS_URL is set, otherwise a
+ * one-machine setup for the command's lifetime: a private redis-server and every worker role
+ * in this process.
+ */
+import { config } from '../../config.js';
+import type { QueueTarget } from '../../queue/build-flow.js';
+import { startEmbeddedRedis } from '../../queue/embedded-redis.js';
+import { makeScratchDir } from '../../pipeline/scratch.js';
+import type { ObjectStore } from '../../store/object-store.js';
+import { ROLES, startRoles, type Role } from '../../../workers/roles.js';
+
+export async function withQueues<T>(store: ObjectStore, fn: (target: QueueTarget, embedded: boolean) => Promise<T>): Promise<T> {
+  const shared = config().redisUrl;
+  if (shared) return fn({ redisUrl: shared }, false);
+  const scratch = makeScratchDir('lemur-redis-');
+  const redis = await startEmbeddedRedis({ dir: scratch.dir });
+  const target = { redisUrl: redis.url };
+  const workers = startRoles(Object.keys(ROLES) as Role[], store, target);
+  try {
+    return await fn(target, true);
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    await redis.stop();
+    scratch.cleanup();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The last stage of a build or an ingest: turn built shards into a published version.
+ *
+ * A build derives from whatever is current when it publishes: shards whose token store is the
+ * same object as before keep their tombstones, and ids users deleted stay deleted, so a
+ * rebuild never resurrects a delete. An ingest derives from current too, but only when current
+ * still has the model its W rows were computed with (rows of different models do not mix).
+ */
+import { InvalidArgumentError, VersionConflictError } from '../errors.js';
+import { currentVersion, publishVersion, readManifest, type Manifest, type ShardEntry } from '../index/publish.js';
+import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../index/tombstones.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { loadModel, shardEntry, type BuiltShard } from './stages.js';
+
+const bySource = (a: { shardId: string; sourceKey: string }, b: { shardId: string; sourceKey: string }): number =>
+  a.sourceKey < b.sourceKey ? -1 : a.sourceKey > b.sourceKey ? 1 : 0;
+
+const live = (shards: ShardEntry[]): number => shards.reduce((a, s) => a + s.docs - s.deleted, 0);
+
+export interface PublishBuildInput {
+  version: string;
+  modelKey: string;
+  /** Leave `current` where it is (a scheduled candidate, promoted after its evaluation). @defaultValue true */
+  promote?: boolean;
+}
+
+export async function publishBuild(store: ObjectStore, input: PublishBuildInput, built: Required<BuiltShard>[]): Promise<Manifest> {
+  const model = await loadModel(store, input.modelKey);
+  const base = await currentVersion(store);
+  const baseManifest = base ? await readManifest(store, base) : undefined;
+  let shards = built.map(shardEntry).sort(bySource);
+  let deletedIdsKey: string | undefined;
+  if (baseManifest) {
+    const before = new Map(baseManifest.shards.map((s) => [s.tokensKey, s]));
+    shards = await Promise.all(shards.map(async (s) => {
+      const prev = before.get(s.tokensKey);
+      return prev && prev.deleted > 0 ? addTombstones(store, input.version, s, await readDeleted(store, prev)) : s;
+    }));
+    const deletedIds = await readDeletedIds(store, baseManifest.deletedIdsKey);
+    shards = (await tombstoneIds(store, input.version, shards, deletedIds)).shards;
+    deletedIdsKey = await writeDeletedIds(store, input.version, deletedIds);
+  }
+  return publishVersion(
+    store,
+    input.version,
+    {
+      operation: 'build',
+      ...(base ? { base } : {}),
+      modelKey: input.modelKey,
+      config: { ...model.config },
+      lineage: { trainedIn: input.version, trainedDocs: live(shards), addedSinceTraining: 0 },
+      shards,
+      ...(deletedIdsKey ? { deletedIdsKey } : {}),
+    },
+    { promote: input.promote ?? true, expectCurrent: base ?? null, ...(baseManifest ? { reuse: baseManifest } : {}) },
+  );
+}
+
+export interface PublishIngestInput {
+  version: string;
+  /** The version the ingest started from (its model computed the new rows). */
+  base: string;
+  modelKey: string;
+}
+
+export interface IngestOutcome {
+  manifest: Manifest;
+  added: number;
+  /** Older rows replaced because an ingested id already existed. */
+  upserted: number;
+}
+
+/**
+ * Adds ingested shards to the current version. A source ingested again replaces its shard; an
+ * id that is already live elsewhere is an upsert: the older row is tombstoned (within one
+ * ingest, the shard whose source key sorts last wins).
+ */
+export async function publishIngest(store: ObjectStore, input: PublishIngestInput, built: Required<BuiltShard>[]): Promise<IngestOutcome> {
+  const cur = await currentVersion(store);
+  if (!cur) throw new InvalidArgumentError('nothing to ingest into: no published version (run lemur build first)');
+  const m = await readManifest(store, cur);
+  if (m.modelKey !== input.modelKey) {
+    throw new VersionConflictError(`the ingest started from ${input.base}, but current (${cur}) was retrained since: its rows would not match; ingest again`, input.base, cur);
+  }
+  const added = built.map(shardEntry).sort(bySource);
+  const replacing = new Set(added.map((s) => s.shardId));
+  let shards = m.shards.filter((s) => !replacing.has(s.shardId));
+  const deletedIds = await readDeletedIds(store, m.deletedIdsKey);
+  let upserted = 0;
+  for (const s of added) {
+    const ids = new Set(await readShardIds(store, s));
+    const t = await tombstoneIds(store, input.version, shards, ids);
+    shards = t.shards;
+    upserted += t.count;
+    for (const id of ids) deletedIds.delete(id); // ingested again: no longer deleted
+    shards.push(s);
+  }
+  const deletedIdsKey = await writeDeletedIds(store, input.version, deletedIds);
+  const docsAdded = added.reduce((a, s) => a + s.docs, 0);
+  const manifest = await publishVersion(
+    store,
+    input.version,
+    {
+      operation: 'ingest',
+      base: cur,
+      modelKey: m.modelKey,
+      config: m.config,
+      lineage: { ...m.lineage, addedSinceTraining: m.lineage.addedSinceTraining + docsAdded },
+      shards,
+      ...(deletedIdsKey ? { deletedIdsKey } : {}),
+    },
+    { expectCurrent: cur, reuse: m },
+  );
+  return { manifest, added: docsAdded, upserted };
+}
+
+/** True when the documents added since training exceed `fraction` of those it was trained on. */
+export function needsRetrain(m: Manifest, fraction: number): boolean {
+  return m.lineage.addedSinceTraining > fraction * Math.max(1, m.lineage.trainedDocs);
+}

@@ -1,0 +1,110 @@
+/**
+ * One scheduled (or drift-triggered) rebuild, gated on quality: build a candidate version without
+ * promoting it (retraining ψ from the schedule's sources, or on current's own shards for a drift
+ * retrain), judge candidate and current on the same held-out queries (recall@10 against exact
+ * MaxSim over each version's live documents), and promote the candidate only if it loses no more
+ * than the tolerance. Either way a run record goes to the store; a rejected run fails its job
+ * with both numbers and leaves current untouched.
+ */
+import { config } from '../config.js';
+import { ConfigError, PipelineError } from '../errors.js';
+import { heldOutQueries, recallAtK, type QuerySet } from '../eval/query-set.js';
+import { currentVersion, promoteVersion, readManifest } from '../index/publish.js';
+import { log } from '../log.js';
+import { readShard } from '../parquet/read-shard.js';
+import { openVersion } from '../query/open-version.js';
+import type { QueryEngine } from '../query/query-engine.js';
+import type { QueueTarget } from '../queue/build-flow.js';
+import { submitBuild } from '../queue/build-flow.js';
+import { waitForJob } from '../queue/queue-status.js';
+import { QUEUES, jobIds, type ScheduledRunPayload } from '../queue/queues.js';
+import { keys } from '../store/keys.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { LoadedShard } from './load-shard.js';
+
+export interface RunRecord {
+  schedule: string;
+  jobId: string;
+  startedAt: string;
+  finishedAt: string;
+  candidate: string;
+  current: string | undefined;
+  outcome: 'promoted' | 'rejected';
+  recall: { candidate: number; current: number | undefined };
+  tolerance: number;
+  queries: number;
+}
+
+/** Settings of the gate's comparison (the query path users get by default). */
+const GATE = { k: 10, kPrime: 100, queries: 200, seed: 20261122 };
+
+async function recallOf(store: ObjectStore, version: string, queries: (engine: QueryEngine) => Promise<QuerySet>): Promise<{ recall: number; queries: QuerySet }> {
+  const opened = await openVersion(store, version);
+  try {
+    const q = await queries(opened.engine);
+    const found = await opened.engine.search(q.vectors, q.counts, { k: GATE.k, kPrime: GATE.kPrime });
+    const truth = await opened.engine.exact(q.vectors, q.counts, { k: GATE.k });
+    return { recall: recallAtK(found.ids, truth.ids, q.counts.length, GATE.k), queries: q };
+  } finally {
+    opened.close();
+  }
+}
+
+export async function scheduledRun(store: ObjectStore, target: QueueTarget, run: ScheduledRunPayload, jobId: string, timeoutMs = 24 * 3600_000): Promise<RunRecord> {
+  const startedAt = new Date().toISOString();
+  const tolerance = run.tolerance ?? config().evalTolerance;
+  const base = await currentVersion(store);
+  const candidate = `${run.schedule}-${startedAt.replace(/[:.]/g, '-')}`;
+  const fit = run.fit ?? {};
+  if (run.source !== undefined) {
+    const sources = (await store.list(run.source)).map((o) => o.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
+    if (sources.length === 0) throw new ConfigError(`schedule ${run.schedule}: no .parquet objects under '${run.source}' in ${store.url}`);
+    await submitBuild(target, { version: candidate, sources, fit, promote: false });
+  } else {
+    if (!base) throw new ConfigError(`schedule ${run.schedule}: no source prefix and no current version to retrain on`);
+    const m = await readManifest(store, base);
+    const dim = Number(m.config['dim']);
+    const shards: LoadedShard[] = m.shards.map((s) => ({ shardId: s.shardId, sourceKey: s.sourceKey, tokensKey: s.tokensKey, docs: s.docs, tokens: s.tokens, dim, loaded: false }));
+    await submitBuild(target, { version: candidate, shards, fit, promote: false });
+  }
+  log.info('scheduled rebuild: candidate submitted', { schedule: run.schedule, candidate, current: base });
+  await waitForJob(target, QUEUES.train, jobIds.train(candidate), timeoutMs);
+  await waitForJob(target, QUEUES.publish, jobIds.publish(candidate), timeoutMs);
+
+  // the same queries for both: from the query file, or sampled (seeded) from the candidate's corpus
+  let sample: QuerySet | undefined;
+  const pick = async (engine: QueryEngine): Promise<QuerySet> => {
+    if (sample) return sample;
+    if (run.queries) {
+      const d = await readShard(store, run.queries);
+      sample = { dim: d.dim, vectors: d.vectors, counts: d.counts, ids: Array.from(d.ids as ArrayLike<bigint | string>, String) };
+    } else {
+      sample = heldOutQueries(engine, GATE.queries, GATE.seed);
+    }
+    return sample;
+  };
+  const cand = await recallOf(store, candidate, pick);
+  const cur = base ? await recallOf(store, base, pick) : undefined;
+  const passed = cur === undefined || cand.recall >= cur.recall - tolerance;
+  const record: RunRecord = {
+    schedule: run.schedule,
+    jobId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    candidate,
+    current: base,
+    outcome: passed ? 'promoted' : 'rejected',
+    recall: { candidate: cand.recall, current: cur?.recall },
+    tolerance,
+    queries: cand.queries.counts.length,
+  };
+  if (passed) await promoteVersion(store, candidate, base ?? null);
+  await store.put(keys.scheduleRun(run.schedule, startedAt.replace(/[:.]/g, '-')), Buffer.from(JSON.stringify(record, null, 2)));
+  log.info(`scheduled rebuild ${record.outcome}`, { ...record });
+  if (!passed) {
+    throw new PipelineError(
+      `schedule ${run.schedule}: candidate ${candidate} not published: recall@10 ${cand.recall.toFixed(4)} vs current ${base} ${cur!.recall.toFixed(4)} (tolerance ${tolerance}); current kept`,
+    );
+  }
+  return record;
+}
