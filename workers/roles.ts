@@ -6,6 +6,7 @@ import type { ObjectStore } from '../src/store/object-store.js';
 import { startIndexWorker } from './index-worker.js';
 import { startLoadWorker } from './load-worker.js';
 import { startPublishWorker } from './publish-worker.js';
+import { startQueryWorker } from './query-worker.js';
 import { startScheduleWorker } from './schedule-worker.js';
 import { startTrainWorker } from './train-worker.js';
 import { startWeightsWorker } from './weights-worker.js';
@@ -17,6 +18,7 @@ export const ROLES = {
   index: startIndexWorker,
   publish: startPublishWorker,
   schedule: startScheduleWorker,
+  query: startQueryWorker,
 } as const;
 
 export type Role = keyof typeof ROLES;

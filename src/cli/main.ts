@@ -2,7 +2,7 @@
 /** The `lemur` command line: parses flags, runs one command, maps errors to exit codes. */
 import { parseArgs } from 'node:util';
 
-import { config } from '../config.js';
+import { config, parseFraction } from '../config.js';
 import { ConfigError, LemurError } from '../errors.js';
 import { listVersions, rollback } from '../index/publish.js';
 import { log } from '../log.js';
@@ -13,6 +13,10 @@ import { ROLES, startRoles, type Role } from '../../workers/roles.js';
 import { runBuild } from './commands/build.js';
 import { runDemo } from './commands/demo.js';
 import { runQuery } from './commands/query.js';
+import { runEval } from './commands/eval.js';
+import { readIds, runCompact, runDelete, runIngest } from './commands/versions-ops.js';
+import type { CandidateSource } from '../query/query-engine.js';
+import { listSchedules, removeSchedule, runScheduleNow, setSchedule } from '../queue/schedules.js';
 
 const USAGE = `usage: lemur <command> [options]
 
@@ -28,6 +32,20 @@ commands:
                                               <source>: a ../shared/data folder or a Parquet file of queries
   status [--build V] [--json]                 job counts per queue, or one build's state per stage and shard;
                                               needs REDIS_URL
+  ingest <prefix> [--version V] [--wait] [--drift F]
+                                              add the Parquet shards under <prefix> to the current version without
+                                              retraining (an existing id is replaced); queues a retrain past drift F
+  delete <id...> | --file FILE [--version V]  tombstone documents by id in a new version (FILE: one id per line)
+  compact [--version V]                       a new version whose shards no longer hold deleted documents
+  eval <queries> [--groundtruth FILE | --exact-sample N] [--k 10] [--kprime 100,200] [--ef-search 200,400]
+       [--candidates hnsw,bruteforce] [--version V,W] [--batch N] [--out DIR] [--json]
+                                              queued bulk evaluation: recall against exact MaxSim, QPS, latency;
+                                              JSON + HTML report in the store (FILE: JSON lines {"query","ids"})
+  schedule set <name> --cron "0 3 * * *" [--tz Europe/Paris] [--source PREFIX] [--tolerance 0.01]
+                [--queries KEY] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
+  schedule list | remove <name> | run <name>  scheduled rebuilds (BullMQ job schedulers, one run per tick
+                                              across replicas); a run that loses more recall@10 than the
+                                              tolerance is not published; needs REDIS_URL
   versions [--json]                           published versions, oldest first
   rollback [version]                          move 'current' to a version (default: the one before)
 
@@ -48,6 +66,79 @@ function needRedis(command: string): string {
 
 function print(value: unknown, json: boolean): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function intList(name: string, v: string): number[] {
+  return v.split(',').map((x) => positiveInt(name, x.trim(), 1));
+}
+
+async function schedule(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const target = { redisUrl: needRedis('schedule') };
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      cron: { type: 'string' },
+      tz: { type: 'string' },
+      source: { type: 'string' },
+      tolerance: { type: 'string' },
+      queries: { type: 'string' },
+      epochs: { type: 'string' },
+      'm-prime': { type: 'string' },
+      'n-learn': { type: 'string' },
+      hidden: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const name = positionals[0];
+  switch (sub) {
+    case 'set': {
+      if (!name || !values.cron) throw new ConfigError('usage: lemur schedule set <name> --cron "0 3 * * *" [--source PREFIX] …');
+      const r = await setSchedule(target, {
+        name,
+        cron: values.cron,
+        ...(values.tz ? { tz: values.tz } : {}),
+        run: {
+          ...(values.source ? { source: values.source } : {}),
+          ...(values.tolerance !== undefined ? { tolerance: parseFraction('--tolerance', values.tolerance, 0.01) } : {}),
+          ...(values.queries ? { queries: values.queries } : {}),
+          fit: fitOptions(values),
+        },
+      });
+      print(r, values.json ?? false);
+      return 0;
+    }
+    case 'list':
+      print(await listSchedules(target), values.json ?? false);
+      return 0;
+    case 'remove':
+      if (!name) throw new ConfigError('usage: lemur schedule remove <name>');
+      if (!(await removeSchedule(target, name))) throw new ConfigError(`no schedule named '${name}'`);
+      print({ removed: name }, true);
+      return 0;
+    case 'run':
+      if (!name) throw new ConfigError('usage: lemur schedule run <name>');
+      print({ queued: await runScheduleNow(target, name) }, true);
+      return 0;
+    default:
+      throw new ConfigError(`Expected lemur schedule set | list | remove | run but received '${sub ?? ''}'`);
+  }
+}
+
+/** --epochs / --m-prime / --n-learn / --hidden as fit options. */
+function fitOptions(values: { epochs?: string | undefined; 'm-prime'?: string | undefined; 'n-learn'?: string | undefined; hidden?: string | undefined }): Record<string, number> {
+  const fit: Record<string, number> = {};
+  if (values.epochs !== undefined) {
+    const e = Number(values.epochs);
+    if (!Number.isInteger(e) || e < 0) throw new ConfigError(`Expected --epochs to be an integer >= 0 but received '${values.epochs}'`);
+    fit['epochs'] = e;
+  }
+  if (values['m-prime'] !== undefined) fit['mPrime'] = positiveInt('m-prime', values['m-prime'], 8192);
+  if (values['n-learn'] !== undefined) fit['nLearn'] = positiveInt('n-learn', values['n-learn'], 100_000);
+  if (values.hidden !== undefined) fit['hidden'] = positiveInt('hidden', values.hidden, 2048);
+  return fit;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -79,11 +170,7 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       });
       if (positionals.length !== 1) throw new ConfigError('lemur build takes one store prefix, e.g. `lemur build sources/`');
-      const fit: Record<string, number> = {};
-      if (values.epochs !== undefined) fit['epochs'] = Number(values.epochs);
-      if (values['m-prime'] !== undefined) fit['mPrime'] = positiveInt('m-prime', values['m-prime'], 8192);
-      if (values['n-learn'] !== undefined) fit['nLearn'] = positiveInt('n-learn', values['n-learn'], 100_000);
-      if (values.hidden !== undefined) fit['hidden'] = positiveInt('hidden', values.hidden, 2048);
+      const fit = fitOptions(values);
       const r = await runBuild({ prefix: positionals[0]!, ...(values.version ? { version: values.version } : {}), wait: values.wait ?? false, fit, timeoutS: positiveInt('timeout', values.timeout, 24 * 3600) });
       process.stdout.write(`${JSON.stringify(r)}\n`);
       return 0;
@@ -135,6 +222,75 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'ingest': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { version: { type: 'string' }, wait: { type: 'boolean', default: false }, drift: { type: 'string' }, timeout: { type: 'string' } },
+        strict: true,
+      });
+      if (positionals.length !== 1) throw new ConfigError('lemur ingest takes one store prefix or Parquet key, e.g. `lemur ingest incoming/2026-11-22/`');
+      const r = await runIngest({
+        source: positionals[0]!,
+        ...(values.version ? { version: values.version } : {}),
+        wait: values.wait ?? false,
+        ...(values.drift !== undefined ? { driftFraction: parseFraction('--drift', values.drift, 0.2) } : {}),
+        timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
+      });
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    case 'delete': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { file: { type: 'string' }, version: { type: 'string' } }, strict: true });
+      process.stdout.write(`${JSON.stringify(await runDelete(readIds(positionals, values.file), values.version))}\n`);
+      return 0;
+    }
+    case 'compact': {
+      const { values } = parseArgs({ args: rest, options: { version: { type: 'string' } }, strict: true });
+      process.stdout.write(`${JSON.stringify(await runCompact(values.version))}\n`);
+      return 0;
+    }
+    case 'eval': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          groundtruth: { type: 'string' },
+          'exact-sample': { type: 'string' },
+          k: { type: 'string' },
+          kprime: { type: 'string' },
+          'ef-search': { type: 'string' },
+          candidates: { type: 'string' },
+          version: { type: 'string' },
+          batch: { type: 'string' },
+          out: { type: 'string' },
+          timeout: { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
+        strict: true,
+      });
+      if (positionals.length !== 1) throw new ConfigError('lemur eval takes one query source: a ../shared/data folder or a Parquet file of queries');
+      if (values.groundtruth && values['exact-sample']) throw new ConfigError('give --groundtruth or --exact-sample, not both');
+      const candidates = (values.candidates ?? 'hnsw').split(',');
+      for (const c of candidates) if (!['hnsw', 'flat', 'bruteforce'].includes(c)) throw new ConfigError(`Expected --candidates from hnsw, flat, bruteforce but received '${c}'`);
+      const r = await runEval({
+        source: positionals[0]!,
+        ...(values.version ? { versions: values.version.split(',') } : {}),
+        k: positiveInt('k', values.k, 10),
+        kPrimes: intList('kprime', values.kprime ?? '100,200'),
+        ...(values['ef-search'] ? { efSearch: intList('ef-search', values['ef-search']) } : {}),
+        candidates: candidates as CandidateSource[],
+        ...(values.groundtruth ? { groundtruth: values.groundtruth } : {}),
+        ...(values['exact-sample'] ? { exactSample: positiveInt('exact-sample', values['exact-sample'], 200) } : {}),
+        batchSize: positiveInt('batch', values.batch, 256),
+        ...(values.out ? { out: values.out } : {}),
+        timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
+      });
+      print(r, values.json ?? false);
+      return 0;
+    }
+    case 'schedule':
+      return schedule(rest);
     case 'versions': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true });
       print(await listVersions(openStore()), values.json ?? false);

@@ -8,15 +8,25 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ObjectStore } from '../store/object-store.js';
 import type { Corpus } from './synthetic-corpus.js';
 
-export async function writeCorpusParquet(store: ObjectStore, prefix: string, corpus: Corpus, shards: number): Promise<string[]> {
-  const n = corpus.docCounts.length;
-  const offsets = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + corpus.docCounts[i]!;
+export interface WriteCorpusOptions {
+  /** Documents [from, to) of the corpus only (ids stay doc-<corpus index>). @defaultValue the whole corpus */
+  from?: number;
+  to?: number;
+  /** File name stem. @defaultValue 'part' */
+  stem?: string;
+}
+
+export async function writeCorpusParquet(store: ObjectStore, prefix: string, corpus: Corpus, shards: number, options: WriteCorpusOptions = {}): Promise<string[]> {
+  const all = corpus.docCounts.length;
+  const offsets = new Int32Array(all + 1);
+  for (let i = 0; i < all; i++) offsets[i + 1] = offsets[i]! + corpus.docCounts[i]!;
+  const start = options.from ?? 0;
+  const n = (options.to ?? all) - start;
   const keys: string[] = [];
   const per = Math.ceil(n / shards);
   for (let s = 0; s < shards; s++) {
-    const from = s * per;
-    const to = Math.min(n, from + per);
+    const from = start + s * per;
+    const to = Math.min(start + n, from + per);
     if (from >= to) break;
     const ids: string[] = [];
     const blobs: Uint8Array[] = [];
@@ -34,7 +44,7 @@ export async function writeCorpusParquet(store: ObjectStore, prefix: string, cor
         { name: 'n_tokens', data: counts, type: 'INT32' },
       ],
     });
-    const key = `${prefix}part-${String(s).padStart(3, '0')}.parquet`;
+    const key = `${prefix}${options.stem ?? 'part'}-${String(s).padStart(3, '0')}.parquet`;
     await store.put(key, new Uint8Array(buf));
     keys.push(key);
   }

@@ -35,6 +35,8 @@ export interface RunRecord {
   queries: number;
 }
 
+const FIT_KEYS = ['mPrime', 'nLearn', 'olsSamples', 'hidden', 'numLayers', 'epochs', 'batch', 'lr', 'clip', 'valFraction', 'seed'];
+
 /** Settings of the gate's comparison (the query path users get by default). */
 const GATE = { k: 10, kPrime: 100, queries: 200, seed: 20261122 };
 
@@ -55,7 +57,11 @@ export async function scheduledRun(store: ObjectStore, target: QueueTarget, run:
   const tolerance = run.tolerance ?? config().evalTolerance;
   const base = await currentVersion(store);
   const candidate = `${run.schedule}-${startedAt.replace(/[:.]/g, '-')}`;
-  const fit = run.fit ?? {};
+  // unless the schedule says otherwise, retrain with the current model's settings
+  const baseConfig = base ? (await readManifest(store, base)).config : {};
+  const fit: Record<string, number> = {};
+  for (const k of FIT_KEYS) if (typeof baseConfig[k] === 'number') fit[k] = baseConfig[k] as number;
+  Object.assign(fit, run.fit ?? {});
   if (run.source !== undefined) {
     const sources = (await store.list(run.source)).map((o) => o.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
     if (sources.length === 0) throw new ConfigError(`schedule ${run.schedule}: no .parquet objects under '${run.source}' in ${store.url}`);

@@ -9,6 +9,7 @@ import { basename, dirname } from 'node:path';
 
 import { readSharedDataset } from '../../data/shared-dataset.js';
 import { ConfigError } from '../../errors.js';
+import type { QuerySet } from '../../eval/query-set.js';
 import { readShard } from '../../parquet/read-shard.js';
 import { openVersion } from '../../query/open-version.js';
 import { LocalStore } from '../../store/local-store.js';
@@ -22,14 +23,14 @@ export interface QueryOptions {
   version?: string;
 }
 
-async function readQueries(source: string): Promise<{ vectors: Float32Array; counts: Int32Array; ids: string[] }> {
+export async function readQueries(source: string): Promise<QuerySet> {
   if (!existsSync(source)) throw new ConfigError(`no such file or folder: ${source}`);
   if (statSync(source).isDirectory()) {
     const d = readSharedDataset(source);
-    return { vectors: d.queryVectors, counts: d.queryCounts, ids: Array.from(d.queryCounts, (_, i) => String(i)) };
+    return { dim: d.dim, vectors: d.queryVectors, counts: d.queryCounts, ids: Array.from(d.queryCounts, (_, i) => String(i)) };
   }
   const data = await readShard(new LocalStore(dirname(source)), basename(source));
-  return { vectors: data.vectors, counts: data.counts, ids: Array.from(data.ids as ArrayLike<bigint | string>, String) };
+  return { dim: data.dim, vectors: data.vectors, counts: data.counts, ids: Array.from(data.ids as ArrayLike<bigint | string>, String) };
 }
 
 export async function runQuery(o: QueryOptions): Promise<{ version: string; results: { query: string; ids: (string | null)[]; scores: number[] }[] }> {
