@@ -1,6 +1,7 @@
 /**
  * A generated corpus (clustered, so recall is meaningful) written as Parquet shards by DuckDB,
- * an independent writer: documents [from, to) with ids doc-<index>, float32 blobs per row.
+ * an independent writer: documents [from, to) with ids doc-<index>, float32 blobs per row and
+ * an n_tokens column.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +22,10 @@ export async function putCorpusShard(store: ObjectStore, key: string, c: Corpus,
   const tmp = makeTmpDir();
   try {
     const rows = [];
-    for (let i = from; i < to; i++) rows.push({ id: `doc-${i}`, values: override.get(i) ?? docTokens(c, i) });
+    for (let i = from; i < to; i++) {
+      const values = override.get(i) ?? docTokens(c, i);
+      rows.push({ id: `doc-${i}`, values, nTokens: values.length / c.dim });
+    }
     const path = join(tmp.dir, 'shard.parquet');
     await writeBlobFixture(path, rows);
     await store.put(key, readFileSync(path));

@@ -37,15 +37,20 @@ export async function writeFixture(path: string, o: { rows: number; dim: number;
   inst.closeSync();
 }
 
-/** A shard whose embeddings are float32 blobs (layout c), written through DuckDB's appender. */
-export async function writeBlobFixture(path: string, rows: { id: string; values: Float32Array }[]): Promise<void> {
+/**
+ * A shard whose embeddings are float32 blobs (layout c), written through DuckDB's appender;
+ * with an n_tokens column when every row gives nTokens (then readers need no dim).
+ */
+export async function writeBlobFixture(path: string, rows: { id: string; values: Float32Array; nTokens?: number }[]): Promise<void> {
   const inst = await DuckDBInstance.create(':memory:');
   const c = await inst.connect();
-  await c.run('CREATE TABLE t (id VARCHAR, embeddings BLOB)');
+  const withCounts = rows.length > 0 && rows.every((r) => r.nTokens !== undefined);
+  await c.run(`CREATE TABLE t (id VARCHAR, embeddings BLOB${withCounts ? ', n_tokens INTEGER' : ''})`);
   const app = await c.createAppender('t');
   for (const r of rows) {
     app.appendVarchar(r.id);
     app.appendBlob(new Uint8Array(r.values.buffer, r.values.byteOffset, r.values.byteLength));
+    if (withCounts) app.appendInteger(r.nTokens!);
     app.endRow();
   }
   app.closeSync();

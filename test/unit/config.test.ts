@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       LEMUR_S3_FORCE_PATH_STYLE: 'true',
       LEMUR_THREADS: '3',
       LEMUR_KERNEL: 'avx2',
+      LEMUR_DRIFT_FRACTION: '0.5',
     });
     assert.deepEqual(c, {
       redisUrl: 'redis://127.0.0.1:7000',
@@ -30,6 +31,8 @@ describe('loadConfig', () => {
       s3ForcePathStyle: true,
       threads: 3,
       kernel: 'avx2',
+      driftFraction: 0.5,
+      evalTolerance: 0.01,
     });
   });
 
@@ -38,6 +41,8 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ LEMUR_THREADS: 'two' }), ConfigError);
     assert.throws(() => loadConfig({ LEMUR_KERNEL: 'neon' }), (e: Error) => e instanceof ConfigError && /LEMUR_KERNEL/.test(e.message));
     assert.throws(() => loadConfig({ LEMUR_STORE: 'gs://bucket' }), ConfigError);
+    assert.throws(() => loadConfig({ LEMUR_DRIFT_FRACTION: '1.5' }), (e: Error) => e instanceof ConfigError && /LEMUR_DRIFT_FRACTION .* received '1.5'/.test(e.message));
+    assert.throws(() => loadConfig({ LEMUR_EVAL_TOLERANCE: 'x' }), ConfigError);
     assert.throws(() => loadConfig({ LEMUR_S3_FORCE_PATH_STYLE: 'maybe' }), ConfigError);
   });
 });
