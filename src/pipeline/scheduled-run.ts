@@ -7,7 +7,7 @@
  * with both numbers and leaves current untouched.
  */
 import { config } from '../config.js';
-import { ConfigError, PipelineError } from '../errors.js';
+import { ConfigError, PipelineError, VersionConflictError } from '../errors.js';
 import { heldOutQueries, recallAtK, type QuerySet } from '../eval/query-set.js';
 import { currentVersion, promoteVersion, readManifest } from '../index/publish.js';
 import { log } from '../log.js';
@@ -29,7 +29,8 @@ export interface RunRecord {
   finishedAt: string;
   candidate: string;
   current: string | undefined;
-  outcome: 'promoted' | 'rejected';
+  /** rejected: lost recall; conflict: another writer moved current during the run. */
+  outcome: 'promoted' | 'rejected' | 'conflict';
   recall: { candidate: number; current: number | undefined };
   tolerance: number;
   queries: number;
@@ -104,8 +105,18 @@ export async function scheduledRun(store: ObjectStore, target: QueueTarget, run:
     tolerance,
     queries: cand.queries.counts.length,
   };
-  if (passed) await promoteVersion(store, candidate, base ?? null);
+  let conflict: unknown;
+  if (passed) {
+    try {
+      await promoteVersion(store, candidate, base ?? null);
+    } catch (err) {
+      if (!(err instanceof VersionConflictError)) throw err;
+      record.outcome = 'conflict';
+      conflict = err;
+    }
+  }
   await store.put(keys.scheduleRun(run.schedule, startedAt.replace(/[:.]/g, '-')), Buffer.from(JSON.stringify(record, null, 2)));
+  if (conflict) throw conflict;
   log.info(`scheduled rebuild ${record.outcome}`, { ...record });
   if (!passed) {
     throw new PipelineError(
