@@ -36,7 +36,8 @@ commands:
                                               add the Parquet shards under <prefix> to the current version without
                                               retraining (an existing id is replaced); queues a retrain past drift F
   delete <id...> | --file FILE [--version V]  tombstone documents by id in a new version (FILE: one id per line)
-  compact [--version V]                       a new version whose shards no longer hold deleted documents
+  compact [--version V] [--merge-below N]     a new version whose shards no longer hold deleted documents, with
+                                              shards under N live docs (default 10000; 0 = never) merged into one
   eval <queries> [--groundtruth FILE | --exact-sample N] [--k 10] [--kprime 100,200] [--ef-search 200,400]
        [--candidates hnsw,bruteforce] [--version V,W] [--batch N] [--out DIR] [--json]
                                               queued bulk evaluation: recall against exact MaxSim, QPS, latency;
@@ -246,8 +247,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'compact': {
-      const { values } = parseArgs({ args: rest, options: { version: { type: 'string' } }, strict: true });
-      process.stdout.write(`${JSON.stringify(await runCompact(values.version))}\n`);
+      const { values } = parseArgs({ args: rest, options: { version: { type: 'string' }, 'merge-below': { type: 'string' } }, strict: true });
+      const mergeBelow = values['merge-below'] === undefined ? undefined : values['merge-below'] === '0' ? 0 : positiveInt('merge-below', values['merge-below'], 10_000);
+      process.stdout.write(`${JSON.stringify(await runCompact(values.version, mergeBelow))}\n`);
       return 0;
     }
     case 'eval': {

@@ -3,8 +3,10 @@
  * tombstones is rewritten: its live documents' tokens into a new token store, their W rows
  * copied (rows are per document, so they are the same bits), and a new HNSW index over them.
  * Positions inside the shard change; external ids do not. Shards without tombstones are
- * referenced as they are, and a shard whose documents are all deleted is dropped.
+ * referenced as they are, a shard whose documents are all deleted is dropped, and shards below
+ * a size (ingests add one per source) are merged into one.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
@@ -22,76 +24,140 @@ export interface CompactOutcome {
   /** The new version, or undefined when no shard had tombstones. */
   version: string | undefined;
   base: string;
+  /** Shards rewritten without their tombstones. */
   rewritten: number;
+  /** Small shards merged into one. */
+  merged: number;
   dropped: number;
   removed: number;
 }
 
-async function rewriteShard(store: ObjectStore, version: string, s: ShardEntry): Promise<ShardEntry> {
+/** Part of a shard to keep: which positions of which existing shard. */
+interface Kept {
+  shard: ShardEntry;
+  positions: number[];
+}
+
+async function livePositions(store: ObjectStore, s: ShardEntry): Promise<number[]> {
   const dead = new Set(await readDeleted(store, s));
-  const keep = Array.from({ length: s.docs }, (_, p) => p).filter((p) => !dead.has(p));
-  const copy = await localCopy(store, s.tokensKey);
+  return Array.from({ length: s.docs }, (_, p) => p).filter((p) => !dead.has(p));
+}
+
+/**
+ * Writes one shard from the kept documents of one or more shards, in order: their tokens into a
+ * new token store, their W rows copied, a new HNSW index over them.
+ */
+async function writeShard(store: ObjectStore, version: string, shardId: string, sourceKey: string, parts: Kept[]): Promise<ShardEntry> {
   const scratch = makeScratchDir();
   try {
-    const ts = await TokenStore.open(copy.path);
-    let tokens = 0;
-    try {
-      const ids = await ts.ids();
-      const parts = keep.map((p) => ts.docTokens(p));
-      const counts = Int32Array.from(parts, (v) => v.length / ts.dim);
-      tokens = counts.reduce((a, c) => a + c, 0);
-      const vectors = new Float32Array(tokens * ts.dim);
-      let o = 0;
-      for (const v of parts) {
-        vectors.set(v, o);
-        o += v.length;
+    const vectors: Float32Array[] = [];
+    const counts: number[] = [];
+    const ids: (bigint | string)[] = [];
+    let dim = 0;
+    let dtype: TokenStore['dtype'] = 'float32';
+    let intIds = true;
+    for (const { shard, positions } of parts) {
+      const copy = await localCopy(store, shard.tokensKey);
+      try {
+        const ts = await TokenStore.open(copy.path);
+        try {
+          dim = ts.dim;
+          dtype = ts.dtype;
+          intIds &&= ts.idKind === 'int64';
+          const all = await ts.ids();
+          for (const p of positions) {
+            const v = ts.docTokens(p);
+            vectors.push(v);
+            counts.push(v.length / ts.dim);
+            ids.push(all[p]!);
+          }
+        } finally {
+          ts.close();
+        }
+      } finally {
+        copy.release();
       }
-      const keptIds = ids instanceof BigInt64Array ? BigInt64Array.from(keep, (p) => ids[p]!) : keep.map((p) => ids[p]!);
-      const local = join(scratch.dir, 'tokens.lts');
-      await TokenStore.write(local, { vectors, counts, dim: ts.dim, ids: keptIds, dtype: ts.dtype });
-      await putFile(store, keys.shardTokens(s.shardId, `compact-${version}`), local);
-    } finally {
-      ts.close();
     }
-    const W = await readWeights(store, s.weightsKey);
-    const hidden = W.length / s.docs;
-    const kept = new Float32Array(keep.length * hidden);
-    keep.forEach((p, i) => kept.set(W.subarray(p * hidden, (p + 1) * hidden), i * hidden));
-    const weightsKey = keys.weights(version, s.shardId);
-    await store.put(weightsKey, new Uint8Array(kept.buffer));
-    const indexKey = keys.index(version, s.shardId);
-    await writeIndex(store, indexKey, kept, keep.length);
-    return { shardId: s.shardId, sourceKey: s.sourceKey, docs: keep.length, tokens, tokensKey: keys.shardTokens(s.shardId, `compact-${version}`), weightsKey, indexKey, deleted: 0 };
+    const tokens = counts.reduce((a, c) => a + c, 0);
+    const flat = new Float32Array(tokens * dim);
+    let o = 0;
+    for (const v of vectors) {
+      flat.set(v, o);
+      o += v.length;
+    }
+    // string ids if any part had them (a merge of int64 and string shards keeps every id as text)
+    const outIds = intIds ? BigInt64Array.from(ids as bigint[]) : ids.map(String);
+    const local = join(scratch.dir, 'tokens.lts');
+    await TokenStore.write(local, { vectors: flat, counts: Int32Array.from(counts), dim, ids: outIds, dtype });
+    const tokensKey = keys.shardTokens(shardId, `compact-${version}`);
+    await putFile(store, tokensKey, local);
+
+    const docs = counts.length;
+    let kept: Float32Array | undefined;
+    let at = 0;
+    for (const { shard, positions } of parts) {
+      const W = await readWeights(store, shard.weightsKey);
+      const hidden = W.length / shard.docs;
+      kept ??= new Float32Array(docs * hidden);
+      for (const p of positions) kept.set(W.subarray(p * hidden, (p + 1) * hidden), at++ * hidden);
+    }
+    const weightsKey = keys.weights(version, shardId);
+    await store.put(weightsKey, new Uint8Array(kept!.buffer));
+    const indexKey = keys.index(version, shardId);
+    await writeIndex(store, indexKey, kept!, docs);
+    return { shardId, sourceKey, docs, tokens, tokensKey, weightsKey, indexKey, deleted: 0 };
   } finally {
     scratch.cleanup();
-    copy.release();
   }
 }
 
-export async function compact(store: ObjectStore, version: string): Promise<CompactOutcome> {
+export interface CompactOptions {
+  /**
+   * Shards with fewer live documents than this are merged into one (ingests add a shard per
+   * source; many small shards cost a Faiss search and a rerank call each per query). 0 = never.
+   * @defaultValue 10 000
+   */
+  mergeBelow?: number;
+}
+
+export async function compact(store: ObjectStore, version: string, options: CompactOptions = {}): Promise<CompactOutcome> {
+  const mergeBelow = options.mergeBelow ?? 10_000;
   const base = await currentVersion(store);
   if (!base) throw new InvalidArgumentError(`nothing to compact: no published version in ${store.url}`);
   const m = await readManifest(store, base);
+  const live = (s: ShardEntry): number => s.docs - s.deleted;
+  const small = m.shards.filter((s) => live(s) > 0 && live(s) < mergeBelow);
+  const merging = small.length >= 2 ? new Set(small.map((s) => s.shardId)) : new Set<string>();
   const shards: ShardEntry[] = [];
   let rewritten = 0;
   let dropped = 0;
   let removed = 0;
   for (const s of m.shards) {
+    removed += s.deleted;
+    if (merging.has(s.shardId)) continue;
     if (s.deleted === 0) {
       shards.push(s);
       continue;
     }
-    removed += s.deleted;
-    if (s.deleted === s.docs) {
+    if (live(s) === 0) {
       dropped++;
       continue;
     }
     const t0 = performance.now();
-    shards.push(await rewriteShard(store, version, s));
+    shards.push(await writeShard(store, version, s.shardId, s.sourceKey, [{ shard: s, positions: await livePositions(store, s) }]));
     rewritten++;
-    log.info('shard compacted', { shard: s.shardId, version, removed: s.deleted, docs: s.docs - s.deleted, seconds: (performance.now() - t0) / 1000 });
+    log.info('shard compacted', { shard: s.shardId, version, removed: s.deleted, docs: live(s), seconds: (performance.now() - t0) / 1000 });
   }
-  if (removed === 0) return { version: undefined, base, rewritten: 0, dropped: 0, removed: 0 };
+  let merged = 0;
+  if (merging.size) {
+    const parts: Kept[] = [];
+    for (const s of m.shards) if (merging.has(s.shardId)) parts.push({ shard: s, positions: await livePositions(store, s) });
+    const id = `merged-${createHash('sha256').update(`${version}:${[...merging].join(',')}`).digest('hex').slice(0, 12)}`;
+    shards.push(await writeShard(store, version, id, `merged:${parts.map((p) => p.shard.sourceKey).join(',')}`, parts));
+    merged = parts.length;
+    log.info('small shards merged', { version, shards: merged, docs: parts.reduce((a, p) => a + p.positions.length, 0) });
+  }
+  if (removed === 0 && merged === 0) return { version: undefined, base, rewritten: 0, merged: 0, dropped: 0, removed: 0 };
   if (shards.length === 0) throw new InvalidArgumentError(`every document of ${base} is deleted: a version needs at least one; nothing compacted`);
   await publishVersion(
     store,
@@ -99,5 +165,5 @@ export async function compact(store: ObjectStore, version: string): Promise<Comp
     { operation: 'compact', base, modelKey: m.modelKey, config: m.config, lineage: m.lineage, shards, ...(m.deletedIdsKey ? { deletedIdsKey: m.deletedIdsKey } : {}) },
     { expectCurrent: base, reuse: m },
   );
-  return { version, base, rewritten, dropped, removed };
+  return { version, base, rewritten, merged, dropped, removed };
 }

@@ -151,7 +151,7 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     const r = await ingest('v5', ['incoming/e.parquet']);
     assert.equal(r.upserted, 1);
     await check('v5');
-    const c = await compact(store, 'v6');
+    const c = await compact(store, 'v6', { mergeBelow: 0 });
     assert.deepEqual([c.rewritten, c.removed], [2, 4], 'doc-5, doc-7 (shard a), doc-900 and the old doc-1100 (shard c) leave their shards');
     const m6 = await verifyVersion(store, 'v6');
     assert.ok(m6.shards.every((s) => s.deleted === 0));
@@ -165,5 +165,13 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     await waitForJob(target(), QUEUES.publish, jobIds.publish('v7'), 120_000);
     assert.equal((await readManifest(store, 'v7')).docs, 1198);
     await check('v7');
+    // small shards merge into one; every id stays what it was
+    const merged = await compact(store, 'v8');
+    assert.deepEqual([merged.merged, merged.rewritten, merged.removed], [3, 0, 2], "v7's three shards, with doc-7 and doc-900 tombstoned by id");
+    const m8 = await verifyVersion(store, 'v8');
+    assert.deepEqual([m8.shards.length, m8.docs, m8.shards[0]!.deleted], [1, 1198, 0]);
+    await check('v8');
+    const top8 = await selfSearch('v8', [0, 399, 401, 1199]);
+    assert.deepEqual(top8.map((r) => r[0]), ['doc-0', 'doc-399', 'doc-401', 'doc-1199']);
   });
 });

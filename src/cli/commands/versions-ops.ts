@@ -78,6 +78,6 @@ export async function runDelete(ids: string[], version?: string): Promise<Record
   return { ...r, notFound: r.notFound.length > 20 ? [...r.notFound.slice(0, 20), `… ${r.notFound.length - 20} more`] : r.notFound };
 }
 
-export async function runCompact(version?: string): Promise<Record<string, unknown>> {
-  return { ...(await compact(openStore(), version ?? newVersion())) };
+export async function runCompact(version?: string, mergeBelow?: number): Promise<Record<string, unknown>> {
+  return { ...(await compact(openStore(), version ?? newVersion(), mergeBelow !== undefined ? { mergeBelow } : {})) };
 }
