@@ -17,6 +17,8 @@ import { runEval } from './commands/eval.js';
 import { readIds, runCompact, runDelete, runIngest } from './commands/versions-ops.js';
 import type { CandidateSource } from '../query/query-engine.js';
 import { listSchedules, removeSchedule, runScheduleNow, setSchedule } from '../queue/schedules.js';
+import { startDashboard } from '../dashboard/server.js';
+import { serveMetrics } from '../metrics.js';
 
 const USAGE = `usage: lemur <command> [options]
 
@@ -26,7 +28,12 @@ commands:
   build <prefix> [--version V] [--wait] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
                                               build and publish a version from every .parquet under <prefix>
                                               of the store (no REDIS_URL: a private Redis and in-process workers)
-  worker [roles...] [--lock-duration MS]      run worker roles (${Object.keys(ROLES).join(', ')}; default all); needs REDIS_URL
+  worker [roles...] [--lock-duration MS] [--metrics-port N] [--metrics-host H]
+                                              run worker roles (${Object.keys(ROLES).join(', ')}; default all); needs REDIS_URL;
+                                              Prometheus /metrics on N (LEMUR_METRICS_PORT) when given, loopback by default
+  dashboard [--port 3300] [--host 127.0.0.1]  Bull Board for every queue at /queues and an overview (versions, builds per
+                                              shard, failures, schedules) at /; needs REDIS_URL; off loopback it requires
+                                              LEMUR_DASHBOARD_USER and LEMUR_DASHBOARD_PASSWORD (basic auth)
   query <source> [--k N] [--k-prime N] [--ef-search N] [--version V] [--json]
                                               top-k ids and exact MaxSim scores from the published version;
                                               <source>: a ../shared/data folder or a Parquet file of queries
@@ -177,13 +184,20 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'worker': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'lock-duration': { type: 'string' } }, strict: true });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { 'lock-duration': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' } },
+        strict: true,
+      });
       const roles = (positionals.length ? positionals : Object.keys(ROLES)) as Role[];
       for (const r of roles) if (!(r in ROLES)) throw new ConfigError(`unknown role '${r}' (roles: ${Object.keys(ROLES).join(', ')})`);
       // a shorter lock lets another worker take over a killed worker's job sooner (BullMQ default 30 s)
       const lock = values['lock-duration'] !== undefined ? positiveInt('lock-duration', values['lock-duration'], 30_000) : undefined;
       const workers = startRoles(roles, openStore(), { redisUrl: needRedis('worker'), ...(lock ? { lockDuration: lock, stalledInterval: lock } : {}) });
-      log.info('workers running', { roles });
+      const metricsPortText = values['metrics-port'] ?? process.env['LEMUR_METRICS_PORT'];
+      const metricsServer = metricsPortText ? await serveMetrics(positiveInt('metrics-port', metricsPortText, 9464), values['metrics-host'] ?? '127.0.0.1') : undefined;
+      log.info('workers running', { roles, ...(metricsServer ? { metrics: metricsServer.address() } : {}) });
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once('SIGINT', stop);
@@ -191,6 +205,28 @@ async function main(argv: string[]): Promise<number> {
       });
       log.info('closing workers (jobs in progress finish first)');
       await Promise.all(workers.map((w) => w.close()));
+      metricsServer?.close();
+      return 0;
+    }
+    case 'dashboard': {
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, host: { type: 'string' }, refresh: { type: 'string' } }, strict: true });
+      const user = process.env['LEMUR_DASHBOARD_USER'];
+      const password = process.env['LEMUR_DASHBOARD_PASSWORD'];
+      if (Boolean(user) !== Boolean(password)) throw new ConfigError('set both LEMUR_DASHBOARD_USER and LEMUR_DASHBOARD_PASSWORD, or neither');
+      const d = await startDashboard({
+        store: openStore(),
+        target: { redisUrl: needRedis('dashboard') },
+        port: values.port === '0' ? 0 : positiveInt('port', values.port, 3300),
+        ...(values.host ? { host: values.host } : {}),
+        ...(user && password ? { auth: { user, password } } : {}),
+        refreshSeconds: values.refresh === '0' ? 0 : positiveInt('refresh', values.refresh, 10),
+      });
+      process.stdout.write(`${JSON.stringify({ url: d.url })}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await d.close();
       return 0;
     }
     case 'query': {

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 
 import { config } from '../config.js';
+import { metrics } from '../metrics.js';
 import type { ShardEntry } from '../index/publish.js';
 import { fitLemur, type FitLemurOptions } from '../model/fit-lemur.js';
 import { LemurModel } from '../model/lemur-model.js';
@@ -85,6 +86,7 @@ export async function weightsStage(store: ObjectStore, version: string, modelKey
     const W = await model.weights(stores[0]!, undefined, { threads: config().threads });
     const weightsKey = keys.weights(version, shard.shardId);
     await store.put(weightsKey, new Uint8Array(W.buffer, W.byteOffset, W.byteLength));
+    metrics.docsWeighted.inc(shard.docs);
     return { shard, weightsKey };
   } finally {
     stores[0]!.close();
@@ -104,6 +106,7 @@ export async function writeIndex(store: ObjectStore, key: string, W: Float32Arra
   const scratch = makeScratchDir();
   try {
     await ix.add(W, BigInt64Array.from({ length: docs }, (_, i) => BigInt(i)));
+    metrics.docsIndexed.inc(docs);
     const local = join(scratch.dir, 'index.faiss');
     await ix.save(local);
     await putFile(store, key, local);

@@ -5,6 +5,7 @@
  * and a merge of the shards' reranked lists by exact score. Results carry external ids.
  */
 import { config } from '../config.js';
+import { metrics } from '../metrics.js';
 import { InvalidArgumentError } from '../errors.js';
 import { IpIndex, type IpIndexKind } from '../native/ip-index.js';
 import { maxsimExactTopK, maxsimRerank, type SearchResult } from '../native/maxsim.js';
@@ -189,6 +190,7 @@ export class QueryEngine {
     if (!Number.isInteger(kPrime) || kPrime < k) throw new InvalidArgumentError(`Expected integer kPrime >= k = ${k} but received ${kPrime}`);
     const threads = options.threads ?? config().threads;
     const nq = queryCounts.length;
+    const t0 = performance.now();
     const F = await this.#model.features(queries, queryCounts, { threads });
     const hidden = this.#model.hidden;
     // per query: (score, shard, position) of every shard's reranked hits
@@ -212,7 +214,10 @@ export class QueryEngine {
       }
       collect(hits, si, await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, kp), { threads }));
     }
-    return this.#merge(hits, k);
+    const result = this.#merge(hits, k);
+    metrics.queries.inc(nq);
+    metrics.searchSeconds.observe({ batch: nq === 1 ? 'single' : 'batch' }, (performance.now() - t0) / 1000);
+    return result;
   }
 
   /**

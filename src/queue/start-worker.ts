@@ -2,12 +2,16 @@
  * One way to run a BullMQ worker: connection, logging context, and the error mapping that
  * makes bad input fail its job once (UnrecoverableError: no retries, the cause in failedReason)
  * while transient failures are retried with backoff. Native work inside processors runs off the
- * event loop, so lock renewal keeps working during long steps.
+ * event loop, so lock renewal keeps working during long steps. Each job runs inside a log
+ * context (job id, queue, version, shard) and is counted and timed in the process's metrics.
  */
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 
 import { CorruptFileError, InputDataError, InvalidArgumentError, PipelineError } from '../errors.js';
-import { log } from '../log.js';
+import { log, withLogContext } from '../log.js';
+import { metrics, setKernel } from '../metrics.js';
+import { kernelInfo } from '../native/cpu.js';
+import { shardId } from '../store/keys.js';
 import { redisConnection } from './connection.js';
 
 export type Processor<P, R> = (job: Job<P, R>) => Promise<R>;
@@ -26,8 +30,27 @@ function isPermanent(err: unknown): boolean {
   return err instanceof InputDataError || err instanceof CorruptFileError || err instanceof InvalidArgumentError;
 }
 
+/** Version, shard, evaluation or schedule a job works on, for its log lines. */
+function jobFields(data: unknown): Record<string, unknown> {
+  const d = (data ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  if (typeof d['version'] === 'string') out['version'] = d['version'];
+  const shard = d['shard'] as { shardId?: string } | undefined;
+  if (shard?.shardId) out['shard'] = shard.shardId;
+  else if (typeof d['sourceKey'] === 'string') out['shard'] = shardId(d['sourceKey']);
+  if (typeof d['evalId'] === 'string') out['eval'] = d['evalId'];
+  if (typeof d['schedule'] === 'string') out['schedule'] = d['schedule'];
+  return out;
+}
+
+let kernelRecorded = false;
+
 export function startWorker<P, R>(queue: string, processor: Processor<P, R>, o: StartWorkerOptions): Worker<P, R> {
-  const wlog = log.child({ role: 'worker', queue });
+  const wlog = log.child({ role: 'worker' });
+  if (!kernelRecorded) {
+    setKernel(kernelInfo().kernel);
+    kernelRecorded = true;
+  }
   const opts: WorkerOptions = {
     connection: redisConnection(o.redisUrl),
     prefix: o.prefix ?? 'bull',
@@ -37,23 +60,30 @@ export function startWorker<P, R>(queue: string, processor: Processor<P, R>, o: 
   };
   const worker = new Worker<P, R>(
     queue,
-    async (job) => {
-      const jlog = wlog.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
-      const t0 = performance.now();
-      jlog.info('job started');
-      try {
-        const r = await processor(job);
-        jlog.info('job done', { seconds: (performance.now() - t0) / 1000 });
-        return r;
-      } catch (err) {
-        jlog.error('job failed', { error: err as Error, permanent: isPermanent(err) });
-        if (isPermanent(err)) throw new UnrecoverableError(`${(err as Error).name}: ${(err as Error).message}`);
-        throw err;
-      }
-    },
+    (job) =>
+      // every line logged while this job runs, in any module, carries these fields
+      withLogContext({ queue, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, ...jobFields(job.data) }, async () => {
+        const t0 = performance.now();
+        wlog.info('job started');
+        const observe = (outcome: 'completed' | 'failed'): void => {
+          metrics.jobs.inc({ queue, job: job.name, outcome });
+          metrics.jobSeconds.observe({ queue, job: job.name }, (performance.now() - t0) / 1000);
+        };
+        try {
+          const r = await processor(job);
+          wlog.info('job done', { seconds: (performance.now() - t0) / 1000 });
+          observe('completed');
+          return r;
+        } catch (err) {
+          wlog.error('job failed', { error: err as Error, permanent: isPermanent(err) });
+          observe('failed');
+          if (isPermanent(err)) throw new UnrecoverableError(`${(err as Error).name}: ${(err as Error).message}`);
+          throw err;
+        }
+      }),
     opts,
   );
-  worker.on('error', (err) => wlog.error('worker error', { error: err }));
+  worker.on('error', (err) => wlog.error('worker error', { queue, error: err }));
   return worker;
 }
 
