@@ -57,7 +57,7 @@ ${o.schedules
     .map(([q, c]) => `<tr><td>${esc(q)}</td>${['active', 'waiting', 'waiting-children', 'delayed', 'completed', 'failed'].map((k) => `<td>${c[k] ?? 0}</td>`).join('')}</tr>`)
     .join('\n');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>lemur dashboard</title>
+<html lang="en"><head><meta charset="utf-8"><title>lemur dashboard</title><link rel="icon" href="data:,">
 ${refreshSeconds > 0 ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}

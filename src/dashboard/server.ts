@@ -71,8 +71,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const views = localViews();
   const board = new ExpressAdapter();
   board.setBasePath('/queues');
-  board.setViewsPath(views.dir);
   createBullBoard({ queues: [...queues.values()].map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: 'lemur queues' } } });
+  board.setViewsPath(views.dir); // after createBullBoard, which sets the package's own
 
   const app = express();
   app.disable('x-powered-by');

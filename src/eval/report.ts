@@ -163,7 +163,7 @@ export function renderHtml(r: EvalReport): string {
     )
     .join('\n');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>LEMUR evaluation ${esc(r.evalId)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>LEMUR evaluation ${esc(r.evalId)}</title><link rel="icon" href="data:,">
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:980px}
 table{border-collapse:collapse;margin-top:16px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}

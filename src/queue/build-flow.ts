@@ -67,7 +67,7 @@ function loadNode(version: string, sourceKey: string, load: Omit<LoadShardPayloa
   return {
     name: JOBS.loadShard,
     queueName: QUEUES.load,
-    data: { ...load, sourceKey } satisfies LoadShardPayload,
+    data: { ...load, sourceKey, version } satisfies LoadShardPayload,
     opts: { ...RETRY, jobId: jobIds.load(version, sourceKey), failParentOnFailure: true },
   };
 }
@@ -77,7 +77,7 @@ function shardNode(version: string, key: { shardId: string }, weights: WeightsPa
   return {
     name: JOBS.buildIndex,
     queueName: QUEUES.index,
-    data: { version } satisfies IndexPayload,
+    data: { version, shardId: key.shardId } satisfies IndexPayload,
     opts: { ...RETRY, jobId: jobIds.index(version, key.shardId), failParentOnFailure: true },
     children: [
       {
@@ -135,7 +135,7 @@ export async function submitIngest(t: QueueTarget, input: SubmitIngestInput): Pr
       } satisfies PublishPayload,
       opts: { ...RETRY, jobId: jobIds.publish(input.version) },
       children: sources.map((sourceKey) =>
-        shardNode(input.version, { shardId: shardId(sourceKey) }, { version: input.version, modelKey: input.modelKey }, loadNode(input.version, sourceKey, input.load)),
+        shardNode(input.version, { shardId: shardId(sourceKey) }, { version: input.version, modelKey: input.modelKey, shardId: shardId(sourceKey) }, loadNode(input.version, sourceKey, input.load)),
       ),
     });
     return node.job.id!;

@@ -35,6 +35,8 @@ export interface LoadShardPayload {
   columns?: { id?: string; embeddings?: string; nTokens?: string };
   /** Expected embedding dim (required for flat layouts without an n_tokens column). */
   dim?: number;
+  /** The build or ingest that asked (for logs and the dashboard; the token store does not depend on it). */
+  version?: string;
 }
 
 /** train-psi: fit the version's model on every loaded shard (its children), then queue the rest. */
@@ -55,11 +57,15 @@ export interface WeightsPayload {
   version: string;
   modelKey: string;
   shard?: LoadedShard;
+  /** The shard, for logs, when `shard` is not known yet (an ingest's shard is loaded by the child). */
+  shardId?: string;
 }
 
 /** build-index: one shard's HNSW index over the W rows its compute-weights child wrote. */
 export interface IndexPayload {
   version: string;
+  /** The shard (for logs; the input is its compute-weights child's result). */
+  shardId: string;
 }
 
 /**

@@ -37,6 +37,7 @@ function jobFields(data: unknown): Record<string, unknown> {
   if (typeof d['version'] === 'string') out['version'] = d['version'];
   const shard = d['shard'] as { shardId?: string } | undefined;
   if (shard?.shardId) out['shard'] = shard.shardId;
+  else if (typeof d['shardId'] === 'string') out['shard'] = d['shardId'];
   else if (typeof d['sourceKey'] === 'string') out['shard'] = shardId(d['sourceKey']);
   if (typeof d['evalId'] === 'string') out['eval'] = d['evalId'];
   if (typeof d['schedule'] === 'string') out['schedule'] = d['schedule'];

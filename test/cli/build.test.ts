@@ -32,6 +32,19 @@ describe('lemur build / versions / query / rollback', () => {
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim()) as { version: string; docs: number; shards: number };
     assert.equal(out.version, 'v1');
+    // stderr is not a terminal: JSON lines; every line logged inside a job carries its context
+    const lines = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const inJobs = lines.filter((l) => l['jobId'] !== undefined);
+    assert.ok(inJobs.length >= 2 * 5 + 2, `${inJobs.length} job lines`);
+    for (const l of inJobs) {
+      assert.equal(l['version'], 'v1', JSON.stringify(l));
+      assert.match(String(l['queue']), /^lemur-/);
+      if (/lemur-(load|weights|index)/.test(String(l['queue']))) assert.match(String(l['shard']), /^[ab]-[0-9a-f]{12}$/, JSON.stringify(l));
+    }
+    // lines logged by the stages themselves (not the worker wrapper) carry it too
+    const loaded = inJobs.filter((l) => l['msg'] === 'shard loaded');
+    assert.equal(loaded.length, 2);
+    for (const l of loaded) assert.ok(l['jobId'] && l['queue'] === 'lemur-load');
     assert.equal(out.docs, 500);
     assert.equal(out.shards, 2);
     const v = lemur('versions', '--json');

@@ -27,7 +27,7 @@ export async function launchBrowser(): Promise<Browser> {
 export async function watchedPage(browser: Browser, errors: string[], viewport = { width: 1100, height: 900 }): Promise<Page> {
   const page = await browser.newPage({ viewport });
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   return page;
