@@ -30,7 +30,8 @@ commands:
                                               of the store (no REDIS_URL: a private Redis and in-process workers)
   worker [roles...] [--lock-duration MS] [--metrics-port N] [--metrics-host H]
                                               run worker roles (${Object.keys(ROLES).join(', ')}; default all); needs REDIS_URL;
-                                              Prometheus /metrics on N (LEMUR_METRICS_PORT) when given, loopback by default
+                                              Prometheus /metrics on N (LEMUR_METRICS_PORT) when given, on H
+                                              (LEMUR_METRICS_HOST) or loopback
   dashboard [--port 3300] [--host 127.0.0.1]  Bull Board for every queue at /queues and an overview (versions, builds per
                                               shard, failures, schedules) at /; needs REDIS_URL; off loopback it requires
                                               LEMUR_DASHBOARD_USER and LEMUR_DASHBOARD_PASSWORD (basic auth)
@@ -196,7 +197,7 @@ async function main(argv: string[]): Promise<number> {
       const lock = values['lock-duration'] !== undefined ? positiveInt('lock-duration', values['lock-duration'], 30_000) : undefined;
       const workers = startRoles(roles, openStore(), { redisUrl: needRedis('worker'), ...(lock ? { lockDuration: lock, stalledInterval: lock } : {}) });
       const metricsPortText = values['metrics-port'] ?? process.env['LEMUR_METRICS_PORT'];
-      const metricsServer = metricsPortText ? await serveMetrics(positiveInt('metrics-port', metricsPortText, 9464), values['metrics-host'] ?? '127.0.0.1') : undefined;
+      const metricsServer = metricsPortText ? await serveMetrics(positiveInt('metrics-port', metricsPortText, 9464), values['metrics-host'] ?? process.env['LEMUR_METRICS_HOST'] ?? '127.0.0.1') : undefined;
       log.info('workers running', { roles, ...(metricsServer ? { metrics: metricsServer.address() } : {}) });
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();

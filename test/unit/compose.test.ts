@@ -12,8 +12,14 @@ const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' })
 
 describe('docker-compose.yml', () => {
   it('passes `docker-compose config -q`', { skip: hasCompose ? false : 'docker-compose is not installed (infra/setup installs it)' }, () => {
-    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8' });
+    const env: NodeJS.ProcessEnv = { ...process.env, LEMUR_DASHBOARD_PASSWORD: 'x' };
+    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
+    // the dashboard listens beyond loopback in its container: no password, no config
+    delete env['LEMUR_DASHBOARD_PASSWORD'];
+    const nopw = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env });
+    assert.notEqual(nopw.status, 0);
+    assert.match(nopw.stderr, /set LEMUR_DASHBOARD_PASSWORD/);
   });
 
   it('has a service per worker role, Redis with AOF and MinIO', () => {
