@@ -10,6 +10,7 @@ const BENCHES: Record<string, string> = {
   lemur: 'lemur.js',
   query: 'query-engine.js',
   pipeline: 'pipeline.js',
+  incremental: 'incremental.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);
