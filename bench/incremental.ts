@@ -4,7 +4,7 @@
  * serves queries about as fast as the same searches run in one process. One run, one process,
  * a private Redis, a local-folder store:
  *   build v1 from 80 % of the corpus; ingest the other 20 % (queued) → ingest_s; the same
- *   stages called directly → ingest_direct_s; a full queued rebuild of 100 % → rebuild_s;
+ *   stages called directly (load, weights, index, publish) → ingest_direct_s; a full queued rebuild of 100 % → rebuild_s;
  *   queued eval of the queries (2 settings, exact truth for a sample) against the same
  *   searches in this process.
  * ingest_vs_rebuild = ingest_s / rebuild_s; ingest_overhead = ingest_s / ingest_direct_s;
@@ -18,6 +18,7 @@ import { evalJobIds, submitEval } from '../src/eval/submit-eval.js';
 import { readManifest } from '../src/index/publish.js';
 import { setLogLevel } from '../src/log.js';
 import { loadShard } from '../src/pipeline/load-shard.js';
+import { publishIngest } from '../src/pipeline/publish-stage.js';
 import { indexStage, weightsStage } from '../src/pipeline/stages.js';
 import { openVersion } from '../src/query/open-version.js';
 import { submitBuild, submitIngest } from '../src/queue/build-flow.js';
@@ -70,7 +71,8 @@ try {
   progress('the same ingest, stages called directly');
   const directS = await wall(async () => {
     const shard = await loadShard(store, added[0]!);
-    await indexStage(store, 'direct', await weightsStage(store, 'direct', m1.modelKey, shard));
+    const built = await indexStage(store, 'direct', await weightsStage(store, 'direct', m1.modelKey, shard));
+    await publishIngest(store, { version: 'direct', base: 'v2', modelKey: m1.modelKey }, [built]);
   });
   progress(`full rebuild of ${n} documents (queued)`);
   const rebuildS = await wall(async () => {
