@@ -96,8 +96,8 @@ export interface PublishOptions {
 /** Writes the version's manifest, then (by default) moves `current` to it. */
 export async function publishVersion(store: ObjectStore, version: string, input: ManifestInput, options: PublishOptions = {}): Promise<Manifest> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(version)) throw new InvalidArgumentError(`Expected a version like 2026-11-22T03-30-00Z or v7 but received '${version}'`);
-  if (await store.head(keys.manifest(version))) throw new InvalidArgumentError(`version ${version} is already published: versions are immutable`);
   const all = [...new Set([input.modelKey, ...input.shards.flatMap(shardArtifacts), ...(input.deletedIdsKey ? [input.deletedIdsKey] : [])])];
+  if (await store.head(keys.manifest(version))) return republish(store, version, input, all, options);
   // artifacts are immutable once published, so a base version's hashes stand for the same keys
   const known = new Map((options.reuse?.artifacts ?? []).map((a) => [a.key, a]));
   const artifacts: ArtifactRef[] = [];
@@ -117,6 +117,22 @@ export async function publishVersion(store: ObjectStore, version: string, input:
     await setCurrent(store, version);
   }
   return manifest;
+}
+
+/**
+ * A publish that runs again (a retried job whose first attempt wrote the manifest, then died
+ * before or after moving `current`) finishes the first attempt's work; anything else under an
+ * existing version name is refused: versions are immutable.
+ */
+async function republish(store: ObjectStore, version: string, input: ManifestInput, all: string[], options: PublishOptions): Promise<Manifest> {
+  const m = await readManifest(store, version);
+  const same = m.operation === input.operation && m.base === input.base && m.modelKey === input.modelKey && JSON.stringify(m.artifacts.map((a) => a.key)) === JSON.stringify(all);
+  if (!same) throw new InvalidArgumentError(`version ${version} is already published: versions are immutable`);
+  if ((options.promote ?? true) && (await currentVersion(store)) !== version) {
+    if (options.expectCurrent !== undefined) await checkCurrent(store, options.expectCurrent, version);
+    await setCurrent(store, version);
+  }
+  return m;
 }
 
 async function checkCurrent(store: ObjectStore, expected: string | null, version: string): Promise<void> {

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { CorruptFileError, InvalidArgumentError } from '../../src/errors.js';
+import { CorruptFileError, InvalidArgumentError, VersionConflictError } from '../../src/errors.js';
 import { currentVersion, listVersions, publishVersion, rollback, verifyVersion } from '../../src/index/publish.js';
 import { keys } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
@@ -46,14 +46,26 @@ describe('publishVersion', () => {
     assert.equal(await rollback(store, 'v2'), 'v2');
   });
 
-  it('refuses to publish twice, or with a missing artifact, and leaves current alone', async () => {
-    await assert.rejects(publishVersion(store, 'v2', await stage('v2')), /immutable/);
+  it('refuses to publish a version name twice, or with a missing artifact, and leaves current alone', async () => {
+    await assert.rejects(publishVersion(store, 'v2', { ...(await stage('v2')), operation: 'ingest' }), /immutable/);
     const input = await stage('v3');
     input.shards[0]!.deletedKey = keys.deleted('v3', 's1');
     input.shards[0]!.deleted = 1;
     await assert.rejects(publishVersion(store, 'v3', input), /does not exist/);
     assert.equal(await store.head(keys.manifest('v3')), undefined);
     assert.equal(await currentVersion(store), 'v2');
+  });
+
+  it('finishes a publish that ran again after dying between the manifest and the pointer', async () => {
+    const input = { ...(await stage('v4')), base: 'v2' };
+    await publishVersion(store, 'v4', input, { promote: false, expectCurrent: 'v2' }); // the first attempt, "killed" before the move
+    assert.equal(await currentVersion(store), 'v2');
+    await assert.rejects(publishVersion(store, 'v4', input, { expectCurrent: 'v1' }), VersionConflictError);
+    const again = await publishVersion(store, 'v4', input, { expectCurrent: 'v2' });
+    assert.equal(again.version, 'v4');
+    assert.equal(await currentVersion(store), 'v4');
+    assert.equal((await publishVersion(store, 'v4', input, { expectCurrent: 'v2' })).version, 'v4', 'a third run changes nothing');
+    await rollback(store, 'v2');
   });
 
   it('detects an artifact changed after publishing', async () => {
