@@ -162,6 +162,11 @@ export async function readManifest(store: ObjectStore, version: string): Promise
   return m;
 }
 
+/** The version's manifest if it is published (a retried publish derives from the same base as before). */
+export async function findManifest(store: ObjectStore, version: string): Promise<Manifest | undefined> {
+  return (await store.head(keys.manifest(version))) ? readManifest(store, version) : undefined;
+}
+
 /** Re-hashes every artifact of a version. @throws CorruptFileError naming the first that differs */
 export async function verifyVersion(store: ObjectStore, version: string): Promise<Manifest> {
   const m = await readManifest(store, version);

@@ -7,7 +7,7 @@
  * still has the model its W rows were computed with (rows of different models do not mix).
  */
 import { InvalidArgumentError, VersionConflictError } from '../errors.js';
-import { currentVersion, publishVersion, readManifest, type Manifest, type ShardEntry } from '../index/publish.js';
+import { currentVersion, findManifest, publishVersion, readManifest, type Manifest, type ShardEntry } from '../index/publish.js';
 import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../index/tombstones.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { loadModel, shardEntry, type BuiltShard } from './stages.js';
@@ -26,7 +26,9 @@ export interface PublishBuildInput {
 
 export async function publishBuild(store: ObjectStore, input: PublishBuildInput, built: Required<BuiltShard>[]): Promise<Manifest> {
   const model = await loadModel(store, input.modelKey);
-  const base = await currentVersion(store);
+  // a retried publish derives from what its first attempt derived from, wherever current is now
+  const done = await findManifest(store, input.version);
+  const base = done ? done.base : await currentVersion(store);
   const baseManifest = base ? await readManifest(store, base) : undefined;
   let shards = built.map(shardEntry).sort(bySource);
   let deletedIdsKey: string | undefined;
@@ -76,7 +78,8 @@ export interface IngestOutcome {
  * ingest, the shard whose source key sorts last wins).
  */
 export async function publishIngest(store: ObjectStore, input: PublishIngestInput, built: Required<BuiltShard>[]): Promise<IngestOutcome> {
-  const cur = await currentVersion(store);
+  const done = await findManifest(store, input.version);
+  const cur = done ? done.base : await currentVersion(store);
   if (!cur) throw new InvalidArgumentError('nothing to ingest into: no published version (run lemur build first)');
   const m = await readManifest(store, cur);
   if (m.modelKey !== input.modelKey) {

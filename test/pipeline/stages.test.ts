@@ -40,5 +40,9 @@ describe('build stages', () => {
     assert.equal(manifest.artifacts.length, 1 + 3 * 2);
     assert.equal(await currentVersion(store), 'v1');
     await verifyVersion(store, 'v1');
+    // a retried publish job (its first attempt got through) finishes without error or change
+    const again = await publishBuild(store, { version: 'v1', modelKey: keys.model('v1') }, built);
+    assert.deepEqual(again, manifest);
+    assert.equal(await currentVersion(store), 'v1');
   });
 });
