@@ -19,7 +19,7 @@ const state = (s: string): string => `<span class="st ${STATE_CLASS[s] ?? 'wait'
 
 export function renderOverview(o: Overview, refreshSeconds: number): string {
   const versions = o.versions.length
-    ? `<table id="versions"><thead><tr><th>version</th><th>operation</th><th>created</th><th>docs</th><th>shards</th><th>size</th><th>build time</th><th>last eval recall</th></tr></thead><tbody>
+    ? `<table id="versions"><thead><tr><th>version</th><th>operation</th><th>created (UTC)</th><th>docs</th><th>shards</th><th>size</th><th>build time</th><th>last eval recall</th></tr></thead><tbody>
 ${o.versions
   .map(
     (v) =>
@@ -39,12 +39,12 @@ ${b.shards.map((s) => `<tr><td>${esc(s.source)}</td><td>${state(s.load)}</td><td
         .join('\n')
     : '<p class="note">No build in flight.</p>';
   const failures = o.failures.length
-    ? `<table id="failures"><thead><tr><th>when</th><th>queue</th><th>job</th><th>reason</th></tr></thead><tbody>
+    ? `<table id="failures"><thead><tr><th>when (UTC)</th><th>queue</th><th>job</th><th>reason</th></tr></thead><tbody>
 ${o.failures.map((f) => `<tr><td>${esc(f.at.replace('T', ' ').slice(0, 19))}</td><td>${esc(f.queue)}</td><td><code>${esc(f.jobId)}</code></td><td class="reason">${esc(f.reason)}</td></tr>`).join('\n')}
 </tbody></table>`
     : '<p class="note">No failed jobs.</p>';
   const schedules = o.schedules.length
-    ? `<table id="schedules"><thead><tr><th>name</th><th>cron</th><th>tz</th><th>source</th><th>next run</th><th>last run</th></tr></thead><tbody>
+    ? `<table id="schedules"><thead><tr><th>name</th><th>cron</th><th>tz</th><th>source</th><th>next run (UTC)</th><th>last run</th></tr></thead><tbody>
 ${o.schedules
   .map(
     (s) =>

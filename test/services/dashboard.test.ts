@@ -22,9 +22,11 @@ import { submitBuild } from '../../src/queue/build-flow.js';
 import { waitForJob } from '../../src/queue/queue-status.js';
 import { QUEUES, jobIds } from '../../src/queue/queues.js';
 import { LocalStore } from '../../src/store/local-store.js';
+import { evalJobIds, submitEval } from '../../src/eval/submit-eval.js';
+import { setSchedule } from '../../src/queue/schedules.js';
 import { ROLES, startRoles, type Role } from '../../workers/roles.js';
 import { artifactPath, launchBrowser, watchedPage } from '../helpers/browser.js';
-import { putCorpusShard } from '../helpers/corpus-shards.js';
+import { docTokens, putCorpusShard } from '../helpers/corpus-shards.js';
 import { startTestRedis } from '../helpers/redis.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
@@ -98,9 +100,18 @@ describe('dashboard and metrics', () => {
     assert.match(await page.locator('h3').first().innerText(), /build v1: train (active|waiting|waiting-children)/);
     await page.screenshot({ path: artifactPath('dashboard-build-in-flight.png'), fullPage: true });
     await waitForJob(target(), QUEUES.publish, jobIds.publish('v1'), 180_000);
+    // an evaluation and a schedule, so the overview has them to show
+    const parts = Array.from({ length: 40 }, (_, i) => docTokens(corpus, i * 30));
+    const vectors = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    parts.reduce((o, p) => (vectors.set(p, o), o + p.length), 0);
+    const queries = { dim: 32, vectors, counts: Int32Array.from(parts, (p) => p.length / 32), ids: parts.map((_, i) => `q${i}`) };
+    await submitEval(target(), store, { evalId: 'eval-dash', versions: ['v1'], settings: [{ kPrime: 50, efSearch: 100, candidates: 'hnsw' }], k: 10, queries, truth: { exactSample: 40 } });
+    await waitForJob(target(), QUEUES.query, evalJobIds.report('eval-dash'), 120_000);
+    await setSchedule(target(), { name: 'nightly', cron: '0 3 * * *', tz: 'Europe/Paris', run: { source: 'sources/' } });
     await page.goto(dash.url);
     const row = page.locator('#versions tbody tr').first();
-    assert.match(await row.innerText(), /v1\s+current\s+build\s+.*\s1500\s+3\s/);
+    assert.match(await row.innerText(), /v1\s+current\s+build\s+.*\s1500\s+3\s.*\s0\.\d+ \(hnsw k'=50 ef=100, eval-dash\)/s);
+    assert.match(await page.locator('#schedules').innerText(), /nightly\s+0 3 \* \* \*\s+Europe\/Paris\s+sources\/\s+20\d\d-\d\d-\d\d \d\d:\d\d:\d\d/);
     await page.screenshot({ path: artifactPath('dashboard-overview.png'), fullPage: true });
     // Bull Board: every queue listed, the load queue's completed jobs shown
     await page.goto(`${dash.url}queues`);
