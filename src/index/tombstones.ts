@@ -5,11 +5,10 @@
  * them; `compact` later rewrites the shard without them. External ids never change.
  */
 import { CorruptFileError } from '../errors.js';
-import { TokenStore } from '../native/token-store.js';
-import { localCopy } from '../pipeline/local-copy.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { ShardEntry } from './publish.js';
+import { readStoreIds } from './store-ids.js';
 
 /** The shard's tombstoned positions, sorted. */
 export async function readDeleted(store: ObjectStore, shard: ShardEntry): Promise<Uint32Array> {
@@ -43,17 +42,7 @@ export async function addTombstones(store: ObjectStore, version: string, shard: 
 
 /** External ids of a shard in position order, as strings (ids may be int64 or strings). */
 export async function readShardIds(store: ObjectStore, shard: ShardEntry): Promise<string[]> {
-  const c = await localCopy(store, shard.tokensKey);
-  try {
-    const ts = await TokenStore.open(c.path);
-    try {
-      return Array.from(await ts.ids(), String);
-    } finally {
-      ts.close();
-    }
-  } finally {
-    c.release();
-  }
+  return readStoreIds(store, shard.tokensKey);
 }
 
 /**

@@ -69,6 +69,9 @@ describe('lemur ingest / delete / compact / eval', () => {
     const badGt = lemur('eval', join(tmp.dir, 'queries/q.parquet'), '--groundtruth', gt);
     assert.equal(badGt.status, 1);
     assert.match(badGt.stderr, /gt\.jsonl: line 2, field `query`: no query with id 'nobody'/);
+    const noVersion = lemur('eval', join(tmp.dir, 'queries/q.parquet'), '--version', 'v5,v99');
+    assert.equal(noVersion.status, 1);
+    assert.match(noVersion.stderr, /version v99 is not published/);
     const sched = lemur('schedule', 'list');
     assert.equal(sched.status, 1);
     assert.match(sched.stderr, /set REDIS_URL/);

@@ -72,6 +72,8 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
   const queries = await readQueries(o.source);
   const versions = o.versions ?? [(await currentVersion(store)) ?? ''];
   if (!versions[0]) throw new ConfigError(`no published version in ${store.url}`);
+  // fail here, not in every worker's retries
+  for (const v of versions) if (!(await store.head(keys.manifest(v)))) throw new ConfigError(`version ${v} is not published in ${store.url} (lemur versions lists them)`);
   const evalId = `eval-${newVersion()}`;
   const truth = o.groundtruth ? { given: readGroundTruth(o.groundtruth, queries.ids) } : { exactSample: o.exactSample ?? Math.min(200, queries.counts.length) };
   const t0 = performance.now();
