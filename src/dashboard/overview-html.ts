@@ -48,7 +48,7 @@ ${o.failures.map((f) => `<tr><td>${esc(f.at.replace('T', ' ').slice(0, 19))}</td
 ${o.schedules
   .map(
     (s) =>
-      `<tr><td>${esc(s.name)}</td><td><code>${esc(s.cron)}</code></td><td>${esc(s.tz)}</td><td>${esc(s.run?.source ?? '(current shards)')}</td><td>${esc(s.next?.replace('T', ' ').slice(0, 19) ?? '—')}</td><td>${s.lastRun ? `${esc(s.lastRun.outcome)} <small>recall ${esc(s.lastRun.recall.candidate)} vs ${esc(s.lastRun.recall.current ?? '—')}</small>` : '—'}</td></tr>`,
+      `<tr><td>${esc(s.name)}</td><td><code>${esc(s.cron)}</code></td><td>${esc(s.tz)}</td><td>${esc(s.run?.source ?? '(current shards)')}</td><td>${esc(s.next?.replace('T', ' ').slice(0, 19) ?? '—')}</td><td>${s.lastRun ? `${esc(s.lastRun.outcome)} <small>${s.lastRun.error ? `<span class="reason">${esc(s.lastRun.error)}</span>` : `recall ${esc(s.lastRun.recall.candidate)} vs ${esc(s.lastRun.recall.current ?? '—')}`}</small>` : '—'}</td></tr>`,
   )
   .join('\n')}
 </tbody></table>`

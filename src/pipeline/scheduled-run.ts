@@ -29,9 +29,10 @@ export interface RunRecord {
   finishedAt: string;
   candidate: string;
   current: string | undefined;
-  /** rejected: lost recall; conflict: another writer moved current during the run. */
-  outcome: 'promoted' | 'rejected' | 'conflict';
-  recall: { candidate: number; current: number | undefined };
+  /** rejected: lost recall; conflict: another writer moved current during the run; failed: the build or evaluation failed. */
+  outcome: 'promoted' | 'rejected' | 'conflict' | 'failed';
+  recall: { candidate: number | undefined; current: number | undefined };
+  error?: string;
   tolerance: number;
   queries: number;
 }
@@ -53,11 +54,36 @@ async function recallOf(store: ObjectStore, version: string, queries: (engine: Q
   }
 }
 
+async function putRecord(store: ObjectStore, r: RunRecord): Promise<void> {
+  await store.put(keys.scheduleRun(r.schedule, r.startedAt.replace(/[:.]/g, '-')), Buffer.from(JSON.stringify(r, null, 2)));
+}
+
 export async function scheduledRun(store: ObjectStore, target: QueueTarget, run: ScheduledRunPayload, jobId: string, timeoutMs = 24 * 3600_000): Promise<RunRecord> {
   const startedAt = new Date().toISOString();
   const tolerance = run.tolerance ?? config().evalTolerance;
   const base = await currentVersion(store);
   const candidate = `${run.schedule}-${startedAt.replace(/[:.]/g, '-')}`;
+  try {
+    return await gatedRebuild(store, target, run, jobId, { startedAt, tolerance, base, candidate, timeoutMs });
+  } catch (err) {
+    // a run that ended before its verdict still leaves a record (the dashboard's "last run")
+    if (!(err instanceof RunVerdictError)) {
+      await putRecord(store, { schedule: run.schedule, jobId, startedAt, finishedAt: new Date().toISOString(), candidate, current: base, outcome: 'failed', recall: { candidate: undefined, current: undefined }, tolerance, queries: 0, error: (err as Error).message });
+    }
+    throw err instanceof RunVerdictError ? err.cause : err;
+  }
+}
+
+/** Carries a rejection or conflict whose record is already written. */
+class RunVerdictError extends Error {}
+
+async function gatedRebuild(
+  store: ObjectStore,
+  target: QueueTarget,
+  run: ScheduledRunPayload,
+  jobId: string,
+  { startedAt, tolerance, base, candidate, timeoutMs }: { startedAt: string; tolerance: number; base: string | undefined; candidate: string; timeoutMs: number },
+): Promise<RunRecord> {
   // unless the schedule says otherwise, retrain with the current model's settings
   const baseConfig = base ? (await readManifest(store, base)).config : {};
   const fit: Record<string, number> = {};
@@ -115,13 +141,12 @@ export async function scheduledRun(store: ObjectStore, target: QueueTarget, run:
       conflict = err;
     }
   }
-  await store.put(keys.scheduleRun(run.schedule, startedAt.replace(/[:.]/g, '-')), Buffer.from(JSON.stringify(record, null, 2)));
-  if (conflict) throw conflict;
+  await putRecord(store, record);
+  if (conflict) throw new RunVerdictError('conflict', { cause: conflict });
   log.info(`scheduled rebuild ${record.outcome}`, { ...record });
   if (!passed) {
-    throw new PipelineError(
-      `schedule ${run.schedule}: candidate ${candidate} not published: recall@10 ${cand.recall.toFixed(4)} vs current ${base} ${cur!.recall.toFixed(4)} (tolerance ${tolerance}); current kept`,
-    );
+    const why = `schedule ${run.schedule}: candidate ${candidate} not published: recall@10 ${cand.recall.toFixed(4)} vs current ${base} ${cur!.recall.toFixed(4)} (tolerance ${tolerance}); current kept`;
+    throw new RunVerdictError('rejected', { cause: new PipelineError(why) });
   }
   return record;
 }

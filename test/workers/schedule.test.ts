@@ -78,6 +78,14 @@ describe('schedules', () => {
       const started = procs.flatMap(({ log }) => log.split('\n').filter((l) => l.includes('"job started"')).map((l) => (JSON.parse(l) as { jobId: string }).jobId));
       for (const j of ran) assert.equal(started.filter((id) => id === j.id).length, 1, `job ${j.id} started ${started.filter((id) => id === j.id).length} times`);
       for (const j of ran) assert.match(j.failedReason ?? '', /no \.parquet objects under 'nothing-here\/'/);
+      // each run left one record, saying why it failed
+      const records = await store.list('schedules/tick/runs/');
+      assert.equal(records.length, ran.length);
+      for (const r of records) {
+        const rec = JSON.parse((await store.get(r.key)).toString()) as { outcome: string; error: string };
+        assert.equal(rec.outcome, 'failed');
+        assert.match(rec.error, /no \.parquet objects/);
+      }
     } finally {
       await q.close();
     }
