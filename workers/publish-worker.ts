@@ -1,17 +1,20 @@
 /**
  * The publish role: the version's manifest, then the `current` pointer. Every job on this queue
  * writes a version, so the queue runs one at a time across all workers (BullMQ global
- * concurrency); the manifests' expected-current check still guards writers outside the queue
- * (lemur delete / compact). After an ingest it queues a retrain once drift passes its threshold.
+ * concurrency): builds, ingests, deletes and compactions. The manifests' expected-current check
+ * still guards writers outside the queue (a second Redis, a script). After an ingest it queues a
+ * retrain once drift passes its threshold.
  */
 import { Queue, type Job } from 'bullmq';
 
 import { config } from '../src/config.js';
 import { log } from '../src/log.js';
+import { compact } from '../src/pipeline/compact.js';
+import { deleteDocs } from '../src/pipeline/delete-docs.js';
 import { needsRetrain, publishBuild, publishIngest } from '../src/pipeline/publish-stage.js';
 import type { BuiltShard } from '../src/pipeline/stages.js';
 import { redisConnection } from '../src/queue/connection.js';
-import { QUEUES, type PublishPayload } from '../src/queue/queues.js';
+import { JOBS, QUEUES, type CompactPayload, type DeletePayload, type PublishPayload } from '../src/queue/queues.js';
 import { queueRun } from '../src/queue/schedules.js';
 import { childValues, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';
@@ -28,8 +31,16 @@ async function serialise(o: StartWorkerOptions): Promise<void> {
 export function startPublishWorker(store: ObjectStore, o: StartWorkerOptions) {
   const target = { redisUrl: o.redisUrl, ...(o.prefix ? { prefix: o.prefix } : {}) };
   serialise(o).catch((err: unknown) => log.warn('could not set the publish queue to one job at a time', { error: err as Error }));
-  return startWorker(QUEUES.publish, async (job: Job<PublishPayload>) => {
-    const p = job.data;
+  return startWorker(QUEUES.publish, async (job: Job<PublishPayload | DeletePayload | CompactPayload>) => {
+    if (job.name === JOBS.deleteDocs) {
+      const d = job.data as DeletePayload;
+      return deleteDocs(store, JSON.parse((await store.get(d.idsKey)).toString('utf8')) as string[], d.version);
+    }
+    if (job.name === JOBS.compact) {
+      const c = job.data as CompactPayload;
+      return compact(store, c.version, c.mergeBelow !== undefined ? { mergeBelow: c.mergeBelow } : {});
+    }
+    const p = job.data as PublishPayload;
     const built = (await childValues<Required<BuiltShard>>(job)).sort((a, b) => (a.shard.sourceKey < b.shard.sourceKey ? -1 : 1));
     if (p.operation === 'build') {
       const m = await publishBuild(store, { version: p.version, modelKey: p.modelKey, promote: p.promote ?? true }, built);

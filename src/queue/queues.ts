@@ -21,6 +21,8 @@ export const JOBS = {
   computeWeights: 'compute-weights',
   buildIndex: 'build-index',
   publishVersion: 'publish-version',
+  deleteDocs: 'delete-docs',
+  compact: 'compact',
   scheduledRun: 'scheduled-run',
   evalBatch: 'eval-batch',
   exactBatch: 'exact-batch',
@@ -83,6 +85,18 @@ export interface PublishPayload {
   promote?: boolean;
   /** ingest: queue a retrain when added documents exceed this fraction of the trained ones. */
   driftFraction?: number;
+}
+
+/** delete-docs: tombstone ids in a new version (the ids are a JSON array in the store: lists can be long). */
+export interface DeletePayload {
+  version: string;
+  idsKey: string;
+}
+
+/** compact: a new version without tombstoned rows, small shards merged. */
+export interface CompactPayload {
+  version: string;
+  mergeBelow?: number;
 }
 
 /** A scheduled (or drift-triggered) rebuild: build a candidate, evaluate it against current, promote or fail. */

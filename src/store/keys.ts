@@ -12,6 +12,7 @@
  *   versions/<version>/deleted-ids.json      ids deleted by users (re-applied when rebuilt)
  *   versions/<version>/manifest.json  (a version may reference artifacts of older versions:
  *                                     copy-on-write, since every artifact is immutable)
+ *   requests/<version>/delete-ids.json   the ids a queued delete was asked to remove
  *   evals/<evalId>/…                  queued evaluations: queries, per-batch results, report
  *   schedules/<name>/runs/<at>.json   one record per scheduled run (outcome, recalls)
  *   current                           the pointer to the published version
@@ -37,6 +38,7 @@ export const keys = {
   deleted: (version: string, id: string): string => checkKey(`versions/${version}/${id}/deleted.u32`),
   deletedIds: (version: string): string => checkKey(`versions/${version}/deleted-ids.json`),
   manifest: (version: string): string => checkKey(`versions/${version}/manifest.json`),
+  deleteRequest: (version: string): string => checkKey(`requests/${version}/delete-ids.json`),
   evalQueries: (evalId: string): string => checkKey(`evals/${evalId}/queries.lts`),
   evalResults: (evalId: string, batch: number): string => checkKey(`evals/${evalId}/results/batch-${String(batch).padStart(5, '0')}.parquet`),
   evalTruth: (evalId: string, batch: number): string => checkKey(`evals/${evalId}/truth/batch-${String(batch).padStart(5, '0')}.json`),

@@ -8,18 +8,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import type { Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 
 import { generateCorpus } from '../../src/data/synthetic-corpus.js';
 import { currentVersion, readManifest, verifyVersion } from '../../src/index/publish.js';
 import { readDeleted } from '../../src/index/tombstones.js';
 import { setLogLevel } from '../../src/log.js';
 import { TokenStore } from '../../src/native/token-store.js';
-import { compact } from '../../src/pipeline/compact.js';
-import { deleteDocs } from '../../src/pipeline/delete-docs.js';
+import { compact, type CompactOutcome } from '../../src/pipeline/compact.js';
+import type { DeleteOutcome } from '../../src/pipeline/delete-docs.js';
+import { queueCompact, queueDelete } from '../../src/queue/version-jobs.js';
 import { loadModel, readWeights } from '../../src/pipeline/stages.js';
 import { openVersion } from '../../src/query/open-version.js';
 import { submitBuild, submitIngest } from '../../src/queue/build-flow.js';
+import { redisConnection } from '../../src/queue/connection.js';
 import { waitForJob } from '../../src/queue/queue-status.js';
 import { QUEUES, jobIds } from '../../src/queue/queues.js';
 import { S3Store } from '../../src/store/s3-store.js';
@@ -140,7 +142,7 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
   });
 
   it('never returns a deleted id: not after a worker restart, not after compact, not after a rebuild', async () => {
-    const d = await deleteDocs(store, ['doc-7', 'doc-900', 'missing'], 'v4');
+    const d = (await queueDelete(target(), store, 'v4', ['doc-7', 'doc-900', 'missing'], 60_000)) as DeleteOutcome;
     assert.deepEqual([d.deleted, d.notFound], [2, ['missing']]);
     const check = async (version: string): Promise<void> => {
       const top = await selfSearch(version, [7, 900], 20);
@@ -154,7 +156,7 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     const r = await ingest('v5', ['incoming/e.parquet']);
     assert.equal(r.upserted, 1);
     await check('v5');
-    const c = await compact(store, 'v6', { mergeBelow: 0 });
+    const c = (await queueCompact(target(), 'v6', 0, 60_000)) as CompactOutcome;
     assert.deepEqual([c.rewritten, c.removed], [2, 4], 'doc-5, doc-7 (shard a), doc-900 and the old doc-1100 (shard c) leave their shards');
     const m6 = await verifyVersion(store, 'v6');
     assert.ok(m6.shards.every((s) => s.deleted === 0));
@@ -176,5 +178,29 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     await check('v8');
     const top8 = await selfSearch('v8', [0, 399, 401, 1199]);
     [0, 399, 401, 1199].forEach((d, q) => assert.ok(top8[q]!.includes(`doc-${d}`), top8[q]!.join(' ')));
+  });
+
+  it('serialises version writers: a delete and an ingest queued together both land', async () => {
+    await putCorpusShard(store, 'incoming/f.parquet', corpus, 1199, 1200, new Map([[1199, docTokens(corpus, 50)]]));
+    const base = (await currentVersion(store))!;
+    const m = await readManifest(store, base);
+    await submitIngest(target(), { version: 'v9', base, modelKey: m.modelKey, sources: ['incoming/f.parquet'], load, driftFraction: 1 });
+    const [del] = await Promise.all([
+      queueDelete(target(), store, 'v10', ['doc-10'], 60_000) as Promise<DeleteOutcome>,
+      waitForJob(target(), QUEUES.publish, jobIds.publish('v9'), 60_000),
+    ]);
+    assert.equal(del.deleted, 1);
+    const pq = new Queue(QUEUES.publish, { connection: redisConnection(redis.url), prefix: redis.prefix });
+    try {
+      assert.equal(await pq.getGlobalConcurrency(), 1, 'the publish queue runs one job at a time across workers');
+    } finally {
+      await pq.close();
+    }
+    const last = await readManifest(store, (await currentVersion(store))!);
+    assert.ok(['v9', 'v10'].includes(last.version));
+    assert.equal(last.base, last.version === 'v9' ? 'v10' : 'v9', 'the second writer derived from the first');
+    assert.equal(last.docs, 1198 - 1, 'doc-10 deleted, doc-1199 replaced (not added)');
+    const top = await selfSearch(undefined, [10], 20);
+    assert.ok(!top[0]!.includes('doc-10'));
   });
 });

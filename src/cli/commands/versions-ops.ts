@@ -1,18 +1,20 @@
 /**
  * `lemur ingest | delete | compact`: the commands that derive a new version from current.
- * ingest runs on the queues (load, weights and index work spread over workers; publish adds the
- * shards to current); delete and compact are single steps over the store, run in this process.
+ * All run on the queues (without REDIS_URL: a private Redis and in-process workers): ingest as a
+ * flow (load, weights and index spread over workers; publish adds the shards to current), delete
+ * and compact as single jobs on the publish queue, which writes one version at a time.
  */
 import { readFileSync } from 'node:fs';
 
 import { ConfigError, PipelineError } from '../../errors.js';
 import { currentVersion, readManifest } from '../../index/publish.js';
 import { log } from '../../log.js';
-import { compact } from '../../pipeline/compact.js';
-import { deleteDocs } from '../../pipeline/delete-docs.js';
-import { submitIngest } from '../../queue/build-flow.js';
+import type { DeleteOutcome } from '../../pipeline/delete-docs.js';
+import { submitIngest, type QueueTarget } from '../../queue/build-flow.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
+import { queueCompact, queueDelete } from '../../queue/version-jobs.js';
+import type { ObjectStore } from '../../store/object-store.js';
 import { openStore } from '../../store/open-store.js';
 import { newVersion } from './build.js';
 import { withQueues } from './with-queues.js';
@@ -73,11 +75,23 @@ export function readIds(positionals: string[], file: string | undefined): string
   return ids;
 }
 
-export async function runDelete(ids: string[], version?: string): Promise<Record<string, unknown>> {
-  const r = await deleteDocs(openStore(), ids, version ?? newVersion());
+/** Runs a version-writing job on the publish queue and waits for it; its failure becomes a PipelineError. */
+async function versionJob<T>(what: string, fn: (target: QueueTarget, store: ObjectStore) => Promise<unknown>): Promise<T> {
+  const store = openStore();
+  return withQueues(store, async (target) => {
+    try {
+      return (await fn(target, store)) as T;
+    } catch (err) {
+      throw new PipelineError(`${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  });
+}
+
+export async function runDelete(ids: string[], version: string = newVersion(), timeoutS = 3600): Promise<Record<string, unknown>> {
+  const r = await versionJob<DeleteOutcome>(`delete ${version}`, (t, store) => queueDelete(t, store, version, ids, timeoutS * 1000));
   return { ...r, notFound: r.notFound.length > 20 ? [...r.notFound.slice(0, 20), `… ${r.notFound.length - 20} more`] : r.notFound };
 }
 
-export async function runCompact(version?: string, mergeBelow?: number): Promise<Record<string, unknown>> {
-  return { ...(await compact(openStore(), version ?? newVersion(), mergeBelow !== undefined ? { mergeBelow } : {})) };
+export async function runCompact(version: string = newVersion(), mergeBelow?: number, timeoutS = 24 * 3600): Promise<Record<string, unknown>> {
+  return versionJob(`compact ${version}`, (t) => queueCompact(t, version, mergeBelow, timeoutS * 1000));
 }
