@@ -31,13 +31,13 @@ ${o.versions
   const builds = o.builds.length
     ? o.builds
         .map(
-          (b) => `<h3>build <code>${esc(b.version)}</code>: train ${state(b.train)} · publish ${state(b.publish)}</h3>
+          (b) => `<h3>${b.kind} <code>${esc(b.version)}</code>: ${b.kind === 'build' ? `train ${state(b.train)} · ` : ''}publish ${state(b.publish)}</h3>
 <table class="build"><thead><tr><th>shard</th><th>load</th><th>weights</th><th>index</th><th>error</th></tr></thead><tbody>
 ${b.shards.map((s) => `<tr><td>${esc(s.source)}</td><td>${state(s.load)}</td><td>${state(s.weights)}</td><td>${state(s.index)}</td><td class="reason">${esc(s.error ?? '')}</td></tr>`).join('\n')}
 </tbody></table>`,
         )
         .join('\n')
-    : '<p class="note">No build in flight.</p>';
+    : '<p class="note">Nothing in flight.</p>';
   const failures = o.failures.length
     ? `<table id="failures"><thead><tr><th>when (UTC)</th><th>queue</th><th>job</th><th>reason</th></tr></thead><tbody>
 ${o.failures.map((f) => `<tr><td>${esc(f.at.replace('T', ' ').slice(0, 19))}</td><td>${esc(f.queue)}</td><td><code>${esc(f.jobId)}</code></td><td class="reason">${esc(f.reason)}</td></tr>`).join('\n')}
@@ -69,7 +69,7 @@ th{background:#f0f0f0}tr.current{background:#eef7ee}.note{color:#666}.reason{col
 </style></head><body>
 <header><b>lemur</b><a href="./">overview</a><a href="queues">queues (Bull Board)</a><span style="margin-left:auto;font-size:12px">current: <code>${esc(o.current ?? '—')}</code> · ${esc(o.at.replace('T', ' ').slice(0, 19))} UTC</span></header>
 <main>
-<h2>Builds in flight</h2>
+<h2>Builds and ingests in flight</h2>
 ${builds}
 <h2>Versions</h2>
 ${versions}

@@ -1,7 +1,7 @@
 /**
  * What the dashboard's own page shows, gathered from the store and the queues: recent versions
- * (docs, shards, bytes, build time, the last evaluation's recall), builds in flight per stage and
- * shard, recent failures with their reasons, schedules with their next and last run.
+ * (docs, shards, bytes, build time, the last evaluation's recall), builds and ingests in flight
+ * per stage and shard, recent failures with their reasons, schedules with their next and last run.
  */
 import type { Queue } from 'bullmq';
 
@@ -85,15 +85,17 @@ export async function gatherOverview(store: ObjectStore, t: QueueTarget, queues:
     }
     versions.push(row);
   }
-  // builds in flight (or just failed): their train jobs, newest first
-  const train = queues.get(QUEUES.train)!;
-  const jobs = await train.getJobs(['active', 'waiting', 'waiting-children', 'delayed', 'failed', 'completed'], 0, 30, false);
+  // builds and ingests in flight: roots are train jobs (builds) and publish jobs (ingests), newest first
+  const roots = [
+    ...(await queues.get(QUEUES.train)!.getJobs(['active', 'waiting', 'waiting-children', 'delayed'], 0, 30, false)),
+    ...(await queues.get(QUEUES.publish)!.getJobs(['active', 'waiting', 'waiting-children', 'delayed'], 0, 30, false)),
+  ].sort((a, b) => b.timestamp - a.timestamp);
   const builds: BuildProgress[] = [];
-  for (const j of jobs.sort((a, b) => b.timestamp - a.timestamp)) {
+  for (const j of roots) {
     const version = (j.data as { version?: string }).version;
-    if (!version || builds.some((b) => b.version === version)) continue;
+    if (!version || builds.some((b) => b.version === version) || builds.length >= 5) continue;
     const p = await buildProgress(t, version);
-    if (p && !p.done && builds.length < 5) builds.push(p);
+    if (p && !p.done) builds.push(p);
   }
   const failures: FailureRow[] = [];
   for (const [name, q] of queues) {

@@ -131,6 +131,7 @@ export async function submitIngest(t: QueueTarget, input: SubmitIngestInput): Pr
         modelKey: input.modelKey,
         operation: 'ingest',
         base: input.base,
+        sources,
         ...(input.driftFraction !== undefined ? { driftFraction: input.driftFraction } : {}),
       } satisfies PublishPayload,
       opts: { ...RETRY, jobId: jobIds.publish(input.version) },

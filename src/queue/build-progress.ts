@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import { shardId } from '../store/keys.js';
 import type { QueueTarget } from './build-flow.js';
 import { redisConnection } from './connection.js';
-import { QUEUES, jobIds, type TrainPayload } from './queues.js';
+import { QUEUES, jobIds, type PublishPayload, type TrainPayload } from './queues.js';
 
 export type JobState = 'missing' | 'waiting' | 'waiting-children' | 'active' | 'completed' | 'failed' | 'delayed' | 'prioritized' | 'unknown';
 
@@ -23,6 +23,8 @@ export interface ShardProgress {
 
 export interface BuildProgress {
   version: string;
+  /** An ingest has no train stage (train: 'missing'). */
+  kind: 'build' | 'ingest';
   train: JobState;
   publish: JobState;
   shards: ShardProgress[];
@@ -41,13 +43,16 @@ export async function buildProgress(t: QueueTarget, version: string): Promise<Bu
   const open = (name: string): Queue => new Queue(name, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
   const qs = { load: open(QUEUES.load), train: open(QUEUES.train), weights: open(QUEUES.weights), index: open(QUEUES.index), publish: open(QUEUES.publish) };
   try {
+    // a build is rooted at its train job; an ingest at its publish job
     const trainJob = await qs.train.getJob(jobIds.train(version));
-    if (!trainJob) return undefined;
-    const data = trainJob.data as TrainPayload;
-    const train = await stateOf(qs.train, jobIds.train(version));
+    const publishJob = trainJob ? undefined : await qs.publish.getJob(jobIds.publish(version));
+    const ingest = (publishJob?.data as PublishPayload | undefined)?.operation === 'ingest' ? (publishJob!.data as PublishPayload) : undefined;
+    if (!trainJob && !ingest) return undefined;
+    const sources = trainJob ? (trainJob.data as TrainPayload).sources : (ingest!.sources ?? []);
+    const train = trainJob ? await stateOf(qs.train, jobIds.train(version)) : { state: 'missing' as const };
     const publish = await stateOf(qs.publish, jobIds.publish(version));
     const shards: ShardProgress[] = [];
-    for (const source of data.sources ?? []) {
+    for (const source of sources ?? []) {
       const id = shardId(source);
       const l = await stateOf(qs.load, jobIds.load(version, source));
       const w = await stateOf(qs.weights, jobIds.weights(version, id));
@@ -56,7 +61,7 @@ export async function buildProgress(t: QueueTarget, version: string): Promise<Bu
       shards.push({ source, shardId: id, load: l.state, weights: w.state, index: i.state, ...(error ? { error } : {}) });
     }
     const failed = [train.state, publish.state, ...shards.flatMap((s) => [s.load, s.weights, s.index])].includes('failed');
-    return { version, train: train.state, publish: publish.state, shards, done: publish.state === 'completed', failed };
+    return { version, kind: trainJob ? 'build' : 'ingest', train: train.state, publish: publish.state, shards, done: publish.state === 'completed', failed };
   } finally {
     await Promise.all(Object.values(qs).map((q) => q.close()));
   }
@@ -66,5 +71,6 @@ export async function buildProgress(t: QueueTarget, version: string): Promise<Bu
 export function progressLine(p: BuildProgress): string {
   const n = p.shards.length;
   const count = (k: 'load' | 'weights' | 'index'): string => `${k} ${p.shards.filter((s) => s[k] === 'completed').length}/${n}`;
-  return `build ${p.version}: ${count('load')} | train ${p.train} | ${count('weights')} | ${count('index')} | publish ${p.publish}`;
+  const train = p.kind === 'build' ? ` | train ${p.train}` : '';
+  return `${p.kind} ${p.version}: ${count('load')}${train} | ${count('weights')} | ${count('index')} | publish ${p.publish}`;
 }

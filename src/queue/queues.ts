@@ -81,6 +81,8 @@ export interface PublishPayload {
   operation: 'build' | 'ingest';
   /** ingest: the version it started from. */
   base?: string;
+  /** ingest: its source keys (for progress reporting; the shards come from the children). */
+  sources?: string[];
   /** build: move `current` (false for a scheduled candidate that is evaluated first). @defaultValue true */
   promote?: boolean;
   /** ingest: queue a retrain when added documents exceed this fraction of the trained ones. */

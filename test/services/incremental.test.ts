@@ -22,6 +22,7 @@ import { loadModel, readWeights } from '../../src/pipeline/stages.js';
 import { openVersion } from '../../src/query/open-version.js';
 import { submitBuild, submitIngest } from '../../src/queue/build-flow.js';
 import { redisConnection } from '../../src/queue/connection.js';
+import { buildProgress, progressLine } from '../../src/queue/build-progress.js';
 import { waitForJob } from '../../src/queue/queue-status.js';
 import { QUEUES, jobIds } from '../../src/queue/queues.js';
 import { S3Store } from '../../src/store/s3-store.js';
@@ -92,6 +93,9 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     assert.equal(((await waitForJob(target(), QUEUES.publish, jobIds.publish('v1'), 120_000)) as { docs: number }).docs, 800);
     const r = await ingest('v2', ['incoming/c.parquet']);
     assert.deepEqual([r.docs, r.added, r.upserted], [1200, 400, 0]);
+    const p = await buildProgress(target(), 'v2');
+    assert.deepEqual([p?.kind, p?.done, p?.shards.map((s) => [s.source, s.load, s.weights, s.index])], ['ingest', true, [['incoming/c.parquet', 'completed', 'completed', 'completed']]]);
+    assert.equal(progressLine(p!), 'ingest v2: load 1/1 | weights 1/1 | index 1/1 | publish completed');
     const m = await verifyVersion(store, 'v2');
     const m1 = await readManifest(store, 'v1');
     assert.equal(m.operation, 'ingest');
