@@ -38,7 +38,7 @@ commands:
   query <source> [--k N] [--k-prime N] [--ef-search N] [--version V] [--json]
                                               top-k ids and exact MaxSim scores from the published version;
                                               <source>: a ../shared/data folder or a Parquet file of queries
-  status [--build V] [--json]                 job counts per queue, or one build's state per stage and shard;
+  status [--build V] [--json]                 job counts per queue, or one build's (or ingest's) state per stage and shard;
                                               needs REDIS_URL
   ingest <prefix> [--version V] [--wait] [--drift F]
                                               add the Parquet shards under <prefix> to the current version without

@@ -32,6 +32,9 @@ describe('lemur demo', () => {
     assert.ok((out['build_s'] as number) > 0);
     assert.ok(existsSync(join(tmp.dir, 'versions', out['version'] as string, 'manifest.json')), 'published through the pipeline');
     assert.ok(existsSync(join(tmp.dir, 'demo', 'sources', 'part-000.parquet')));
+    assert.equal(out['ingested'], 100, 'the last 20 % arrive by ingestion');
+    assert.equal(out['shards'], 5);
+    assert.ok(existsSync(out['report'] as string), 'the queued evaluation wrote its HTML report');
   });
 
   it('rejects bad flags with exit code 2 or 1 and a message naming the flag', () => {

@@ -1,10 +1,11 @@
 /**
  * `lemur demo`: the main job end to end on embedded defaults. Generates a ColBERT-like corpus,
- * writes it as Parquet shards into the local store (./.lemur), builds and publishes a version
- * through the real pipeline (a private redis-server and every worker role in this process when
- * REDIS_URL is unset), opens the published version, runs every query through the query engine
- * and measures recall against exact MaxSim. Prints one JSON line
- * {"docs", "version", "recall_at_10", "qps", "build_s", …}.
+ * writes 80 % of it as four Parquet shards into the local store (./.lemur), builds and publishes
+ * a version through the real pipeline (a private redis-server and every worker role in this
+ * process when REDIS_URL is unset), ingests the other 20 % without retraining, opens the
+ * resulting version, runs every query through the query engine and measures recall against exact
+ * MaxSim over the whole corpus; then a queued evaluation writes the HTML report. Prints one JSON
+ * line {"docs", "version", "recall_at_10", "qps", "build_s", "ingest_s", "report", …}.
  */
 import { join } from 'node:path';
 
@@ -19,7 +20,15 @@ import { makeScratchDir } from '../../pipeline/scratch.js';
 import { openVersion } from '../../query/open-version.js';
 import { openStore } from '../../store/open-store.js';
 import { S3Store } from '../../store/s3-store.js';
+import { evalJobIds, submitEval } from '../../eval/submit-eval.js';
+import { waitForJob } from '../../queue/queue-status.js';
+import { QUEUES } from '../../queue/queues.js';
+import { keys } from '../../store/keys.js';
+import type { LocalStore } from '../../store/local-store.js';
 import { newVersion, runBuild } from './build.js';
+import { expandSettings } from './eval.js';
+import { runIngest } from './versions-ops.js';
+import { withQueues } from './with-queues.js';
 
 export interface DemoOptions {
   docs: number;
@@ -33,16 +42,22 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   log.info('generating corpus', { docs: o.docs, queries: o.queries, seed: o.seed });
   const c = generateCorpus({ docs: o.docs, queries: o.queries, seed: o.seed });
   const prefix = 'demo/sources/';
-  for (const old of await store.list(prefix)) await store.delete(old.key);
-  await writeCorpusParquet(store, prefix, c, 4);
-  const version = `demo-${newVersion()}`;
+  const incoming = 'demo/incoming/';
+  for (const old of [...(await store.list(prefix)), ...(await store.list(incoming))]) await store.delete(old.key);
+  const cut = Math.ceil(o.docs * 0.8);
+  await writeCorpusParquet(store, prefix, c, 4, { to: cut });
+  await writeCorpusParquet(store, incoming, c, 1, { from: cut, stem: 'new' });
+  const stamp = newVersion();
   const built = await runBuild({
     prefix,
-    version,
+    version: `demo-${stamp}`,
     wait: true,
-    fit: { mPrime: Math.min(2048, o.docs), nLearn: Math.min(30000, 10 * o.docs), olsSamples: 4096, hidden: 1024, epochs: 3, seed: o.seed },
+    fit: { mPrime: Math.min(2048, cut), nLearn: Math.min(30000, 10 * cut), olsSamples: 4096, hidden: 1024, epochs: 3, seed: o.seed },
     timeoutS: 3600,
   });
+  // the rest of the corpus arrives later: weighted with the same model, no retraining
+  const version = `demo-${stamp}-ingest`;
+  const ingested = await runIngest({ source: incoming, version, wait: true, driftFraction: 1, timeoutS: 3600 });
   const k = 10;
   // exact MaxSim top-10 over the whole corpus, for recall
   const scratch = makeScratchDir();
@@ -61,6 +76,7 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     scratch.cleanup();
   }
   const opened = await openVersion(store, version);
+  let result: Record<string, unknown>;
   try {
     const t = performance.now();
     const r = await opened.engine.search(c.queryVectors, c.queryCounts, { k, kPrime: 100, candidates: 'hnsw', efSearch: 200 });
@@ -70,18 +86,29 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
       const want = new Set(exactIds[q]);
       for (const id of r.row(q).ids) if (id !== null && want.has(String(id))) hit++;
     }
-    return {
+    result = {
       docs: o.docs,
       version,
       recall_at_10: hit / (o.queries * k),
       qps: Math.round(o.queries / searchS),
       build_s: built['build_s'],
+      ingest_s: ingested['ingest_s'],
+      ingested: ingested['added'],
       queries: o.queries,
-      shards: built['shards'],
+      shards: opened.manifest.shards.length,
       kernel: kernelInfo().kernel,
       store: store.url,
     };
   } finally {
     opened.close();
   }
+  // the same queries as a queued evaluation: per-setting recall, QPS and latency, HTML report
+  const queries = { dim: c.dim, vectors: c.queryVectors, counts: c.queryCounts, ids: Array.from({ length: o.queries }, (_, i) => `q${i}`) };
+  const evalId = `eval-${stamp}`;
+  await withQueues(store, async (target) => {
+    await submitEval(target, store, { evalId, versions: [version], settings: expandSettings([50, 100, 200], undefined, ['hnsw']), k, queries, truth: { exactSample: Math.min(100, o.queries) } });
+    await waitForJob(target, QUEUES.query, evalJobIds.report(evalId), 3600_000);
+  });
+  result['report'] = join((store as LocalStore).root, keys.evalReport(evalId, 'html'));
+  return result;
 }
