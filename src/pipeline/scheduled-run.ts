@@ -18,6 +18,7 @@ import type { QueueTarget } from '../queue/build-flow.js';
 import { submitBuild } from '../queue/build-flow.js';
 import { waitForJob } from '../queue/queue-status.js';
 import { QUEUES, jobIds, type ScheduledRunPayload } from '../queue/queues.js';
+import { queueCompact } from '../queue/version-jobs.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { LoadedShard } from './load-shard.js';
@@ -61,9 +62,14 @@ async function putRecord(store: ObjectStore, r: RunRecord): Promise<void> {
 export async function scheduledRun(store: ObjectStore, target: QueueTarget, run: ScheduledRunPayload, jobId: string, timeoutMs = 24 * 3600_000): Promise<RunRecord> {
   const startedAt = new Date().toISOString();
   const tolerance = run.tolerance ?? config().evalTolerance;
-  const base = await currentVersion(store);
+  let base = await currentVersion(store);
   const candidate = `${run.schedule}-${startedAt.replace(/[:.]/g, '-')}`;
   try {
+    // a retrain on current's shards compacts them first, so deleted documents never reach training
+    if (run.source === undefined && base && (await readManifest(store, base)).shards.some((s) => s.deleted > 0)) {
+      await queueCompact(target, `${candidate}-compacted`, 0, timeoutMs);
+      base = await currentVersion(store);
+    }
     return await gatedRebuild(store, target, run, jobId, { startedAt, tolerance, base, candidate, timeoutMs });
   } catch (err) {
     // a run that ended before its verdict still leaves a record (the dashboard's "last run")

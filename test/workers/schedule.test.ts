@@ -13,6 +13,7 @@ import { Queue, type Worker } from 'bullmq';
 
 import { generateCorpus } from '../../src/data/synthetic-corpus.js';
 import { currentVersion, readManifest } from '../../src/index/publish.js';
+import { deleteDocs } from '../../src/pipeline/delete-docs.js';
 import { setLogLevel } from '../../src/log.js';
 import { submitBuild } from '../../src/queue/build-flow.js';
 import { redisConnection } from '../../src/queue/connection.js';
@@ -121,6 +122,15 @@ describe('schedules', () => {
       assert.equal(ok.outcome, 'promoted');
       assert.equal(await currentVersion(store), ok.candidate);
       assert.equal((await readManifest(store, ok.candidate)).config['hidden'], 128);
+      // a retrain on current's shards (drift) compacts away deleted documents before training
+      await deleteDocs(store, ['doc-3'], 'del1');
+      await queueRun(target, { schedule: 'drift', tolerance: 0.05 }, 'drift.1');
+      const drift = (await waitForJob(target, QUEUES.schedule, 'drift.1', 120_000)) as { outcome: string; candidate: string; current: string };
+      assert.equal(drift.outcome, 'promoted');
+      const compacted = await readManifest(store, drift.current);
+      assert.deepEqual([compacted.operation, compacted.base, compacted.docs], ['compact', 'del1', 999]);
+      const m = await readManifest(store, drift.candidate);
+      assert.deepEqual([m.docs, m.shards.every((s) => s.deleted === 0), m.base], [999, true, drift.current]);
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
