@@ -127,6 +127,10 @@ describe('dashboard and metrics', () => {
     assert.equal(moved('lemur_docs_indexed_total'), 1500);
     assert.equal(moved('lemur_job_duration_seconds_count{queue="lemur-train",job="train-psi"}'), 1);
     assert.ok(moved('lemur_job_duration_seconds_sum{queue="lemur-train",job="train-psi"}') > 0);
+    // the evaluation's searches ran in this process's query worker: queries served, with latency
+    assert.ok(moved('lemur_queries_total') >= 40, `${moved('lemur_queries_total')}`);
+    assert.ok(moved('lemur_search_duration_seconds_count{batch="single"}') >= 8);
+    assert.ok(moved('lemur_jobs_total{queue="lemur-query",job="eval-report",outcome="completed"}') === 1);
   });
 
   it("shows a failed shard's reason on the overview and in Bull Board", async () => {
