@@ -67,11 +67,11 @@ export async function submitEval(t: QueueTarget, store: ObjectStore, input: Subm
   const children: FlowJob[] = [];
   for (let b = 0, from = 0; from < nq; b++, from += batchSize) {
     const data: EvalBatchPayload = { evalId: input.evalId, batch: b, from, to: Math.min(nq, from + batchSize) };
-    children.push({ name: JOBS.evalBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.batch(input.evalId, b) } });
+    children.push({ name: JOBS.evalBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.batch(input.evalId, b), failParentOnFailure: true } });
   }
   for (let b = 0, i = 0; exactSample && i < exactSample.length; b++, i += EXACT_BATCH) {
     const data: ExactBatchPayload = { evalId: input.evalId, batch: b, queries: exactSample.slice(i, i + EXACT_BATCH) };
-    children.push({ name: JOBS.exactBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.exact(input.evalId, b) } });
+    children.push({ name: JOBS.exactBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.exact(input.evalId, b), failParentOnFailure: true } });
   }
   const flow = new FlowProducer({ connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
   try {

@@ -108,6 +108,12 @@ describe('queued bulk evaluation', () => {
     assert.ok(hn[1]! >= hn[0]!, 'a wider k′ does not lose recall');
   });
 
+  it('fails the evaluation, not hangs, when a batch fails', async () => {
+    const queries = { dim: DIM, vectors: corpus.queryVectors.slice(0, 40 * DIM), counts: Int32Array.from({ length: 10 }, () => 4), ids: Array.from({ length: 10 }, (_, i) => `q${i}`) };
+    await submitEval(target(), store, { evalId: 'e-bad', versions: ['no-such-version'], settings: [settings[0]!], k: 10, queries, batchSize: 5, truth: undefined });
+    await assert.rejects(waitForJob(target(), QUEUES.query, evalJobIds.report('e-bad'), 60_000), /e-bad\.batch\.\d failed|no-such-version/);
+  });
+
   it('writes an HTML report that loads in headless Chromium without errors and shows the plot', async () => {
     const browser = await launchBrowser();
     const errors: string[] = [];
