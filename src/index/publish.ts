@@ -112,10 +112,7 @@ export async function publishVersion(store: ObjectStore, version: string, input:
   };
   if (options.expectCurrent !== undefined) await checkCurrent(store, options.expectCurrent, version);
   await store.put(keys.manifest(version), Buffer.from(JSON.stringify(manifest, null, 2)));
-  if (options.promote ?? true) {
-    if (options.expectCurrent !== undefined) await checkCurrent(store, options.expectCurrent, version);
-    await setCurrent(store, version);
-  }
+  if (options.promote ?? true) await moveCurrent(store, version, options.expectCurrent);
   return manifest;
 }
 
@@ -128,25 +125,36 @@ async function republish(store: ObjectStore, version: string, input: ManifestInp
   const m = await readManifest(store, version);
   const same = m.operation === input.operation && m.base === input.base && m.modelKey === input.modelKey && JSON.stringify(m.artifacts.map((a) => a.key)) === JSON.stringify(all);
   if (!same) throw new InvalidArgumentError(`version ${version} is already published: versions are immutable`);
-  if ((options.promote ?? true) && (await currentVersion(store)) !== version) {
-    if (options.expectCurrent !== undefined) await checkCurrent(store, options.expectCurrent, version);
-    await setCurrent(store, version);
-  }
+  if ((options.promote ?? true) && (await currentVersion(store)) !== version) await moveCurrent(store, version, options.expectCurrent);
   return m;
 }
 
+function conflict(version: string, expected: string | null, now: string | undefined): VersionConflictError {
+  return new VersionConflictError(`version ${version} was derived from ${expected ?? '(none)'} but current is now ${now ?? '(none)'}; nothing was promoted, run it again`, expected ?? undefined, now);
+}
+
+/** Fails early (before writing a manifest) when current already moved away from the base. */
 async function checkCurrent(store: ObjectStore, expected: string | null, version: string): Promise<void> {
   const now = await currentVersion(store);
-  if ((now ?? null) !== expected) {
-    throw new VersionConflictError(`version ${version} was derived from ${expected ?? '(none)'} but current is now ${now ?? '(none)'}; nothing was promoted, run it again`, expected ?? undefined, now);
-  }
+  if ((now ?? null) !== expected) throw conflict(version, expected, now);
+}
+
+/**
+ * Moves `current` to `version`; with `expected`, as a compare-and-swap on the pointer object
+ * (ObjectStore.swap), so of two writers derived from the same base exactly one moves it.
+ */
+async function moveCurrent(store: ObjectStore, version: string, expected: string | null | undefined): Promise<void> {
+  if (expected === undefined) return setCurrent(store, version);
+  const raw = (await store.head(keys.current())) ? await store.get(keys.current()) : undefined;
+  const now = raw ? (JSON.parse(raw.toString('utf8')) as { version: string }).version : undefined;
+  if ((now ?? null) !== expected) throw conflict(version, expected, now);
+  if (!(await store.swap(keys.current(), raw, pointer(version)))) throw conflict(version, expected, await currentVersion(store));
 }
 
 /** Moves `current` to an already published version (a candidate that passed its evaluation). */
 export async function promoteVersion(store: ObjectStore, version: string, expectCurrent?: string | null): Promise<void> {
   await readManifest(store, version);
-  if (expectCurrent !== undefined) await checkCurrent(store, expectCurrent, version);
-  await setCurrent(store, version);
+  await moveCurrent(store, version, expectCurrent);
 }
 
 export async function readManifest(store: ObjectStore, version: string): Promise<Manifest> {
@@ -179,8 +187,12 @@ export async function verifyVersion(store: ObjectStore, version: string): Promis
   return m;
 }
 
+function pointer(version: string): Buffer {
+  return Buffer.from(JSON.stringify({ version, at: new Date().toISOString() }));
+}
+
 async function setCurrent(store: ObjectStore, version: string): Promise<void> {
-  await store.put(keys.current(), Buffer.from(JSON.stringify({ version, at: new Date().toISOString() })));
+  await store.put(keys.current(), pointer(version));
 }
 
 /** The version `current` points to, or undefined before the first publish. */

@@ -59,6 +59,40 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  /**
+   * Compare-and-swap under a lock file (created with O_EXCL, so one process at a time); a lock
+   * older than 30 s is taken to be left by a crashed writer and broken.
+   */
+  async swap(key: string, expected: Uint8Array | undefined, body: Uint8Array): Promise<boolean> {
+    const path = this.#path(key);
+    await mkdir(dirname(path), { recursive: true });
+    const lock = `${path}.swap-lock`;
+    for (let waited = 0; ; waited += 10) {
+      try {
+        await (await open(lock, 'wx')).close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreError(`${this.url}: locking '${key}' failed: ${(err as Error).message}`, key, false, { cause: err });
+        const age = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+        if (age > 30_000) await rm(lock, { force: true });
+        else if (waited > 10_000) throw new StoreError(`${this.url}: '${key}' stayed locked by another writer for 10 s (${lock})`, key);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    try {
+      const now = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      const same = now === undefined ? expected === undefined : expected !== undefined && Buffer.compare(now, expected) === 0;
+      if (!same) return false;
+      await this.put(key, body);
+      return true;
+    } finally {
+      await rm(lock, { force: true });
+    }
+  }
+
   async get(key: string): Promise<Buffer> {
     const path = this.#path(key);
     try {
@@ -121,7 +155,7 @@ export class LocalStore implements ObjectStore {
         const full = join(dir, e.name);
         if (e.isDirectory()) {
           await walk(full);
-        } else if (e.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(e.name)) {
+        } else if (e.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(e.name) && !e.name.endsWith('.swap-lock')) {
           const key = relative(this.root, full).split(sep).join('/');
           if (key.startsWith(prefix)) {
             const info = await this.head(key);

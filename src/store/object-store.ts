@@ -30,6 +30,12 @@ export interface ObjectStore {
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Removes an object; missing objects are fine. */
   delete(key: string): Promise<void>;
+  /**
+   * Compare-and-swap for small objects (the `current` pointer): writes `body` only if the object
+   * still holds exactly `expected` (undefined: only if it does not exist). Returns false, writing
+   * nothing, when another writer changed it first.
+   */
+  swap(key: string, expected: Uint8Array | undefined, body: Uint8Array): Promise<boolean>;
 }
 
 /** Rejects keys that could escape the store's root: absolute, empty segments, '.', '..'. */

@@ -5,6 +5,7 @@
  * semantics; multipart via lib-storage for streams), GETs take byte ranges.
  */
 import {
+  PutObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -87,6 +88,33 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Buffer> {
     return this.#read(key);
+  }
+
+  /**
+   * Compare-and-swap with S3 conditional writes: the object's bytes are compared, then the PUT
+   * carries If-Match of the ETag read (If-None-Match: * when it must not exist), so a writer
+   * that got in between makes it fail with 412 instead of being overwritten.
+   */
+  async swap(key: string, expected: Uint8Array | undefined, body: Uint8Array): Promise<boolean> {
+    const full = this.#key(key);
+    let etag: string | undefined;
+    try {
+      const r = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: full }));
+      const now = Buffer.from(await r.Body!.transformToByteArray());
+      if (expected === undefined || Buffer.compare(now, expected) !== 0) return false;
+      etag = r.ETag;
+    } catch (err) {
+      if (!notFound(err)) throw this.#fail('reading', key, err);
+      if (expected !== undefined) return false;
+    }
+    try {
+      await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: full, Body: body, ...(etag ? { IfMatch: etag } : { IfNoneMatch: '*' }) }));
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw this.#fail('writing', key, err);
+    }
   }
 
   async getRange(key: string, start: number, end: number): Promise<Buffer> {

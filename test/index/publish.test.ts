@@ -68,6 +68,17 @@ describe('publishVersion', () => {
     await rollback(store, 'v2');
   });
 
+  it('lets exactly one of two writers derived from the same base move current', async () => {
+    assert.equal(await currentVersion(store), 'v2');
+    const results = await Promise.allSettled(['v5', 'v6'].map(async (v) => publishVersion(store, v, { ...(await stage(v)), base: 'v2' }, { expectCurrent: 'v2' })));
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.ok(lost.reason instanceof VersionConflictError, String(lost.reason));
+    const won = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ version: string }>).value.version;
+    assert.equal(await currentVersion(store), won);
+    await rollback(store, 'v2');
+  });
+
   it('detects an artifact changed after publishing', async () => {
     writeFileSync(join(tmp.dir, keys.weights('v1', 's1')), 'tampered');
     await assert.rejects(verifyVersion(store, 'v1'), (e: Error) => e instanceof CorruptFileError && /W\.f32 differs/.test(e.message));
