@@ -229,6 +229,7 @@ export async function rollback(store: ObjectStore, to?: string): Promise<string>
     throw new InvalidArgumentError(`version ${target} is not published`);
   }
   await verifyVersion(store, target);
-  await setCurrent(store, target);
+  // a publish that lands meanwhile wins: rolling back over it would silently undo it
+  await moveCurrent(store, target, versions.find((v) => v.current)?.version ?? null);
   return target;
 }
