@@ -114,7 +114,7 @@ async function writeShard(store: ObjectStore, version: string, shardId: string, 
 export interface CompactOptions {
   /**
    * Shards with fewer live documents than this are merged into one (ingests add a shard per
-   * source; many small shards cost a Faiss search and a rerank call each per query). 0 = never.
+   * source; many small shards cost a Faiss search each per query). 0 = never.
    * @defaultValue 10 000
    */
   mergeBelow?: number;

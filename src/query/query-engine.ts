@@ -1,8 +1,8 @@
 /**
  * QueryEngine: LEMUR search over one or more shards. Per query: features Σψ(q)/32 once, then
  * per shard the top-k' candidates by inner product with the shard's W rows (Faiss HNSW, Faiss
- * flat, or our blocked sgemm), tombstoned documents dropped, exact MaxSim rerank of the rest,
- * and a merge of the shards' reranked lists by exact score. Results carry external ids.
+ * flat, or our blocked sgemm), tombstoned documents dropped, the global top k' of those kept,
+ * exact MaxSim rerank of them, and the top k by exact score. Results carry external ids.
  */
 import { config } from '../config.js';
 import { metrics } from '../metrics.js';
@@ -66,6 +66,9 @@ interface Hit {
   shard: number;
   pos: number;
 }
+
+/** Best first; ties by shard, then position, so results do not depend on arrival order. */
+const byScore = (a: Hit, b: Hit): number => b.score - a.score || a.shard - b.shard || a.pos - b.pos;
 
 /** Appends a shard's per-query results (positions; -1 = none) to each query's hits. */
 function collect(hits: Hit[][], shard: number, r: SearchResult): void {
@@ -193,26 +196,43 @@ export class QueryEngine {
     const t0 = performance.now();
     const F = await this.#model.features(queries, queryCounts, { threads });
     const hidden = this.#model.hidden;
-    // per query: (score, shard, position) of every shard's reranked hits
-    const hits: Hit[][] = Array.from({ length: nq }, () => []);
+    // 1. candidates: every shard's top k' by inner product (W rows of one model are on one scale,
+    //    so shards' scores compare), tombstones dropped, then the global top k' per query: the
+    //    rerank costs k' per query however many shards an index has grown to
+    const cands: Hit[][] = Array.from({ length: nq }, () => []);
     for (const [si, shard] of this.#shards.entries()) {
       const n = shard.store.nDocs;
       if (n - this.#deletedCount[si]! <= 0) continue;
       const kp = Math.min(n, kPrime + this.#deletedCount[si]!); // room for candidates we drop
       const source = this.#source(shard, options.candidates ?? 'auto', nq);
-      let labels: BigInt64Array;
+      let r: SearchResult;
       if (source === 'bruteforce') {
-        labels = (await innerProductTopK(F, shard.W, hidden, kp, { threads })).labels;
+        r = await innerProductTopK(F, shard.W, hidden, kp, { threads });
       } else {
         const ix = shard[source];
         if (!ix) throw new InvalidArgumentError(`shard ${si} has no ${source} index`);
-        labels = (await ix.search(F, kp, { efSearch: Math.max(options.efSearch ?? 2 * kPrime, kp), threads })).labels;
+        r = await ix.search(F, kp, { efSearch: Math.max(options.efSearch ?? 2 * kPrime, kp), threads });
       }
       const del = this.#deleted[si]!;
-      if (this.#deletedCount[si]! > 0) {
-        for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0n && del[Number(labels[i]!)]) labels[i] = -1n;
+      for (let q = 0; q < nq; q++) {
+        for (let i = q * kp; i < (q + 1) * kp; i++) {
+          const pos = r.labels[i]!;
+          if (pos >= 0n && !del[Number(pos)]) cands[q]!.push({ score: r.distances[i]!, shard: si, pos: Number(pos) });
+        }
       }
-      collect(hits, si, await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, kp), { threads }));
+    }
+    // 2. exact MaxSim rerank of each query's global top k', one call per shard
+    const picked = cands.map((c) => (c.length > kPrime ? c.sort(byScore).slice(0, kPrime) : c));
+    const hits: Hit[][] = Array.from({ length: nq }, () => []);
+    for (const [si, shard] of this.#shards.entries()) {
+      const width = picked.reduce((w, c) => Math.max(w, c.filter((h) => h.shard === si).length), 0);
+      if (width === 0) continue;
+      const labels = new BigInt64Array(nq * width).fill(-1n);
+      picked.forEach((c, q) => {
+        let j = 0;
+        for (const h of c) if (h.shard === si) labels[q * width + j++] = BigInt(h.pos);
+      });
+      collect(hits, si, await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, width), { threads }));
     }
     const result = this.#merge(hits, k);
     metrics.queries.inc(nq);
@@ -246,7 +266,7 @@ export class QueryEngine {
     const ids: (DocId | null)[] = new Array(nq * k).fill(null);
     const scores = new Float32Array(nq * k).fill(-Infinity);
     for (let q = 0; q < nq; q++) {
-      const h = hits[q]!.sort((a, b) => b.score - a.score || a.shard - b.shard || a.pos - b.pos);
+      const h = hits[q]!.sort(byScore);
       for (let i = 0; i < Math.min(k, h.length); i++) {
         ids[q * k + i] = this.#shards[h[i]!.shard]!.ids[h[i]!.pos]!;
         scores[q * k + i] = h[i]!.score;
