@@ -25,8 +25,9 @@ export function sliceQueries(q: QuerySet, from: number, to: number): QuerySet {
 
 /**
  * `n` seeded queries of `docsPerQuery` × `tokensPerDoc` corpus tokens, each query mixing tokens
- * of a few random live documents: they look like the corpus (as LEMUR's proxy queries do) but
- * are no document, so both versions of a comparison are judged on the same unseen queries.
+ * of a few random stored documents (tombstoned ones too: their tokens still look like the
+ * corpus, as LEMUR's proxy queries do) while being no document, so both versions of a
+ * comparison are judged on the same unseen queries.
  */
 export function heldOutQueries(engine: QueryEngine, n: number, seed: number, docsPerQuery = 4, tokensPerDoc = 8): QuerySet {
   const rng = new Random(seed);
