@@ -10,22 +10,16 @@ import { config } from '../src/config.js';
 import { setLogLevel } from '../src/log.js';
 import { fitLemur, type FitLemurOptions } from '../src/model/fit-lemur.js';
 import { lemurSearch } from '../src/query/lemur-search.js';
-import { makeTmpDir } from '../test/helpers/tmp-dir.js';
-import { groundTruthTop100, loadBenchDataset, openBenchStore } from './lib/dataset.js';
+import { openBenchCorpus } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { benchArgs, emit, progress } from './lib/report.js';
 import { round } from './lib/timer.js';
 
 const args = benchArgs();
 setLogLevel('warn');
-const ds = loadBenchDataset(args.data, { docs: args.quick ? 3000 : 10000, queries: args.quick ? 200 : 1000, seed: 42 });
-const { corpus } = ds;
-const nDocs = corpus.docCounts.length;
-const nq = corpus.queryCounts.length;
+const ds = await openBenchCorpus(args.data, args.quick);
+const { corpus, nDocs, nq, store, gt } = ds;
 const threads = config().threads;
-const tmp = makeTmpDir('lemur-bench-');
-const store = await openBenchStore(corpus, tmp.dir);
-const gt = await groundTruthTop100(ds, store);
 
 const fitOptions: FitLemurOptions = args.quick ? { mPrime: 2048, nLearn: 30000, olsSamples: 4096, hidden: 1024, epochs: 3 } : {};
 progress(`fitting LEMUR ${JSON.stringify(fitOptions)}`);
@@ -75,8 +69,7 @@ for (const kPrime of [50, 100, 200, 500, 1000].filter((x) => x <= nDocs)) {
   progress(JSON.stringify(row));
   query.push(row);
 }
-store.close();
-tmp.cleanup();
+ds.cleanup();
 
 const epochs = model.info.epochs;
 emit(

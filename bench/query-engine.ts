@@ -15,8 +15,7 @@ import { fitLemur } from '../src/model/fit-lemur.js';
 import { LemurModel } from '../src/model/lemur-model.js';
 import { IpIndex } from '../src/native/ip-index.js';
 import { QueryEngine, type CandidateSource } from '../src/query/query-engine.js';
-import { makeTmpDir } from '../test/helpers/tmp-dir.js';
-import { groundTruthTop100, loadBenchDataset, openBenchStore } from './lib/dataset.js';
+import { openBenchCorpus } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { emit, progress } from './lib/report.js';
 import { round } from './lib/timer.js';
@@ -27,14 +26,9 @@ const { values } = parseArgs({
 });
 setLogLevel('warn');
 const quick = values.quick ?? false;
-const ds = loadBenchDataset(values.data, { docs: quick ? 3000 : 10000, queries: quick ? 200 : 1000, seed: 42 });
-const { corpus } = ds;
-const nDocs = corpus.docCounts.length;
-const nq = corpus.queryCounts.length;
+const ds = await openBenchCorpus(values.data, quick);
+const { corpus, nDocs, nq, store, gt } = ds;
 const threads = config().threads;
-const tmp = makeTmpDir('lemur-bench-');
-const store = await openBenchStore(corpus, tmp.dir);
-const gt = await groundTruthTop100(ds, store);
 
 let model: LemurModel;
 if (values.model && existsSync(values.model)) {
@@ -110,8 +104,7 @@ for (const kPrime of [100, 200, 500].filter((x) => x <= nDocs)) {
   }
 }
 engine.close();
-store.close();
-tmp.cleanup();
+ds.cleanup();
 
 const best = results.filter((r) => r.recall_at_10 >= 0.95).sort((a, b) => b.qps - a.qps)[0] ?? null;
 emit(

@@ -5,7 +5,7 @@
  * still guards writers outside the queue (a second Redis, a script). After an ingest it queues a
  * retrain once drift passes its threshold.
  */
-import { Queue, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 
 import { config } from '../src/config.js';
 import { log } from '../src/log.js';
@@ -13,24 +13,15 @@ import { compact } from '../src/pipeline/compact.js';
 import { deleteDocs } from '../src/pipeline/delete-docs.js';
 import { needsRetrain, publishBuild, publishIngest } from '../src/pipeline/publish-stage.js';
 import type { BuiltShard } from '../src/pipeline/stages.js';
-import { redisConnection } from '../src/queue/connection.js';
+import { withQueue } from '../src/queue/connection.js';
 import { JOBS, QUEUES, type CompactPayload, type DeletePayload, type PublishPayload } from '../src/queue/queues.js';
 import { queueRun } from '../src/queue/schedules.js';
 import { childValues, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 
-async function serialise(o: StartWorkerOptions): Promise<void> {
-  const q = new Queue(QUEUES.publish, { connection: redisConnection(o.redisUrl), prefix: o.prefix ?? 'bull' });
-  try {
-    await q.setGlobalConcurrency(1);
-  } finally {
-    await q.close();
-  }
-}
-
 export function startPublishWorker(store: ObjectStore, o: StartWorkerOptions) {
   const target = { redisUrl: o.redisUrl, ...(o.prefix ? { prefix: o.prefix } : {}) };
-  serialise(o).catch((err: unknown) => log.warn('could not set the publish queue to one job at a time', { error: err as Error }));
+  withQueue(target, QUEUES.publish, (q) => q.setGlobalConcurrency(1)).catch((err: unknown) => log.warn('could not set the publish queue to one job at a time', { error: err as Error }));
   return startWorker(QUEUES.publish, async (job: Job<PublishPayload | DeletePayload | CompactPayload>) => {
     if (job.name === JOBS.deleteDocs) {
       const d = job.data as DeletePayload;
@@ -41,7 +32,7 @@ export function startPublishWorker(store: ObjectStore, o: StartWorkerOptions) {
       return compact(store, c.version, c.mergeBelow !== undefined ? { mergeBelow: c.mergeBelow } : {});
     }
     const p = job.data as PublishPayload;
-    const built = (await childValues<Required<BuiltShard>>(job)).sort((a, b) => (a.shard.sourceKey < b.shard.sourceKey ? -1 : 1));
+    const built = await childValues<Required<BuiltShard>>(job); // publishBuild / publishIngest order them
     if (p.operation === 'build') {
       const m = await publishBuild(store, { version: p.version, modelKey: p.modelKey, promote: p.promote ?? true }, built);
       return { version: m.version, docs: m.docs, promoted: p.promote ?? true };

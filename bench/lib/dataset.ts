@@ -5,6 +5,7 @@ import { readSharedDataset } from '../../src/data/shared-dataset.js';
 import { maxsimExactTopK } from '../../src/native/maxsim.js';
 import { TokenStore } from '../../src/native/token-store.js';
 import { generateCorpus, type Corpus, type SyntheticCorpusOptions } from '../../src/data/synthetic-corpus.js';
+import { makeTmpDir } from '../../test/helpers/tmp-dir.js';
 import { progress } from './report.js';
 
 export interface BenchDataset {
@@ -44,4 +45,34 @@ export async function groundTruthTop100(ds: BenchDataset, store: TokenStore): Pr
   progress('computing exact ground truth (top-100)');
   const r = await maxsimExactTopK(ds.corpus.queryVectors, ds.corpus.queryCounts, store, 100);
   return Int32Array.from(r.labels, Number);
+}
+
+/** What the model and query benchmarks start from: the dataset, its token store and ground truth. */
+export interface BenchCorpus extends BenchDataset {
+  nDocs: number;
+  nq: number;
+  store: TokenStore;
+  /** queries × 100 exact top doc positions. */
+  gt: Int32Array;
+  /** Closes the store and removes its folder. */
+  cleanup: () => void;
+}
+
+/** The shared dataset in `dir` (or 10 000 generated docs, 3 000 with `quick`) as a token store with ground truth. */
+export async function openBenchCorpus(dir: string | undefined, quick: boolean): Promise<BenchCorpus> {
+  const ds = loadBenchDataset(dir, { docs: quick ? 3000 : 10000, queries: quick ? 200 : 1000, seed: 42 });
+  const tmp = makeTmpDir('lemur-bench-');
+  const store = await openBenchStore(ds.corpus, tmp.dir);
+  const gt = await groundTruthTop100(ds, store);
+  return {
+    ...ds,
+    nDocs: ds.corpus.docCounts.length,
+    nq: ds.corpus.queryCounts.length,
+    store,
+    gt,
+    cleanup: () => {
+      store.close();
+      tmp.cleanup();
+    },
+  };
 }

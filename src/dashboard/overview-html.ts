@@ -1,7 +1,8 @@
 /** The dashboard's own page, rendered on the server: plain HTML and CSS, no scripts. */
+import { escapeHtml } from '../html-escape.js';
 import type { Overview } from './overview.js';
 
-const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
 
 function bytes(n: number): string {
   const u = ['B', 'KB', 'MB', 'GB', 'TB'];

@@ -4,6 +4,7 @@
  * one-query-at-a-time latency percentiles; as JSON and as one self-contained HTML page (inline
  * SVG plot of recall against QPS, no scripts, no external resources).
  */
+import { escapeHtml } from '../html-escape.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { readResults } from './eval-stages.js';
 import type { EvalBatchResult, EvalPlan, TruthRows } from './plan.js';
@@ -108,7 +109,7 @@ export async function buildReport(store: ObjectStore, plan: EvalPlan, batches: E
   };
 }
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
 
 /** Recall (y) against QPS (x), one series per version, one point per setting. */

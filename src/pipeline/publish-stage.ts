@@ -89,14 +89,19 @@ export async function publishIngest(store: ObjectStore, input: PublishIngestInpu
   const replacing = new Set(added.map((s) => s.shardId));
   let shards = m.shards.filter((s) => !replacing.has(s.shardId));
   const deletedIds = await readDeletedIds(store, m.deletedIdsKey);
-  let upserted = 0;
-  for (const s of added) {
-    const ids = new Set(await readShardIds(store, s));
-    const t = await tombstoneIds(store, input.version, shards, ids);
-    shards = t.shards;
-    upserted += t.count;
-    for (const id of ids) deletedIds.delete(id); // ingested again: no longer deleted
-    shards.push(s);
+  // the shard (index into `added`) whose row each ingested id keeps: the last source wins
+  const owner = new Map<string, number>();
+  const addedIds = await Promise.all(added.map((s) => readShardIds(store, s)));
+  addedIds.forEach((ids, i) => ids.forEach((id) => owner.set(id, i)));
+  for (const id of owner.keys()) deletedIds.delete(id); // ingested again: no longer deleted
+  // one pass over the existing shards' ids for every ingested id, then the losers within the ingest
+  const t = await tombstoneIds(store, input.version, shards, new Set(owner.keys()));
+  shards = t.shards;
+  let upserted = t.count;
+  for (const [i, s] of added.entries()) {
+    const lost = addedIds[i]!.flatMap((id, p) => (owner.get(id) === i ? [] : [p]));
+    upserted += lost.length;
+    shards.push(lost.length ? await addTombstones(store, input.version, s, lost) : s);
   }
   const deletedIdsKey = await writeDeletedIds(store, input.version, deletedIds);
   const docsAdded = added.reduce((a, s) => a + s.docs, 0);

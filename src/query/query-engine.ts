@@ -222,16 +222,17 @@ export class QueryEngine {
       }
     }
     // 2. exact MaxSim rerank of each query's global top k', one call per shard
-    const picked = cands.map((c) => (c.length > kPrime ? c.sort(byScore).slice(0, kPrime) : c));
+    // picked[shard][query] = the positions of that shard among the query's global top k'
+    const picked = this.#shards.map(() => Array.from({ length: nq }, (): number[] => []));
+    cands.forEach((c, q) => {
+      for (const h of c.length > kPrime ? c.sort(byScore).slice(0, kPrime) : c) picked[h.shard]![q]!.push(h.pos);
+    });
     const hits: Hit[][] = Array.from({ length: nq }, () => []);
     for (const [si, shard] of this.#shards.entries()) {
-      const width = picked.reduce((w, c) => Math.max(w, c.filter((h) => h.shard === si).length), 0);
+      const width = picked[si]!.reduce((w, p) => Math.max(w, p.length), 0);
       if (width === 0) continue;
       const labels = new BigInt64Array(nq * width).fill(-1n);
-      picked.forEach((c, q) => {
-        let j = 0;
-        for (const h of c) if (h.shard === si) labels[q * width + j++] = BigInt(h.pos);
-      });
+      picked[si]!.forEach((p, q) => p.forEach((pos, j) => (labels[q * width + j] = BigInt(pos))));
       collect(hits, si, await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, width), { threads }));
     }
     const result = this.#merge(hits, k);

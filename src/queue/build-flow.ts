@@ -9,15 +9,11 @@
 import { FlowProducer, type FlowJob, type JobsOptions } from 'bullmq';
 
 import type { LoadedShard } from '../pipeline/load-shard.js';
-import { redisConnection } from './connection.js';
+import { redisConnection, type QueueTarget } from './connection.js';
 import { keys, shardId } from '../store/keys.js';
 import { JOBS, QUEUES, jobIds, type IndexPayload, type LoadShardPayload, type PublishPayload, type TrainPayload, type WeightsPayload } from './queues.js';
 
-export interface QueueTarget {
-  redisUrl: string;
-  /** BullMQ key prefix. @defaultValue 'bull' */
-  prefix?: string;
-}
+export type { QueueTarget } from './connection.js';
 
 const RETRY: JobsOptions = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
 

@@ -2,11 +2,10 @@
  * Where a build stands, per stage and per shard, from its deterministic job ids: the numbers
  * behind `lemur status --build V` and the progress line of `lemur build`.
  */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 
 import { shardId } from '../store/keys.js';
-import type { QueueTarget } from './build-flow.js';
-import { redisConnection } from './connection.js';
+import { openQueue, type QueueTarget } from './connection.js';
 import { QUEUES, jobIds, type PublishPayload, type TrainPayload } from './queues.js';
 
 export type JobState = 'missing' | 'waiting' | 'waiting-children' | 'active' | 'completed' | 'failed' | 'delayed' | 'prioritized' | 'unknown';
@@ -40,7 +39,7 @@ async function stateOf(q: Queue, id: string): Promise<{ state: JobState; reason?
 }
 
 export async function buildProgress(t: QueueTarget, version: string): Promise<BuildProgress | undefined> {
-  const open = (name: string): Queue => new Queue(name, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
+  const open = (name: string): Queue => openQueue(t, name);
   const qs = { load: open(QUEUES.load), train: open(QUEUES.train), weights: open(QUEUES.weights), index: open(QUEUES.index), publish: open(QUEUES.publish) };
   try {
     // a build is rooted at its train job; an ingest at its publish job

@@ -3,7 +3,7 @@
  * instance: BullMQ then owns its connections and closes them with the queue or worker (a client
  * passed in is treated as shared and left open). Workers need maxRetriesPerRequest null.
  */
-import type { ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions } from 'bullmq';
 
 import { ConfigError } from '../errors.js';
 
@@ -26,4 +26,25 @@ export function redisConnection(url: string): ConnectionOptions {
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
   };
+}
+
+/** Where the queues are: a Redis URL and the BullMQ key prefix. */
+export interface QueueTarget {
+  redisUrl: string;
+  /** BullMQ key prefix. @defaultValue 'bull' */
+  prefix?: string;
+}
+
+export function openQueue(t: QueueTarget, name: string): Queue {
+  return new Queue(name, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
+}
+
+/** Runs `fn` with a queue handle that is closed afterwards. */
+export async function withQueue<T>(t: QueueTarget, name: string, fn: (q: Queue) => Promise<T>): Promise<T> {
+  const q = openQueue(t, name);
+  try {
+    return await fn(q);
+  } finally {
+    await q.close();
+  }
 }

@@ -1,29 +1,22 @@
 /** Job counts of every pipeline queue (for `lemur status`). */
-import { Queue } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 
-import { redisConnection } from './connection.js';
+import { openQueue, redisConnection, withQueue, type QueueTarget } from './connection.js';
 import { QUEUES } from './queues.js';
-import type { QueueTarget } from './build-flow.js';
 
 export type QueueCounts = Record<string, Record<string, number>>;
 
 export async function queueStatus(t: QueueTarget): Promise<QueueCounts> {
   const out: QueueCounts = {};
   for (const name of Object.values(QUEUES)) {
-    const q = new Queue(name, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
-    try {
-      out[name] = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'waiting-children');
-    } finally {
-      await q.close();
-    }
+    out[name] = await withQueue(t, name, (q) => q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'waiting-children'));
   }
   return out;
 }
 
 /** Waits for a job that may not exist yet; resolves with its return value, rejects with its failure. */
 export async function waitForJob(t: QueueTarget, queueName: string, id: string, timeoutMs: number): Promise<unknown> {
-  const { QueueEvents } = await import('bullmq');
-  const q = new Queue(queueName, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
+  const q = openQueue(t, queueName);
   const ev = new QueueEvents(queueName, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
   try {
     await ev.waitUntilReady();

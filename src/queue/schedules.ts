@@ -4,11 +4,10 @@
  * them takes; an in-process cron (node-cron) would fire in every replica. Setting a schedule
  * again with the same name replaces it.
  */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 
 import { ConfigError } from '../errors.js';
-import type { QueueTarget } from './build-flow.js';
-import { redisConnection } from './connection.js';
+import { withQueue as withScheduleQueue, type QueueTarget } from './connection.js';
 import { JOBS, QUEUES, type ScheduledRunPayload } from './queues.js';
 
 export interface ScheduleSpec {
@@ -32,14 +31,7 @@ export interface ScheduleInfo {
 // a gated run is not retried: a candidate that lost recall would lose it again
 const RUN_OPTS = { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } };
 
-async function withQueue<T>(t: QueueTarget, fn: (q: Queue) => Promise<T>): Promise<T> {
-  const q = new Queue(QUEUES.schedule, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
-  try {
-    return await fn(q);
-  } finally {
-    await q.close();
-  }
-}
+const withQueue = <T>(t: QueueTarget, fn: (q: Queue) => Promise<T>): Promise<T> => withScheduleQueue(t, QUEUES.schedule, fn);
 
 function checkName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) throw new ConfigError(`Expected a schedule name of letters, digits, '-' and '_' but received '${name}'`);

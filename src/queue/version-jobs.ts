@@ -3,24 +3,16 @@
  * time across all workers (global concurrency 1): two writers can then never derive from the
  * same `current` and race to move it.
  */
-import { Queue } from 'bullmq';
-
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
-import type { QueueTarget } from './build-flow.js';
-import { redisConnection } from './connection.js';
+import { withQueue, type QueueTarget } from './connection.js';
 import { waitForJob } from './queue-status.js';
 import { JOBS, QUEUES, type CompactPayload, type DeletePayload } from './queues.js';
 
 const OPTS = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
 
 async function runOnPublishQueue(t: QueueTarget, name: string, data: object, jobId: string, timeoutMs: number): Promise<unknown> {
-  const q = new Queue(QUEUES.publish, { connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
-  try {
-    await q.add(name, data, { ...OPTS, jobId });
-  } finally {
-    await q.close();
-  }
+  await withQueue(t, QUEUES.publish, (q) => q.add(name, data, { ...OPTS, jobId }));
   return waitForJob(t, QUEUES.publish, jobId, timeoutMs);
 }
 

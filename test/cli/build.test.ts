@@ -3,21 +3,17 @@
  * in-process workers), then `lemur versions` and `lemur rollback`, through the real CLI.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { writeFixture } from '../helpers/parquet-fixtures.js';
+import { cliRunner } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = makeTmpDir();
 after(tmp.cleanup);
-const env: NodeJS.ProcessEnv = { ...process.env, LEMUR_STORE: tmp.dir };
-delete env['REDIS_URL'];
-const lemur = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 180_000 });
+const lemur = cliRunner(tmp.dir);
 
 before(async () => {
   mkdirSync(join(tmp.dir, 'sources'), { recursive: true });

@@ -8,17 +8,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
+import { CLI } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = makeTmpDir();
 after(tmp.cleanup);
 
 describe('lemur demo', () => {
   it('runs end to end and prints one JSON line', () => {
-    const r = spawnSync(process.execPath, [cli, 'demo', '--docs', '500', '--queries', '30'], {
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--docs', '500', '--queries', '30'], {
       env: { ...process.env, LEMUR_STORE: tmp.dir },
       encoding: 'utf8',
     });
@@ -38,10 +37,10 @@ describe('lemur demo', () => {
   });
 
   it('rejects bad flags with exit code 2 or 1 and a message naming the flag', () => {
-    const bad = spawnSync(process.execPath, [cli, 'demo', '--docs', 'many'], { env: { ...process.env, LEMUR_STORE: tmp.dir }, encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [CLI, 'demo', '--docs', 'many'], { env: { ...process.env, LEMUR_STORE: tmp.dir }, encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--docs/);
-    const unknown = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
+    const unknown = spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' });
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);
   });

@@ -3,23 +3,19 @@
  * in-process workers per command): build, ingest, delete, compact, eval, and their errors.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { generateCorpus } from '../../src/data/synthetic-corpus.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { putCorpusShard } from '../helpers/corpus-shards.js';
+import { cliRunner } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = makeTmpDir();
 after(tmp.cleanup);
-const env: NodeJS.ProcessEnv = { ...process.env, LEMUR_STORE: tmp.dir };
-delete env['REDIS_URL'];
-const lemur = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 180_000 });
+const lemur = cliRunner(tmp.dir);
 const json = (r: ReturnType<typeof lemur>): Record<string, unknown> => {
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim()) as Record<string, unknown>;

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { Queue, type Worker } from 'bullmq';
 
@@ -24,10 +23,10 @@ import { LocalStore } from '../../src/store/local-store.js';
 import { ROLES, startRoles, type Role } from '../../workers/roles.js';
 import { putCorpusShard } from '../helpers/corpus-shards.js';
 import { startTestRedis } from '../helpers/redis.js';
+import { CLI } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 setLogLevel('error');
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = makeTmpDir();
 const store = new LocalStore(tmp.dir);
 let redis: Awaited<ReturnType<typeof startTestRedis>>;
@@ -47,7 +46,7 @@ describe('schedules', () => {
     const procs: { p: ChildProcess; log: string }[] = [];
     const env = { ...process.env, REDIS_URL: redis.url, LEMUR_STORE: tmp.dir };
     for (let i = 0; i < 2; i++) {
-      const p = spawn(process.execPath, [cli, 'worker', 'schedule'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn(process.execPath, [CLI, 'worker', 'schedule'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       const entry = { p, log: '' };
       p.stderr!.on('data', (d: Buffer) => (entry.log += d.toString()));
       procs.push(entry);
