@@ -11,6 +11,7 @@ const BENCHES: Record<string, string> = {
   query: 'query-engine.js',
   pipeline: 'pipeline.js',
   incremental: 'incremental.js',
+  ols: 'ols.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);

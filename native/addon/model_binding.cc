@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../core/blas.h"
+#include "../core/fixed_order_gemm.h"
 #include "../core/ols.h"
 #include "../core/psi.h"
 #include "../core/psi_trainer.h"
@@ -277,6 +278,28 @@ Napi::Value OlsWeights(const Napi::CallbackInfo& info) {
   }
 }
 
+// olsProject(Y, nb, pinvT, h, out, threads, kernel) -> Promise<out>: out (nb x h) = Yᵀ · pinvT
+Napi::Value OlsProject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array Y = f32_arg(info, 0, "Y");
+  const int64_t nb = int_arg(info, 1, "nb", 1, int64_t{1} << 40);
+  Napi::Float32Array pinvT = f32_arg(info, 2, "pinvT");
+  const int h = static_cast<int>(int_arg(info, 3, "h", 1, 1 << 20));
+  Napi::Float32Array out = f32_arg(info, 4, "out");
+  const int threads = static_cast<int>(int_arg(info, 5, "threads", 1, 1024));
+  const Kernel kernel = kernel_arg(info, 6);
+  if (Y.ElementLength() % nb != 0) throw_invalid_argument(env, "Y length is not a multiple of nb");
+  const int64_t s = static_cast<int64_t>(Y.ElementLength()) / nb;
+  if (static_cast<int64_t>(pinvT.ElementLength()) != s * h) throw_invalid_argument(env, "pinvT length != Y rows * h");
+  if (static_cast<int64_t>(out.ElementLength()) != nb * h) throw_invalid_argument(env, "out length != nb * h");
+  const float* yp = Y.Data();
+  const float* pp = pinvT.Data();
+  float* wp = out.Data();
+  return PromiseWorker::Start(
+      env, [=]() { fixed_order_gemm_tn(yp, nb, pp, h, s, nb, h, wp, h, threads, kernel); return Status::Ok(); },
+      [](Napi::Env, const PromiseWorker::Kept& k) { return k[0].Value(); }, {out, Y, pinvT});
+}
+
 // standardize(Y, threads) -> Promise<{ mean, std }>
 Napi::Value Standardize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -375,6 +398,7 @@ void InitModel(Napi::Env env, Napi::Object exports) {
   exports.Set("psiQueryFeatures", Napi::Function::New(env, PsiQueryFeatures, "psiQueryFeatures"));
   exports.Set("olsBasis", Napi::Function::New(env, OlsBasis, "olsBasis"));
   exports.Set("olsWeights", Napi::Function::New(env, OlsWeights, "olsWeights"));
+  exports.Set("olsProject", Napi::Function::New(env, OlsProject, "olsProject"));
   exports.Set("standardize", Napi::Function::New(env, Standardize, "standardize"));
   exports.Set("ipTopK", Napi::Function::New(env, IpTopK, "ipTopK"));
   exports.Set("gatherTokens", Napi::Function::New(env, GatherTokens, "gatherTokens"));

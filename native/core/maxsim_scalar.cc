@@ -1,5 +1,6 @@
 // Portable kernel: the fallback for CPUs without AVX2, and the reference the SIMD kernels are
-// tested against. Same summation order per lane (k ascending) as the SIMD kernels.
+// tested against. Same arithmetic per lane as the SIMD kernels — one fused multiply-add chain
+// over k ascending from +0 — so every kernel gives the same bits (scores, targets, W rows).
 #include <cmath>
 #include <limits>
 
@@ -23,7 +24,9 @@ void panel_max_scalar(const float* panel, int dim, int lanes, const float* doc, 
       for (int k = 0; k < dim; ++k) {
         const float* q = panel + static_cast<size_t>(k) * lanes + l0;
         const float dk = d[k];
-        for (int l = 0; l < nl; ++l) acc[l] += q[l] * dk;  // no std::fma: a libm call without FMA hardware
+        // std::fma, as the SIMD kernels fuse: glibc's fmaf is the hardware instruction where the
+        // CPU has one (through its ifunc), a slower but exact software one where it has not
+        for (int l = 0; l < nl; ++l) acc[l] = std::fma(q[l], dk, acc[l]);
       }
       for (int l = 0; l < nl; ++l) mx[l] = acc[l] > mx[l] ? acc[l] : mx[l];
     }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "blas.h"
+#include "fixed_order_gemm.h"
 #include "half.h"
 #include "parallel.h"
 #include "topk.h"
@@ -50,23 +51,18 @@ Status ols_weights(const DocsView& docs, const float* sample, int64_t s, const f
   if (!(std > 0.0f) || !std::isfinite(mean)) {
     return Status::Error(StatusCode::kInvalidArgument, "target std must be positive and mean finite");
   }
-  std::vector<float> Y(static_cast<size_t>(s) * kOlsBlock);
-  std::vector<float> Wb(static_cast<size_t>(kOlsBlock) * h);
+  const int64_t block = std::min(kOlsBlock, ndocs);
+  std::vector<float> Y(static_cast<size_t>(s) * block);
   const float inv_std = 1.0f / std;
   for (int64_t b0 = 0; b0 < ndocs; b0 += kOlsBlock) {
     const int64_t nb = std::min(kOlsBlock, ndocs - b0);
-    std::fill(Y.begin(), Y.end(), 0.0f);
-    // targets for the block's docs, written into the first nb columns of a kOlsBlock-wide Y
-    std::vector<float> Yb(static_cast<size_t>(s) * nb);
-    LEMUR_RETURN_IF_ERROR(maxsim_targets(docs, sample, s, doc_idx + b0, nb, opt, Yb.data()));
-    for (int64_t i = 0; i < s; ++i) {
-      for (int64_t j = 0; j < nb; ++j) Y[i * kOlsBlock + j] = (Yb[i * nb + j] - mean) * inv_std;
-    }
-    blas_set_threads(opt.threads);
-    // Wb (kOlsBlock x h) = Yᵀ (kOlsBlock x s) · pinvT (s x h): the same shape for every block
-    sgemm_rm(true, false, static_cast<int>(kOlsBlock), h, static_cast<int>(s), 1.0f, Y.data(),
-             static_cast<int>(kOlsBlock), pinvT, h, 0.0f, Wb.data(), h);
-    std::memcpy(W + b0 * h, Wb.data(), sizeof(float) * nb * h);
+    // Y (s x nb): the block's targets, standardised in place (one rounding per op, no fusing:
+    // the build compiles ISO C++, so -ffp-contract is off)
+    LEMUR_RETURN_IF_ERROR(maxsim_targets(docs, sample, s, doc_idx + b0, nb, opt, Y.data()));
+    for (int64_t i = 0; i < s * nb; ++i) Y[i] = (Y[i] - mean) * inv_std;
+    // W rows = Yᵀ · pinvT in the fixed per-element order: the same bits for a document at any
+    // position of any block, on any kernel and thread count
+    fixed_order_gemm_tn(Y.data(), nb, pinvT, h, s, nb, h, W + b0 * h, h, opt.threads, opt.kernel);
   }
   return Status::Ok();
 }

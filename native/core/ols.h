@@ -13,10 +13,9 @@
 
 namespace lemur {
 
-// Documents per OLS block; every block is computed at this shape, padded with zero columns.
-// 256 rather than 64: the block sgemm (256 x 2048 x 16384) runs ~20% faster per document
-// (measured 756-894 against 629-741 docs/s on `small`); weighting one document alone then
-// costs one 17-GFLOP sgemm (~60 ms) on top of its own targets.
+// Documents per OLS block: bounds the block's targets Y (s x block floats, 16 MB at s = 16 384).
+// The projection's per-element order is fixed (fixed_order_gemm.h), so rows do not depend on
+// the block size or a document's place in it.
 constexpr int64_t kOlsBlock = 256;
 
 // pinvT (s x h) = pinv(Z)ᵀ for Z (s x h), with singular values below

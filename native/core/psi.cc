@@ -1,10 +1,10 @@
-// ψ forward: sgemm for the linear layers, a fused LayerNorm + GELU pass per row.
+// ψ forward: fixed-order GEMM for the linear layers, a fused LayerNorm + GELU pass per row.
 #include "psi.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "blas.h"
+#include "fixed_order_gemm.h"
 #include "fast_math.h"
 #include "parallel.h"
 #include "row_ops.h"
@@ -60,8 +60,9 @@ void layer_forward(const PsiLayer& L, const float* X, int64_t n, float* Y, PsiLa
     pre_local.resize(static_cast<size_t>(n) * out);
     pre = pre_local.data();
   }
-  for (int64_t i = 0; i < n; ++i) std::copy(L.bias.begin(), L.bias.end(), pre + i * out);
-  sgemm_rm(false, true, static_cast<int>(n), out, L.in, 1.0f, X, L.in, L.weight.data(), L.in, 1.0f, pre, out);
+  // pre = X·Wᵀ + b in a fixed order per element (fixed_order_gemm.h), not sgemm: a token's
+  // features are then the same bits whatever batch it is in and whatever BLAS kernel runs
+  fixed_order_gemm({X, 1, L.in}, {L.weight.data(), 1, L.in}, L.in, n, out, L.bias.data(), pre, out, threads, default_kernel());
   const bool affine = !L.gamma.empty();
   parallel_for(n, threads, 16, [&](int64_t r0, int64_t r1, int) {
     std::vector<float> tmp(out), xh(out), nv(out), cdf(out);
@@ -116,7 +117,7 @@ void psi_forward(const PsiWeights& w, const float* X, int64_t n, float* Z, std::
 }
 
 // Rows per block: a block's pre-activations (256 x 2048 floats = 2 MB) stay in cache between
-// the sgemm that writes them and the LayerNorm/GELU pass that reads them (measured 3x faster
+// the GEMM that writes them and the LayerNorm/GELU pass that reads them (measured 3x faster
 // than 4096-row blocks, which stream them through memory).
 constexpr int64_t kForwardBlock = 256;
 

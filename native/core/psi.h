@@ -1,7 +1,8 @@
 // ψ, LEMUR's learned token embedding: Linear(dim -> h) + LayerNorm + GELU, then optional extra
 // hidden layers Linear(h -> h) + LayerNorm + GELU. The bias-free output layer used only in
-// training lives in psi_trainer. Forward is batched on sgemm; LayerNorm eps and the erf form of
-// GELU follow PyTorch's defaults so models behave like the reference's (erf itself is evaluated
+// training lives in psi_trainer. Forward runs its layers on the fixed-order GEMM
+// (fixed_order_gemm.h), so a row's output never depends on its batch or the BLAS kernel;
+// LayerNorm eps and the erf form of GELU follow PyTorch's defaults so models behave like the reference's (erf itself is evaluated
 // branch-free to 1.5e-7 absolute, fast_math.h, below float32 rounding of its inputs).
 #pragma once
 #include <cstdint>

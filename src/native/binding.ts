@@ -120,6 +120,7 @@ interface Binding {
     threads: number,
     kernel: string,
   ): Promise<Float32Array>;
+  olsProject(Y: Float32Array, nb: number, pinvT: Float32Array, h: number, out: Float32Array, threads: number, kernel: string): Promise<Float32Array>;
   standardize(Y: Float32Array, threads: number): Promise<{ mean: number; std: number }>;
   ipTopK(F: Float32Array, W: Float32Array, h: number, k: number, threads: number): Promise<NativeHits>;
   gatherTokens(store: NativeTokenStore, tokenIndices: BigInt64Array, out: Float32Array): Promise<Float32Array>;

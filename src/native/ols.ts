@@ -59,6 +59,31 @@ export async function olsWeights(
   );
 }
 
+/**
+ * W rows from standardised targets: out (nb × h) = Yᵀ · pinvT, with Y the s × nb targets of nb
+ * documents (column j = document j) — the projection step of {@link olsWeights}. Each element
+ * is one fused multiply-add chain over the s rows in ascending order, on every kernel: a row's
+ * bits depend only on its own column of Y and on pinvT.
+ */
+export async function olsProject(
+  Y: Float32Array,
+  nb: number,
+  pinvT: Float32Array,
+  h: number,
+  options: { threads?: number; kernel?: KernelName; out?: Float32Array } = {},
+): Promise<Float32Array> {
+  assertFloat32Array('Y', Y);
+  assertFloat32Array('pinvT', pinvT);
+  assertInt('nb', nb, { min: 1 });
+  assertInt('h', h, { min: 1 });
+  if (Y.length % nb !== 0) throw new InvalidArgumentError(`Expected Y.length to be a multiple of nb = ${nb} but received ${Y.length}`);
+  const s = Y.length / nb;
+  if (pinvT.length !== s * h) throw new InvalidArgumentError(`Expected pinvT of ${s} × ${h} = ${s * h} values but received ${pinvT.length}`);
+  const out = options.out ?? new Float32Array(nb * h);
+  if (out.length !== nb * h) throw new InvalidArgumentError(`Expected out.length = ${nb * h} but received ${out.length}`);
+  return callNative(() => binding.olsProject(Y, nb, pinvT, h, out, options.threads ?? config().threads, options.kernel ?? ''));
+}
+
 /** (Y − mean)/std in place with the global mean and population std; returns them. */
 export async function standardizeTargets(Y: Float32Array, options: { threads?: number } = {}): Promise<{ mean: number; std: number }> {
   assertFloat32Array('Y', Y);
