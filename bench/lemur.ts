@@ -6,16 +6,22 @@
  * Recall is against the dataset's exact-MaxSim ground truth (or ours, computed in the same run,
  * for a generated corpus).
  */
+import { parseArgs } from 'node:util';
+
 import { config } from '../src/config.js';
 import { setLogLevel } from '../src/log.js';
 import { fitLemur, type FitLemurOptions } from '../src/model/fit-lemur.js';
 import { lemurSearch } from '../src/query/lemur-search.js';
 import { openBenchCorpus } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
-import { benchArgs, emit, progress } from './lib/report.js';
+import { emit, progress } from './lib/report.js';
 import { round } from './lib/timer.js';
 
-const args = benchArgs();
+const { values } = parseArgs({
+  options: { data: { type: 'string' }, json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, 'save-model': { type: 'string' } },
+  strict: true,
+});
+const args = { data: values.data, json: values.json ?? false, quick: values.quick ?? false };
 setLogLevel('warn');
 const ds = await openBenchCorpus(args.data, args.quick);
 const { corpus, nDocs, nq, store, gt } = ds;
@@ -33,6 +39,8 @@ const { model, timings } = await fitLemur(store, {
 });
 const fitPeakRssGb = process.resourceUsage().maxRSS / 1e6;
 progress(`fit done in ${timings.total_s.toFixed(1)} s`);
+// compare hands the fitted model on to the query bench, so the fit is not repeated
+if (values['save-model']) await model.save(values['save-model']);
 
 let t = performance.now();
 const W = await model.weights(store);

@@ -12,6 +12,7 @@ const BENCHES: Record<string, string> = {
   pipeline: 'pipeline.js',
   incremental: 'incremental.js',
   ols: 'ols.js',
+  compare: 'compare.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);
