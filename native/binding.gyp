@@ -18,6 +18,7 @@
         "core/row_ops.cc",
         "core/psi_trainer.cc",
         "core/ols.cc",
+        "core/hnsw_build.cc",
         "core/ip_index.cc",
         "addon/js_errors.cc",
         "addon/token_store_binding.cc",
