@@ -7,7 +7,8 @@
 //   g++ -O2 -std=c++17 -fopenmp -o /tmp/hnsw_build_bench bench/native/hnsw_build_bench.cc \
 //     native/build/Release/obj.target/lemur/core/{ip_index,hnsw_build,maxsim_scalar,maxsim_avx2,maxsim_avx512,maxsim_dispatch,cpu_features}.o \
 //     /usr/lib/x86_64-linux-gnu/libfaiss.a -lopenblas -llapack
-// Run: /tmp/hnsw_build_bench [n=10000] [d=2048] [data=random|clustered] [nq=200]
+// Run: /tmp/hnsw_build_bench [n=10000] [d=2048] [data=random|clustered] [nq=200] [noise=0.7]
+//        [centres=100] [seed=1]      (env ONLY_T2=1 skips the 1-thread build, NO_FAISS=1 Faiss's)
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <omp.h>
@@ -93,8 +94,9 @@ int main(int argc, char** argv) {
     centres.resize(static_cast<size_t>(ncentres) * d);
     for (float& v : centres) v = nd(g);
   }
-  const std::vector<float> x = make_data(n, d, kind, 1, centres);
-  const std::vector<float> q = make_data(nq, d, kind, 2, centres);
+  const uint64_t seed = argc > 7 ? std::strtoull(argv[7], nullptr, 10) : 1;
+  const std::vector<float> x = make_data(n, d, kind, seed, centres);
+  const std::vector<float> q = make_data(nq, d, kind, seed + 1000, centres);
   std::vector<int64_t> ids(n);
   for (int64_t i = 0; i < n; ++i) ids[i] = i;
 
