@@ -12,12 +12,13 @@
 #include "hnsw_build.h"
 
 #include <faiss/impl/HNSW.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <queue>
 #include <vector>
+
+#include "parallel.h"
 
 namespace lemur {
 
@@ -257,10 +258,11 @@ void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot
     links.resize(static_cast<size_t>(bs));
 
     // 1. search the frozen graph; each node writes only its own lists
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (bs > 1)
-    for (int64_t j = 0; j < bs; ++j) {
-      builder.link_new(order[start + j], entry, top, ef, order.data() + start, j, &scratch[omp_get_thread_num()], &links[j]);
-    }
+    parallel_for(bs, threads, 1, [&](int64_t b, int64_t e, int t) {
+      for (int64_t j = b; j < e; ++j) {
+        builder.link_new(order[start + j], entry, top, ef, order.data() + start, j, &scratch[t], &links[j]);
+      }
+    });
 
     // 2. reverse links, grouped by (target, level), each group in batch order
     requests.clear();
@@ -282,10 +284,11 @@ void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot
     }
     group_start.push_back(requests.size());
     const int64_t ngroups = static_cast<int64_t>(group_start.size()) - 1;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 16) if (ngroups > 1)
-    for (int64_t g = 0; g < ngroups; ++g) {
-      builder.link_back(requests.data() + group_start[g], requests.data() + group_start[g + 1]);
-    }
+    parallel_for(ngroups, threads, 16, [&](int64_t b, int64_t e, int) {
+      for (int64_t g = b; g < e; ++g) {
+        builder.link_back(requests.data() + group_start[g], requests.data() + group_start[g + 1]);
+      }
+    });
 
     // 3. a node above the current top becomes the entry point (first such node in batch order)
     for (int64_t j = 0; j < bs; ++j) {

@@ -17,8 +17,9 @@ using DotFn = float (*)(const float* a, const float* b, int d);
 
 // Inserts graph nodes [n0, n0 + n) of `hnsw`, whose vectors are rows n0.. of `xb` (row-major,
 // d floats each, ntotal = n0 + n rows), under the inner-product metric. Levels are drawn from
-// hnsw.rng exactly as Faiss's IndexHNSW::add draws them. Work runs on up to `threads` OpenMP
-// threads; the result does not depend on that number. Throws std::bad_alloc only.
+// hnsw.rng exactly as Faiss's IndexHNSW::add draws them. Work runs on up to `threads` threads
+// (parallel.h: plain threads, so exceptions reach the caller); the result does not depend on
+// that number. Throws std::bad_alloc only.
 void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot, int64_t n0, int64_t n,
                             int threads);
 
