@@ -184,21 +184,33 @@ class Builder {
     std::vector<Cand> peers(static_cast<size_t>(nearlier));
     for (int64_t k = 0; k < nearlier; ++k) peers[k] = Cand{dis(q, earlier[k]), earlier[k]};
     std::vector<Cand> found;
+    // Levels above the frozen graph's top (a later add drew higher levels): peers only.
+    for (int l = node_top; l > top; --l) {
+      found.clear();
+      link_level(i, l, ef, peers, &found, links);
+    }
     for (; level >= 0; --level) {
       beam(q, level, cur, ef, s, &found);
       cur = found.front();  // the next level down starts from the closest found here
-      const size_t nfound = found.size();
-      for (const Cand& c : peers) {
-        if (h_.levels[c.id] > level) found.push_back(c);
-      }
-      if (found.size() > nfound) {
-        std::sort(found.begin(), found.end(), closer);
-        if (static_cast<int>(found.size()) > ef) found.resize(ef);
-      }
-      select(&found, h_.nb_neighbors(level));
-      write(i, level, found);
-      for (const Cand& c : found) links->push_back(Link{level, c.id, c.dis});
+      link_level(i, level, ef, peers, &found, links);
     }
+  }
+
+  // Node i's list on one level: the search's results plus the peers on that level, best ef,
+  // thinned by the heuristic.
+  void link_level(node_t i, int level, int ef, const std::vector<Cand>& peers, std::vector<Cand>* found,
+                  std::vector<Link>* links) const {
+    const size_t nfound = found->size();
+    for (const Cand& c : peers) {
+      if (h_.levels[c.id] > level) found->push_back(c);
+    }
+    if (found->size() > nfound) {
+      std::sort(found->begin(), found->end(), closer);
+      if (static_cast<int>(found->size()) > ef) found->resize(ef);
+    }
+    select(found, h_.nb_neighbors(level));
+    write(i, level, *found);
+    for (const Cand& c : *found) links->push_back(Link{level, c.id, c.dis});
   }
 
   // Phase 2 for one target list: its current links plus the batch's requests (in batch order).
