@@ -19,6 +19,7 @@
         "core/psi_trainer.cc",
         "core/ols.cc",
         "core/fixed_order_gemm.cc",
+        "core/hnsw_build.cc",
         "core/ip_index.cc",
         "addon/js_errors.cc",
         "addon/token_store_binding.cc",

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../core/ip_index.h"
+#include "../core/maxsim.h"
 #include "js_errors.h"
 #include "promise_worker.h"
 #include "typed_arrays.h"
@@ -201,6 +202,37 @@ Napi::FunctionReference IpIndexWrap::constructor;
 
 }  // namespace
 
-void InitIpIndex(Napi::Env env, Napi::Object exports) { IpIndexWrap::Init(env, exports); }
+namespace {
+
+// ipKernelDot(a, b, d, kernel, out) -> Promise<out>: out[i] = <a row i, b row i> under one
+// kernel's dot, the HNSW distance. Lets tests check that every kernel gives the same bits.
+Napi::Value KernelDot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array a = f32_arg(info, 0, "a");
+  Napi::Float32Array b = f32_arg(info, 1, "b");
+  const int d = static_cast<int>(int_arg(info, 2, "d", 1, 1 << 20));
+  const Kernel k = kernel_arg(info, 3);
+  Napi::Float32Array out = f32_arg(info, 4, "out");
+  const size_t n = out.ElementLength();
+  if (a.ElementLength() != n * d || b.ElementLength() != n * d) throw_invalid_argument(env, "a and b must be out.length x d");
+  const float* ap = a.Data();
+  const float* bp = b.Data();
+  float* op = out.Data();
+  return PromiseWorker::Start(
+      env,
+      [=]() {
+        const KernelTable& kt = kernel_table(k);
+        for (size_t i = 0; i < n; ++i) op[i] = kt.dot(ap + i * d, bp + i * d, d);
+        return Status::Ok();
+      },
+      [](Napi::Env, const PromiseWorker::Kept& kept) { return kept[2].Value(); }, {a, b, out});
+}
+
+}  // namespace
+
+void InitIpIndex(Napi::Env env, Napi::Object exports) {
+  IpIndexWrap::Init(env, exports);
+  exports.Set("ipKernelDot", Napi::Function::New(env, KernelDot, "ipKernelDot"));
+}
 
 }  // namespace lemur

@@ -14,6 +14,7 @@
 #include <limits>
 #include <mutex>
 
+#include "hnsw_build.h"
 #include "maxsim.h"
 
 namespace lemur {
@@ -38,6 +39,26 @@ struct FastIpStorage : faiss::IndexFlatIP {
   };
 
   faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override { return new Computer(*this); }
+};
+
+// IndexHNSWFlat whose add builds the graph with hnsw_add_deterministic instead of Faiss's
+// lock-based parallel insertion, so index bytes do not depend on thread timing (issue 11).
+// It adds no state: write_index stores it as a plain IndexHNSWFlat ("IHNf").
+struct DeterministicHnswFlat : faiss::IndexHNSWFlat {
+  const KernelTable* kt;
+  DeterministicHnswFlat(int d, int M, const KernelTable* table)
+      : faiss::IndexHNSWFlat(d, M, faiss::METRIC_INNER_PRODUCT), kt(table) {
+    delete storage;
+    storage = new FastIpStorage(d, table);
+  }
+  void add(idx_t n, const float* x) override {
+    FAISS_THROW_IF_NOT_MSG(is_trained, "HNSW index is not trained");
+    const idx_t n0 = ntotal;
+    storage->add(n, x);
+    ntotal = storage->ntotal;
+    const float* xb = static_cast<const FastIpStorage*>(storage)->get_xb();
+    hnsw_add_deterministic(hnsw, xb, static_cast<int>(d), kt->dot, n0, n, omp_get_max_threads());
+  }
 };
 
 template <class F>
@@ -68,9 +89,7 @@ Status IpIndex::create(int d, const IpIndexParams& p, Kernel kernel, std::unique
   LEMUR_RETURN_IF_ERROR(guard("create index", [&]() {
     faiss::Index* sub;
     if (p.kind == IpIndexKind::kHnsw) {
-      auto* h = new faiss::IndexHNSWFlat(d, p.M, faiss::METRIC_INNER_PRODUCT);
-      delete h->storage;
-      h->storage = new FastIpStorage(d, &kernel_table(kernel));
+      auto* h = new DeterministicHnswFlat(d, p.M, &kernel_table(kernel));
       h->hnsw.efConstruction = p.ef_construction;
       ix->impl_->hnsw = h;
       sub = h;
@@ -95,14 +114,21 @@ Status adopt(faiss::Index* raw, Kernel kernel, const std::string& where, std::un
   }
   idx.release();
   map_out->reset(map);
-  if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(map->index)) {
-    auto* flat = dynamic_cast<faiss::IndexFlat*>(h->storage);
+  if (auto* read = dynamic_cast<faiss::IndexHNSWFlat*>(map->index)) {
+    auto* flat = dynamic_cast<faiss::IndexFlat*>(read->storage);
     if (!flat) return Status::Error(StatusCode::kCorruptFile, where + ": HNSW storage is not flat");
-    auto* fast = new FastIpStorage(static_cast<int>(flat->d), &kernel_table(kernel));
+    // Swap in the deterministic subclass (same fields, same bytes) so later adds use it too.
+    const KernelTable* kt = &kernel_table(kernel);
+    auto* h = new DeterministicHnswFlat(static_cast<int>(read->d), 2, kt);
+    auto* fast = static_cast<FastIpStorage*>(h->storage);
     fast->codes = std::move(flat->codes);
     fast->ntotal = flat->ntotal;
-    delete h->storage;
-    h->storage = fast;
+    h->hnsw = std::move(read->hnsw);
+    h->ntotal = read->ntotal;
+    h->is_trained = read->is_trained;
+    h->verbose = read->verbose;
+    delete read;  // owns its (now empty) storage
+    map->index = h;
     *hnsw_out = h;
     params->kind = IpIndexKind::kHnsw;
     params->M = h->hnsw.nb_neighbors(1);

@@ -2,7 +2,9 @@
 // Faiss library: IndexIDMap2 over IndexHNSWFlat(d, M, METRIC_INNER_PRODUCT), or over IndexFlatIP
 // (exact; faster for small shards). The HNSW's flat storage is replaced by a subclass whose
 // distance computer uses our runtime-dispatched inner product (Debian's libfaiss is built for
-// SSE only); on disk it is a plain IndexFlatIP, so files stay readable by any Faiss.
+// SSE only); on disk it is a plain IndexFlatIP, so files stay readable by any Faiss. The graph
+// is built by hnsw_build.h's deterministic insertion, not Faiss's lock-based parallel add, so
+// the same rows and ids in the same order give the same bytes with any thread count and kernel.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -121,22 +121,34 @@ LEMUR_AVX2 double fma_loop_avx2(int64_t iters, float* sink) {
   return 2.0 * 8 * kFmaChains * static_cast<double>(iters);
 }
 
+// The order of dot_scalar (maxsim_scalar.cc), bit for bit: lo holds partials 0-7, hi 8-15, one
+// FMA chain per lane; the tail updates only the lanes it covers; then p[l] += p[l+8], +4, +2, +1.
+// One chain per lane is latency-bound (d/16 FMAs deep), but at d = 2048 the 16 KB of operands
+// from memory cost more than the chain.
 LEMUR_AVX2 float dot_avx2(const float* a, const float* b, int d) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
   int i = 0;
-  for (; i + 32 <= d; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  for (; i + 16 <= d; i += 16) {
+    lo = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), lo);
+    hi = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), hi);
   }
-  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  float s = 0;
-  for (int l = 0; l < 8; ++l) s += lanes[l];
-  for (; i < d; ++i) s += a[i] * b[i];
-  return s;
+  if (i < d) {
+    // Masked-off lanes keep their partial exactly (a blend, not an FMA with zeros: 0*0 + -0.0
+    // would turn -0.0 into +0.0, which the scalar order never does).
+    alignas(32) int32_t idx[16];
+    for (int l = 0; l < 16; ++l) idx[l] = i + l < d ? -1 : 0;
+    const __m256i m0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+    const __m256i m1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx + 8));
+    const __m256 f0 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m0), _mm256_maskload_ps(b + i, m0), lo);
+    const __m256 f1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i + 8, m1), _mm256_maskload_ps(b + i + 8, m1), hi);
+    lo = _mm256_blendv_ps(lo, f0, _mm256_castsi256_ps(m0));
+    hi = _mm256_blendv_ps(hi, f1, _mm256_castsi256_ps(m1));
+  }
+  const __m256 s8 = _mm256_add_ps(lo, hi);                                             // p[l] + p[l+8]
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // + p[l+4]
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                             // + p[l+2]
+  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                         // + p[l+1]
+  return _mm_cvtss_f32(s1);
 }
 
 }  // namespace

@@ -136,21 +136,25 @@ LEMUR_AVX512 double fma_loop_avx512(int64_t iters, float* sink) {
   return 2.0 * 16 * kFmaChains * static_cast<double>(iters);
 }
 
+// The order of dot_scalar (maxsim_scalar.cc), bit for bit: one zmm of 16 partials, one FMA
+// chain per lane; the tail is a masked FMA that leaves masked-off partials untouched; then the
+// explicit tree p[l] += p[l+8], +4, +2, +1 (not _mm512_reduce_add_ps, whose order is the
+// compiler's). One chain per lane is latency-bound, but at d = 2048 memory costs more.
 LEMUR_AVX512 float dot_avx512(const float* a, const float* b, int d) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  __m512 p = _mm512_setzero_ps();
   int i = 0;
-  for (; i + 64 <= d; i += 64) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-    s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-    s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
-  }
-  for (; i + 16 <= d; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  for (; i + 16 <= d; i += 16) p = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), p);
   if (i < d) {
     const __mmask16 m = static_cast<__mmask16>((1u << (d - i)) - 1);
-    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    p = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), p, m);
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  // The high 256 bits through a pd extract: _mm512_extractf32x8_ps would need AVX512DQ.
+  const __m256 hi8 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1));
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(p), hi8);                     // p[l] + p[l+8]
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // + p[l+4]
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                             // + p[l+2]
+  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                         // + p[l+1]
+  return _mm_cvtss_f32(s1);
 }
 
 }  // namespace

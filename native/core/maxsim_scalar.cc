@@ -50,10 +50,21 @@ double fma_loop_scalar(int64_t iters, float* sink) {
   return 2.0 * kFmaChains * static_cast<double>(iters);
 }
 
+// The reference order of every kernel's dot product, so an index built on any x86-64 has the
+// same bytes (issue 11): partial l sums a[i]*b[i] for i = l mod 16, ascending i, each step one
+// fused multiply-add (one rounding, like vfmadd); then the fixed tree p[l] += p[l+8], +4, +2, +1.
+// std::fma is correctly rounded whether glibc runs the FMA instruction or its software path.
 float dot_scalar(const float* a, const float* b, int d) {
-  float s = 0;
-  for (int i = 0; i < d; ++i) s += a[i] * b[i];
-  return s;
+  float p[16] = {0};
+  int i = 0;
+  for (; i + 16 <= d; i += 16) {
+    for (int l = 0; l < 16; ++l) p[l] = std::fma(a[i + l], b[i + l], p[l]);
+  }
+  for (int l = 0; i + l < d; ++l) p[l] = std::fma(a[i + l], b[i + l], p[l]);
+  for (int l = 0; l < 8; ++l) p[l] = p[l] + p[l + 8];
+  for (int l = 0; l < 4; ++l) p[l] = p[l] + p[l + 4];
+  for (int l = 0; l < 2; ++l) p[l] = p[l] + p[l + 2];
+  return p[0] + p[1];
 }
 
 }  // namespace

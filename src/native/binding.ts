@@ -95,6 +95,7 @@ interface Binding {
   createIpIndex(d: number, kind: string, M: number, efConstruction: number, kernel: string): NativeIpIndex;
   readIpIndex(path: string, kernel: string): Promise<NativeIpIndex>;
   deserializeIpIndex(bytes: Uint8Array, kernel: string): Promise<NativeIpIndex>;
+  ipKernelDot(a: Float32Array, b: Float32Array, d: number, kernel: string, out: Float32Array): Promise<Float32Array>;
   xxh64(data: ArrayBufferView): Promise<string>;
   trainPsi(
     X: Float32Array,

@@ -3,7 +3,7 @@
  * external ids) over IndexHNSWFlat with the inner-product metric, or over IndexFlatIP (exact;
  * the better choice for small shards). Lifetime is explicit: close() frees it.
  */
-import { config, type KernelName } from '../config.js';
+import { KERNEL_NAMES, config, type KernelName } from '../config.js';
 import { ClosedError, InvalidArgumentError, fromNativeError } from '../errors.js';
 import { binding, callNative, type NativeIpIndex } from './binding.js';
 import { assertBigInt64Array, assertFinite, assertFloat32Array, assertInt } from './check.js';
@@ -139,4 +139,19 @@ export class IpIndex {
     }
     this.#native = undefined;
   }
+}
+
+/**
+ * Row-wise inner products `<a_i, b_i>` (n × d each) with one kernel's dot product, the distance
+ * the HNSW graph is built with. Every kernel sums in the same fixed order, so the results are
+ * bit-identical across kernels; this exists so tests can check exactly that.
+ * @throws InvalidArgumentError (shapes, kernel name), UnsupportedCpuError (kernel the CPU lacks)
+ */
+export async function kernelDot(a: Float32Array, b: Float32Array, d: number, kernel: KernelName): Promise<Float32Array> {
+  assertFloat32Array('a', a);
+  assertFloat32Array('b', b);
+  assertInt('d', d, { min: 1, max: 1 << 20 });
+  if (a.length % d !== 0 || b.length !== a.length) throw new InvalidArgumentError(`Expected a.length = b.length = n × d (d = ${d}) but received ${a.length} and ${b.length}`);
+  if (!KERNEL_NAMES.includes(kernel)) throw new InvalidArgumentError(`Expected kernel in ${KERNEL_NAMES.join(', ')} but received '${String(kernel)}'`);
+  return callNative(() => binding.ipKernelDot(a, b, d, kernel, new Float32Array(a.length / d)));
 }

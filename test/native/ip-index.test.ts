@@ -1,15 +1,19 @@
 /**
  * The Faiss binding: HNSW recall against exact inner-product search (as Faiss checks against
- * IndexFlat), external ids, identical results after serialise/load, and typed errors.
+ * IndexFlat), external ids, identical results after serialise/load, and typed errors. Also the
+ * reproducibility promise of issue 11: the same rows give the same index bytes with any thread
+ * count and any kernel (every kernel's dot sums in one fixed order).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import type { KernelName } from '../../src/config.js';
 import { Random } from '../../src/data/random.js';
 import { ClosedError, CorruptFileError, InvalidArgumentError } from '../../src/errors.js';
-import { IpIndex } from '../../src/native/ip-index.js';
+import { kernelInfo } from '../../src/native/cpu.js';
+import { IpIndex, kernelDot } from '../../src/native/ip-index.js';
 import { innerProductTopK } from '../../src/native/ols.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
@@ -144,5 +148,130 @@ describe('IpIndex', () => {
     await assert.rejects(IpIndex.load(path), CorruptFileError);
     await assert.rejects(IpIndex.deserialize(new Uint8Array(10)), CorruptFileError);
     assert.throws(() => IpIndex.create({ d: 0 }), InvalidArgumentError);
+  });
+});
+
+const available = kernelInfo().available;
+function skipReason(kernel: KernelName): string | false {
+  return available.includes(kernel) ? false : `this CPU (${kernelInfo().cpu}) has no ${kernel}`;
+}
+const bits = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+describe('kernel dot product (the HNSW distance)', () => {
+  // Values of mixed sign and magnitude (and a few signed zeros), so any other summation order
+  // would change low bits.
+  const drng = new Random(99);
+  const draw = (len: number): Float32Array =>
+    Float32Array.from({ length: len }, () => {
+      const u = drng.next();
+      if (u < 0.02) return -0;
+      if (u < 0.04) return 0;
+      return drng.normal() * Math.exp(3 * drng.normal());
+    });
+  const rows = 64;
+  for (const dim of [1, 7, 15, 16, 17, 100, 128, 2048]) {
+    const a = draw(rows * dim);
+    const b = draw(rows * dim);
+    for (const kernel of ['avx2', 'avx512'] as const) {
+      it(`${kernel} gives the bits of scalar for d=${dim}, ${rows} random row pairs`, { skip: skipReason(kernel) }, async () => {
+        const want = await kernelDot(a, b, dim, 'scalar');
+        const got = await kernelDot(a, b, dim, kernel);
+        assert.ok(bits(got).equals(bits(want)), `d=${dim}: ${kernel} ${Array.from(got.slice(0, 4))} vs scalar ${Array.from(want.slice(0, 4))}`);
+      });
+    }
+    it(`scalar is near the float64 dot for d=${dim}`, async () => {
+      const got = await kernelDot(a, b, dim, 'scalar');
+      for (let r = 0; r < rows; r++) {
+        let exact = 0;
+        let mag = 0;
+        for (let i = 0; i < dim; i++) {
+          exact += a[r * dim + i]! * b[r * dim + i]!;
+          mag += Math.abs(a[r * dim + i]! * b[r * dim + i]!);
+        }
+        // fp32 partial sums: error bounded by ~(d/16 + 4) roundings of the absolute sum
+        assert.ok(Math.abs(got[r]! - exact) <= (dim / 16 + 5) * 6e-8 * mag + 1e-30, `row ${r}: ${got[r]} vs ${exact}`);
+      }
+    });
+  }
+});
+
+describe('deterministic HNSW build', () => {
+  // d = 100 (not a multiple of 16: the kernels' tails run) and enough rows for batches of up
+  // to ~20 nodes to be inserted in parallel.
+  const dd = 100;
+  const nn = 3000;
+  const drng = new Random(5);
+  const dcentres = Float32Array.from({ length: 30 * dd }, () => drng.normal());
+  const rowsNear = (count: number): Float32Array => {
+    const out = new Float32Array(count * dd);
+    for (let i = 0; i < count; i++) {
+      const c = drng.int(30);
+      for (let j = 0; j < dd; j++) out[i * dd + j] = dcentres[c * dd + j]! + 0.8 * drng.normal();
+    }
+    return out;
+  };
+  const Xd = rowsNear(nn);
+  const Qd = rowsNear(40);
+  const idsD = BigInt64Array.from({ length: nn }, (_, i) => BigInt(i * 3 + 1));
+
+  async function build(threads: number, kernel?: KernelName): Promise<Uint8Array> {
+    const ix = IpIndex.create({ d: dd, kind: 'hnsw', M: 32, efConstruction: 40, ...(kernel ? { kernel } : {}) });
+    try {
+      await ix.add(Xd, idsD, { threads });
+      return await ix.serialize();
+    } finally {
+      ix.close();
+    }
+  }
+
+  it('serialises to the same bytes with 1 and 2 threads, and for two runs with 2 threads', async () => {
+    const one = await build(1);
+    const two = await build(2);
+    const again = await build(2);
+    assert.ok(Buffer.from(two).equals(Buffer.from(one)), '1 vs 2 threads');
+    assert.ok(Buffer.from(again).equals(Buffer.from(two)), '2 threads, run 1 vs run 2');
+  });
+
+  for (const kernel of ['avx2', 'avx512'] as const) {
+    it(`serialises to the same bytes with the ${kernel} and scalar kernels`, { skip: skipReason(kernel) }, async () => {
+      const scalar = await build(2, 'scalar');
+      const simd = await build(2, kernel);
+      assert.ok(Buffer.from(simd).equals(Buffer.from(scalar)));
+    });
+  }
+
+  it('adds to a deserialised index deterministically too', async () => {
+    const half = nn / 2;
+    const grow = async (threads: number): Promise<Uint8Array> => {
+      const ix = IpIndex.create({ d: dd, kind: 'hnsw' });
+      await ix.add(Xd.subarray(0, half * dd), idsD.subarray(0, half), { threads });
+      const copy = await IpIndex.deserialize(await ix.serialize());
+      ix.close();
+      try {
+        await copy.add(Xd.subarray(half * dd), idsD.subarray(half), { threads });
+        assert.equal(copy.ntotal, nn);
+        return await copy.serialize();
+      } finally {
+        copy.close();
+      }
+    };
+    assert.ok(Buffer.from(await grow(2)).equals(Buffer.from(await grow(1))));
+  });
+
+  it('finds >= 0.95 of the exact top-10 at efSearch 128', async () => {
+    const ix = IpIndex.create({ d: dd, kind: 'hnsw', M: 32, efConstruction: 40 });
+    try {
+      await ix.add(Xd, idsD, { threads: 2 });
+      const exact = await innerProductTopK(Qd, Xd, dd, 10, { threads: 1 });
+      const r = await ix.search(Qd, 10, { efSearch: 128 });
+      let hit = 0;
+      for (let q = 0; q < 40; q++) {
+        const want = new Set(Array.from(exact.row(q).labels, (p) => idsD[Number(p)]!));
+        for (const l of r.row(q).labels) if (want.has(l)) hit++;
+      }
+      assert.ok(hit / 400 >= 0.95, `recall@10 = ${hit / 400}`);
+    } finally {
+      ix.close();
+    }
   });
 });

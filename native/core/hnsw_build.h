@@ -1,0 +1,26 @@
+// Deterministic parallel insertion into a Faiss HNSW graph (issue 11): the graph built for the
+// same vectors in the same order has the same bytes with any thread count, run after run. It
+// does not replace Faiss's search, storage or file format: it only fills faiss::HNSW's public
+// tables (levels, offsets, neighbors, entry_point, max_level), so plain faiss::read_index reads
+// the result.
+#pragma once
+#include <cstdint>
+
+namespace faiss {
+struct HNSW;
+}
+
+namespace lemur {
+
+// <a, b> over d floats; must itself be deterministic (KernelTable::dot is, on every ISA).
+using DotFn = float (*)(const float* a, const float* b, int d);
+
+// Inserts graph nodes [n0, n0 + n) of `hnsw`, whose vectors are rows n0.. of `xb` (row-major,
+// d floats each, ntotal = n0 + n rows), under the inner-product metric. Levels are drawn from
+// hnsw.rng exactly as Faiss's IndexHNSW::add draws them. Work runs on up to `threads` threads
+// (parallel.h: plain threads, so exceptions reach the caller); the result does not depend on
+// that number. Throws std::bad_alloc only.
+void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot, int64_t n0, int64_t n,
+                            int threads);
+
+}  // namespace lemur
