@@ -8,7 +8,8 @@
  * Claims: a document's W row is the same bits alone, in any batch, at any position and with any
  * thread count, on every kernel and BLAS core; targets, rerank scores and exact top-k are the
  * same bits on every kernel and thread count; a query's features do not depend on the batch it
- * is in; ψ training is reproducible for a seed and thread count.
+ * is in; ψ training is reproducible for a seed and thread count; an HNSW index built from the
+ * same rows is the same bytes with any thread count, kernel and BLAS core.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -19,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { KERNEL_NAMES } from '../../src/config.js';
 import { Random } from '../../src/data/random.js';
 import { kernelInfo } from '../../src/native/cpu.js';
+import { IpIndex } from '../../src/native/ip-index.js';
 import { maxsimExactTopK, maxsimRerank, maxsimTargets } from '../../src/native/maxsim.js';
 import { olsProject, olsWeights } from '../../src/native/ols.js';
 import { psiQueryFeatures, trainPsi, type PsiWeights } from '../../src/native/psi.js';
@@ -108,6 +110,25 @@ describe(`W rows (kernel ${kernelInfo().kernel}, BLAS core ${process.env['OPENBL
     const y7 = Float32Array.from({ length: s }, (_, r) => Y[r * nb + 7]!);
     assert.deepEqual(bits(await olsProject(y7, 1, pinvT, h, { threads: 1 })), bits(W).subarray(7 * h, 8 * h));
     digests['projection'] = digest(W);
+  });
+});
+
+describe('HNSW index', () => {
+  it('is the same bytes for the same rows with 1 and 2 threads (digest compared across kernels and BLAS cores)', async () => {
+    const W = await olsWeights(store, input, BigInt64Array.from({ length: nDocs }, (_, i) => BigInt(i)), { threads: 2 });
+    const bytes: Uint8Array[] = [];
+    for (const threads of [1, 2, 2]) {
+      const ix = IpIndex.create({ d: h, kind: 'hnsw', M: 8, efConstruction: 20 });
+      try {
+        await ix.add(W, sequentialIds(nDocs, 1000), { threads });
+        bytes.push(await ix.serialize());
+      } finally {
+        ix.close();
+      }
+    }
+    assert.equal(digest(bytes[1]!), digest(bytes[0]!), '2 threads vs 1');
+    assert.equal(digest(bytes[2]!), digest(bytes[1]!), 'two runs with 2 threads');
+    digests['index'] = digest(bytes[0]!);
   });
 });
 
