@@ -105,20 +105,47 @@ LEMUR_AVX2 void half_to_float_avx2(const uint16_t* src, float* dst, size_t n) {
   }
 }
 
-LEMUR_AVX2 double fma_loop_avx2(int64_t iters, float* sink) {
-  __m256 acc[kFmaChains];
-  for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm256_set1_ps(0.001f * static_cast<float>(c + 1));
+// Peak probe: 12 chains plus the two constants = 14 of the 16 ymm registers, so nothing spills
+// (16 chains did, and under-reported the peak by ~40 %). 12 > latency 4 x 2 FMA pipes, with slack.
+constexpr int kRegChains = 12;
+LEMUR_AVX2 double fma_reg_avx2(int64_t iters, float* sink) {
+  __m256 acc[kRegChains];
+  for (int c = 0; c < kRegChains; ++c) acc[c] = _mm256_set1_ps(0.001f * static_cast<float>(c + 1));
   const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
   for (int64_t i = 0; i < iters; ++i) {
 #pragma GCC unroll 16
-    for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+    for (int c = 0; c < kRegChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
   }
   __m256 s = acc[0];
-  for (int c = 1; c < kFmaChains; ++c) s = _mm256_add_ps(s, acc[c]);
+  for (int c = 1; c < kRegChains; ++c) s = _mm256_add_ps(s, acc[c]);
   alignas(32) float lanes[8];
   _mm256_store_ps(lanes, s);
   *sink = lanes[0] + lanes[7];
-  return 2.0 * 8 * kFmaChains * static_cast<double>(iters);
+  return 2.0 * 8 * kRegChains * static_cast<double>(iters);
+}
+
+// Cross-check probe, another shape: 10 chains whose addend is an L1 memory operand, one load per
+// FMA like the kernel's operand traffic. The empty asm makes the pointer opaque each round, so
+// the loads cannot be hoisted into registers.
+constexpr int kMemChains = 10;
+LEMUR_AVX2 double fma_mem_avx2(int64_t iters, float* sink) {
+  alignas(32) float addend[kMemChains * 8];
+  for (float& x : addend) x = 1e-7f;
+  const float* p = addend;
+  __m256 acc[kMemChains];
+  for (int c = 0; c < kMemChains; ++c) acc[c] = _mm256_set1_ps(0.001f * static_cast<float>(c + 1));
+  const __m256 a = _mm256_set1_ps(0.999999f);
+  for (int64_t i = 0; i < iters; ++i) {
+    asm volatile("" : "+r"(p));
+#pragma GCC unroll 16
+    for (int c = 0; c < kMemChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, _mm256_load_ps(p + 8 * c));
+  }
+  __m256 s = acc[0];
+  for (int c = 1; c < kMemChains; ++c) s = _mm256_add_ps(s, acc[c]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, s);
+  *sink = lanes[0] + lanes[7];
+  return 2.0 * 8 * kMemChains * static_cast<double>(iters);
 }
 
 LEMUR_AVX2 float dot_avx2(const float* a, const float* b, int d) {
@@ -142,7 +169,8 @@ LEMUR_AVX2 float dot_avx2(const float* a, const float* b, int d) {
 }  // namespace
 
 const KernelTable& avx2_kernel_table() {
-  static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2, fma_loop_avx2, dot_avx2};
+  static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2,
+                            {{"reg", kRegChains, fma_reg_avx2}, {"mem", kMemChains, fma_mem_avx2}}, dot_avx2};
   return t;
 }
 
