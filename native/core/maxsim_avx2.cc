@@ -13,8 +13,8 @@ namespace lemur {
 namespace {
 
 // One register tile: V query vectors (8 lanes each) x T doc tokens = V*T accumulators, each an
-// independent FMA chain over k = 0..dim-1 from +0 (one chain per (lane, token): the order the
-// scalar kernel uses, so scores are bit-identical). Sized for AVX2's 16 ymm registers: 2 x 6 =
+// independent FMA chain over k = 0..dim-1 from +0 (one chain per (lane, token), never split
+// over k: the order of a std::fma scalar loop, so every kernel gives the same bits). Sized for AVX2's 16 ymm registers: 2 x 6 =
 // 12 accumulators + 2 query vectors + 1 broadcast = 15, and the running maxima live in `mx`
 // (memory, L1), folded once per tile. Keeping them in registers too (the old 4 x 3 tile: 12 + 4
 // + 4 + 1 = 21) spilled inside the k loop and ran at ~49 GFLOP/s where this one runs at ~100.
