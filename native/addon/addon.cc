@@ -74,7 +74,8 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
         for (int p = 0; p < kFmaProbes; ++p) iters[p] = 1 << 14;
         const auto t_end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
         for (int p = 0;; p = (p + 1) % kFmaProbes) {
-          const bool enough = samples[kFmaProbes - 1].size() >= 3;
+          bool enough = true;
+          for (const auto& sp : samples) enough = enough && sp.size() >= 3;
           if (p == 0 && enough && std::chrono::steady_clock::now() >= t_end) break;
           const auto t0 = std::chrono::steady_clock::now();
           const double flops = kt.fma_probes[p].run(iters[p], &sink);
