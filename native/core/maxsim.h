@@ -25,20 +25,32 @@ inline int panel_lanes(int64_t nq) {
 // Transposes nq rows of dim floats into a dim x lanes panel; padding lanes are zero.
 void build_panel(const float* rows, int64_t nq, int dim, AlignedBuffer<float>* panel, int* lanes);
 
+// One FMA peak probe for benchmarks: `iters` rounds of `chains` independent vector FMA chains
+// started from different values (identical chains would be merged by the compiler). Returns the
+// FLOPs done; `sink` defeats dead-code elimination. `chains` is sized per ISA to its register
+// file: a probe that spills measures its spills, not the core (16 ymm chains on AVX2's 16
+// registers gave 58.7 GFLOP/s on Zen 3 where 12 give 95-98).
+struct FmaProbe {
+  const char* name;  // "reg": every operand in a register; "mem": one operand read from L1
+  int chains;
+  double (*run)(int64_t iters, float* sink);
+};
+
+// Two probe shapes per ISA: the peak is the best of both, and a large gap between them says one
+// of them is not measuring the FMA ports.
+constexpr int kFmaProbes = 2;
+
 struct KernelTable {
   Kernel kernel;
-  // out[l] = max_t <panel lane l, doc row t> for l < lanes; -inf when ntok == 0.
+  // out[l] = max_t <panel lane l, doc row t> for l < lanes; -inf when ntok == 0. Each
+  // (lane, token) product is one FMA chain over k = 0..dim-1 from +0, in that order, in every
+  // kernel: the SIMD kernels then give bit-identical scores to a std::fma scalar loop.
   void (*panel_max)(const float* panel, int dim, int lanes, const float* doc, int64_t ntok, float* out);
   void (*half_to_float)(const uint16_t* src, float* dst, size_t n);
-  // The FMA peak probe for benchmarks: `iters` rounds of kFmaChains independent vector FMA
-  // chains started from different values (identical chains would be merged by the compiler).
-  // Returns the FLOPs done; `sink` defeats dead-code elimination.
-  double (*fma_loop)(int64_t iters, float* sink);
+  FmaProbe fma_probes[kFmaProbes];
   // <a, b> over d floats: the inner product of candidate generation (HNSW distance computer).
   float (*dot)(const float* a, const float* b, int d);
 };
-
-constexpr int kFmaChains = 16;
 
 const KernelTable& kernel_table(Kernel k);
 

@@ -79,7 +79,11 @@ LEMUR_AVX512 void group(const float* panel, int dim_rt, int lanes, const float* 
 }
 
 // Lanes are processed in groups of up to 4 vectors (64 lanes); T keeps V*T near 24 of the 32
-// zmm registers, leaving room for the panel row, the broadcast and the running maxima.
+// zmm registers, leaving room for the V panel rows and the broadcast (4 x 6: 24 + 4 + 1 = 29).
+// The running maxima do not always fit as well (4 x 6 would need 33): the compiler then keeps
+// some in memory between tiles, outside the k loop. Checked in the asm: no stack access inside
+// any k loop. Each (lane, token) pair is one FMA chain over k from +0, like the AVX2 and scalar
+// kernels, so all three give bit-identical scores.
 template <int DIM>
 LEMUR_AVX512 void panel_max_dim(const float* panel, int dim, int lanes, const float* doc,
                                 int64_t ntok, float* out) {
@@ -122,18 +126,43 @@ LEMUR_AVX512 void half_to_float_avx512(const uint16_t* src, float* dst, size_t n
   }
 }
 
-LEMUR_AVX512 double fma_loop_avx512(int64_t iters, float* sink) {
-  __m512 acc[kFmaChains];
-  for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm512_set1_ps(0.001f * static_cast<float>(c + 1));
+// Peak probe: 24 chains plus the two constants = 26 of the 32 zmm registers (no spills), 3x the
+// latency 4 x 2 FMA pipes needed to keep both pipes busy.
+constexpr int kRegChains = 24;
+LEMUR_AVX512 double fma_reg_avx512(int64_t iters, float* sink) {
+  __m512 acc[kRegChains];
+  for (int c = 0; c < kRegChains; ++c) acc[c] = _mm512_set1_ps(0.001f * static_cast<float>(c + 1));
   const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
   for (int64_t i = 0; i < iters; ++i) {
-#pragma GCC unroll 16
-    for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+#pragma GCC unroll 32
+    for (int c = 0; c < kRegChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
   }
   __m512 s = acc[0];
-  for (int c = 1; c < kFmaChains; ++c) s = _mm512_add_ps(s, acc[c]);
+  for (int c = 1; c < kRegChains; ++c) s = _mm512_add_ps(s, acc[c]);
   *sink = _mm512_reduce_add_ps(s);
-  return 2.0 * 16 * kFmaChains * static_cast<double>(iters);
+  return 2.0 * 16 * kRegChains * static_cast<double>(iters);
+}
+
+// Cross-check probe, the kernel's own shape: 16 chains acc += a * broadcast(L1 scalar), the
+// broadcast folded into the FMA as an embedded {1to16} memory operand. The empty asm makes the
+// pointer opaque each round, so the loads cannot be hoisted into registers.
+constexpr int kMemChains = 16;
+LEMUR_AVX512 double fma_mem_avx512(int64_t iters, float* sink) {
+  alignas(64) float b[kMemChains];
+  for (float& x : b) x = 1e-7f;
+  const float* p = b;
+  __m512 acc[kMemChains];
+  for (int c = 0; c < kMemChains; ++c) acc[c] = _mm512_set1_ps(0.001f * static_cast<float>(c + 1));
+  const __m512 a = _mm512_set1_ps(0.999999f);
+  for (int64_t i = 0; i < iters; ++i) {
+    asm volatile("" : "+r"(p));
+#pragma GCC unroll 32
+    for (int c = 0; c < kMemChains; ++c) acc[c] = _mm512_fmadd_ps(a, _mm512_set1_ps(p[c]), acc[c]);
+  }
+  __m512 s = acc[0];
+  for (int c = 1; c < kMemChains; ++c) s = _mm512_add_ps(s, acc[c]);
+  *sink = _mm512_reduce_add_ps(s);
+  return 2.0 * 16 * kMemChains * static_cast<double>(iters);
 }
 
 // The order of dot_scalar (maxsim_scalar.cc), bit for bit: one zmm of 16 partials, one FMA
@@ -160,7 +189,8 @@ LEMUR_AVX512 float dot_avx512(const float* a, const float* b, int d) {
 }  // namespace
 
 const KernelTable& avx512_kernel_table() {
-  static const KernelTable t{Kernel::kAvx512, panel_max_avx512, half_to_float_avx512, fma_loop_avx512, dot_avx512};
+  static const KernelTable t{Kernel::kAvx512, panel_max_avx512, half_to_float_avx512,
+                            {{"reg", kRegChains, fma_reg_avx512}, {"mem", kMemChains, fma_mem_avx512}}, dot_avx512};
   return t;
 }
 

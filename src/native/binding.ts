@@ -30,6 +30,13 @@ export interface NativeTokenStore {
   docTokens(position: number): Float32Array;
 }
 
+export interface NativeFmaProbe {
+  name: string;
+  chains: number;
+  gflops: number;
+  medianGflops: number;
+}
+
 export interface NativeCpuInfo {
   kernel: string;
   blasCore: string;
@@ -127,7 +134,10 @@ interface Binding {
   gatherTokens(store: NativeTokenStore, tokenIndices: BigInt64Array, out: Float32Array): Promise<Float32Array>;
   cpuInfo(): NativeCpuInfo;
   setDefaultKernel(name: string): void;
-  fmaPeak(kernel: string, seconds: number): Promise<{ gflops: number; medianGflops: number }>;
+  fmaPeak(
+    kernel: string,
+    seconds: number,
+  ): Promise<{ isa: string; gflops: number; medianGflops: number; probe: NativeFmaProbe; probes: NativeFmaProbe[] }>;
   openTokenStore(path: string, verify: boolean): Promise<NativeTokenStore>;
   writeTokenStore(
     path: string,

@@ -20,19 +20,40 @@ export function kernelInfo(): KernelInfo {
   return { kernel: i.kernel as KernelName, best: i.best as KernelName, available: i.available as KernelName[], cpu: i.cpu };
 }
 
-export interface FmaPeak {
-  /** Best ~10 ms sample: the core's capability. */
+/** One FMA probe shape and what it measured. */
+export interface FmaProbeResult {
+  /** `reg`: every operand in a register; `mem`: one operand read from L1. */
+  name: string;
+  /** Independent vector FMA chains, sized to the ISA's register file (no spills). */
+  chains: number;
+  /** Best ~10 ms sample. */
   gflops: number;
-  /** Median sample: what the core gave on this (shared, noisy) machine meanwhile. */
+  /** Median sample. */
   medianGflops: number;
 }
 
+export interface FmaPeak {
+  /** The ISA the probes ran on. */
+  isa: KernelName;
+  /** Best ~10 ms sample of the best probe: the core's capability. */
+  gflops: number;
+  /** Median sample of that probe: what the core gave on this (shared, noisy) machine meanwhile. */
+  medianGflops: number;
+  /** The probe that set `gflops`. */
+  probe: FmaProbeResult;
+  /** Both probe shapes (a cross-check: a large gap means one is not measuring the FMA ports). */
+  probes: FmaProbeResult[];
+}
+
 /**
- * Single-thread fp32 FMA peak of a kernel's ISA in GFLOP/s: 16 independent vector FMA chains
- * started from different values, sampled in ~10 ms runs during `seconds`.
+ * Single-thread fp32 FMA peak of a kernel's ISA in GFLOP/s: two probe shapes (independent vector
+ * FMA chains sized to the ISA's registers, all-register and with an L1 operand), sampled
+ * alternately in ~10 ms runs during `seconds`.
+ * @param seconds sampling time, > 0; default 0.3
  * @throws UnsupportedCpuError if the CPU lacks the ISA.
  */
 export async function fmaPeak(kernel: KernelName, seconds = 0.3): Promise<FmaPeak> {
   if (!KERNEL_NAMES.includes(kernel)) throw new InvalidArgumentError(`Expected kernel in ${KERNEL_NAMES.join(', ')} but received '${kernel}'`);
-  return callNative(() => binding.fmaPeak(kernel, seconds));
+  const r = await callNative(() => binding.fmaPeak(kernel, seconds));
+  return { ...r, isa: r.isa as KernelName };
 }
