@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { kernelInfo } from '../src/native/cpu.js';
 import { makeTmpDir } from '../test/helpers/tmp-dir.js';
 import { machineInfo } from './lib/machine.js';
-import { referenceFigures, type CpuKind } from './lib/reference-figures.js';
+import { REFERENCE_PEAK_GFLOPS_1T, referenceFigures, type CpuKind } from './lib/reference-figures.js';
 import { emit, progress } from './lib/report.js';
 import { round } from './lib/timer.js';
 
@@ -90,6 +90,9 @@ function ours(): Record<string, { value: number; recall?: number; note?: string 
 
 const mine = ours();
 const docs: number = lemur['dataset']?.['docs'] ?? 0;
+// This machine's peak against the reference machine's: the same CPU kind is not the same CPU.
+const peak: number | null = maxsim['peak_gflops_1t'] ?? null;
+const peakRatio = peak ? peak / REFERENCE_PEAK_GFLOPS_1T[cpuKind] : null;
 const rows = referenceFigures(cpuKind, docs).map((f) => {
   const m = mine[f.key];
   const ratio = m && f.value ? m.value / f.value : null;
@@ -104,6 +107,9 @@ const rows = referenceFigures(cpuKind, docs).map((f) => {
     ours: m?.value ?? null,
     ratio: ratio === null ? null : round(ratio, 3),
     advantage: advantage === null ? null : round(advantage, 2),
+    // the advantage per unit of FMA peak: what the same code would show on the reference's CPU
+    // if the figure scales with the peak (an estimate, not a measurement)
+    advantage_per_peak: advantage === null || peakRatio === null || f.notCompute ? null : round(advantage / peakRatio, 2),
     goal: f.goal === undefined ? null : `${f.better === 'higher' ? '≥' : '≤'} ${f.goal}×`,
     met,
     ...(f.recall !== undefined ? { recall_reference: f.recall } : {}),
@@ -120,7 +126,9 @@ emit(
     dataset: lemur['dataset'],
     cpu_kind: cpuKind,
     blas_coretype: childEnv['OPENBLAS_CORETYPE'] ?? null,
-    peak_gflops_1t: maxsim['peak_gflops_1t'] ?? null,
+    peak_gflops_1t: peak,
+    reference_peak_gflops_1t: REFERENCE_PEAK_GFLOPS_1T[cpuKind],
+    peak_ratio: peakRatio === null ? null : round(peakRatio, 3),
     rows,
     runs: { maxsim, lemur, query },
   },

@@ -128,8 +128,11 @@ void fixed_order_gemm(StridedMatrix A, StridedMatrix B, int64_t k, int64_t m, in
 
   // A packed once per call, MR columns at a time: Ap[g][i][r] = A(i, g·MR + r), zero past m (the
   // padding rows compute zeros that are never stored).
+  // Packing is split over threads only in chunks of ~1 M values: ψ's small blocks (k = 128) are
+  // packed on the calling thread instead of paying a thread start per call.
   AlignedBuffer<float> Ap(static_cast<size_t>(groups) * k * MR);
-  parallel_for(groups, threads, 4, [&](int64_t g0, int64_t g1, int) {
+  const int64_t pack_grain = std::max<int64_t>(1, (int64_t{1} << 20) / (k * MR));
+  parallel_for(groups, threads, pack_grain, [&](int64_t g0, int64_t g1, int) {
     for (int64_t g = g0; g < g1; ++g) {
       float* dst = Ap.data() + g * k * MR;
       const int64_t rows = std::min<int64_t>(MR, m - g * MR);
