@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 import { config } from '../config.js';
-import { fromNativeError } from '../errors.js';
+import { ResourceBusyError, fromNativeError } from '../errors.js';
 
 export interface NativeHits {
   labels: BigInt64Array;
@@ -218,5 +218,19 @@ export async function callNative<T>(fn: () => Promise<T>, file?: string): Promis
     return await fn();
   } catch (err) {
     throw fromNativeError(err, stack, file);
+  }
+}
+
+/**
+ * close() of a native handle, its error mapped; a ResourceBusyError is prefixed with `what`
+ * (e.g. the file the handle maps) when given.
+ */
+export function closeNative(native: { close(): void }, what?: string): void {
+  try {
+    native.close();
+  } catch (err) {
+    const e = fromNativeError(err);
+    if (what !== undefined && e instanceof ResourceBusyError) throw new ResourceBusyError(`${what}: ${e.message}`);
+    throw e;
   }
 }

@@ -5,8 +5,8 @@
  * forward and features calls (no copy of the weights per call).
  */
 import { config } from '../config.js';
-import { ClosedError, InvalidArgumentError, ResourceBusyError, fromNativeError } from '../errors.js';
-import { binding, callNative, type NativeEpoch, type NativePsi, type NativePsiHandle } from './binding.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { binding, callNative, closeNative, type NativeEpoch, type NativePsi, type NativePsiHandle } from './binding.js';
 import { assertCounts, assertFinite, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
 
 export type PsiWeights = NativePsi;
@@ -161,13 +161,7 @@ export class PsiHandle {
   /** Frees the weights. Idempotent. @throws ResourceBusyError while a call is in flight */
   close(): void {
     if (!this.#native) return;
-    try {
-      this.#native.close();
-    } catch (err) {
-      const e = fromNativeError(err);
-      if (e instanceof ResourceBusyError) throw new ResourceBusyError(`ψ: ${e.message}`);
-      throw e;
-    }
+    closeNative(this.#native, 'ψ');
     this.#native = undefined;
   }
 }
