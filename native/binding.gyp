@@ -25,6 +25,7 @@
         "addon/token_store_binding.cc",
         "addon/maxsim_binding.cc",
         "addon/model_binding.cc",
+        "addon/psi_binding.cc",
         "addon/ip_index_binding.cc",
         "addon/addon.cc"
       ],

@@ -5,7 +5,7 @@ export { log, setLogLevel, type Logger } from './log.js';
 export { kernelInfo, fmaPeak, type KernelInfo, type FmaPeak } from './native/cpu.js';
 export { TokenStore, type TokenStoreWriteInput, type TokenStoreOpenOptions, type StoreDType } from './native/token-store.js';
 export { maxsimRerank, maxsimExactTopK, maxsimTargets, SearchResult, type MaxsimOptions, type TargetsOptions } from './native/maxsim.js';
-export { trainPsi, psiForward, psiQueryFeatures, type PsiWeights, type EpochStats, type TrainPsiOptions, type TrainPsiResult } from './native/psi.js';
+export { trainPsi, psiForward, psiQueryFeatures, PsiHandle, type PsiWeights, type EpochStats, type TrainPsiOptions, type TrainPsiResult } from './native/psi.js';
 export { olsBasis, olsWeights, standardizeTargets, innerProductTopK, gatherTokens, type OlsWeightsInput } from './native/ols.js';
 export { checksum } from './native/checksum.js';
 export { IpIndex, type IpIndexKind, type IpIndexOptions, type IpSearchOptions } from './native/ip-index.js';

@@ -15,11 +15,13 @@
 #include "js_errors.h"
 #include "promise_worker.h"
 #include "token_store_binding.h"
+#include "typed_arrays.h"
 
 namespace lemur {
 
 void InitMaxsim(Napi::Env env, Napi::Object exports);
 void InitModel(Napi::Env env, Napi::Object exports);
+void InitPsi(Napi::Env env, Napi::Object exports);
 void InitIpIndex(Napi::Env env, Napi::Object exports);
 
 namespace {
@@ -37,6 +39,7 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   o.Set("available", avail);
   o.Set("cpu", cpu_model_name());
   o.Set("blasCore", blas_core_name());
+  o.Set("blasThreads", blas_threads());
   return o;
 }
 
@@ -49,6 +52,13 @@ Napi::Value SetDefaultKernel(const Napi::CallbackInfo& info) {
   if (st.ok()) st = set_default_kernel(k);
   if (!st.ok()) throw_status(env, st);
   return env.Undefined();
+}
+
+// setBlasThreads(n): OpenBLAS's process-wide thread count, applied once at load from
+// LEMUR_THREADS by src/native/binding.ts; no other call sets it (why: core/blas.h).
+Napi::Value SetBlasThreads(const Napi::CallbackInfo& info) {
+  blas_init_threads(static_cast<int>(int_arg(info, 0, "threads", 1, 1024)));
+  return info.Env().Undefined();
 }
 
 // fmaPeak(kernel, seconds) -> Promise<{ isa, gflops, medianGflops, probe, probes }>: the single-
@@ -138,9 +148,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("xxh64", Napi::Function::New(env, Checksum, "xxh64"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("setDefaultKernel", Napi::Function::New(env, SetDefaultKernel, "setDefaultKernel"));
+  exports.Set("setBlasThreads", Napi::Function::New(env, SetBlasThreads, "setBlasThreads"));
   TokenStoreWrap::Init(env, exports);
   InitMaxsim(env, exports);
   InitModel(env, exports);
+  InitPsi(env, exports);
   InitIpIndex(env, exports);
   return exports;
 }

@@ -1,9 +1,8 @@
-// napi adapter for core/ip_index: an ObjectWrap with explicit close(), calls in flight counted,
-// searches sharing a lock and adds taking it alone (Faiss HNSW is not safe for concurrent add
-// and search).
+// napi adapter for core/ip_index: a HandleWrap (explicit close(), calls in flight counted,
+// native_handle.h), searches sharing a lock and adds taking it alone (Faiss HNSW is not safe for
+// concurrent add and search).
 #include <napi.h>
 
-#include <atomic>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -12,6 +11,7 @@
 #include "../core/ip_index.h"
 #include "../core/maxsim.h"
 #include "js_errors.h"
+#include "native_handle.h"
 #include "promise_worker.h"
 #include "typed_arrays.h"
 
@@ -24,43 +24,27 @@ struct SharedIndex {
   mutable std::shared_mutex lock;
 };
 
-class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
+class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
  public:
-  static Napi::FunctionReference constructor;
+  static constexpr const char* kWhat = "index";
 
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor = DefineClass(env, "NativeIpIndex",
-                                      {InstanceMethod<&IpIndexWrap::Close>("close"),
-                                       InstanceMethod<&IpIndexWrap::Info>("info"),
-                                       InstanceMethod<&IpIndexWrap::Add>("add"),
-                                       InstanceMethod<&IpIndexWrap::Search>("search"),
-                                       InstanceMethod<&IpIndexWrap::WriteFile>("writeFile"),
-                                       InstanceMethod<&IpIndexWrap::Serialize>("serialize")});
-    constructor = Napi::Persistent(ctor);
-    constructor.SuppressDestruct();
+    Define(env, "NativeIpIndex",
+           {InstanceMethod<&IpIndexWrap::Info>("info"), InstanceMethod<&IpIndexWrap::Add>("add"),
+            InstanceMethod<&IpIndexWrap::Search>("search"), InstanceMethod<&IpIndexWrap::WriteFile>("writeFile"),
+            InstanceMethod<&IpIndexWrap::Serialize>("serialize")});
     exports.Set("createIpIndex", Napi::Function::New(env, Create, "createIpIndex"));
     exports.Set("readIpIndex", Napi::Function::New(env, Read, "readIpIndex"));
     exports.Set("deserializeIpIndex", Napi::Function::New(env, Deserialize, "deserializeIpIndex"));
   }
 
-  explicit IpIndexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IpIndexWrap>(info) {}
+  explicit IpIndexWrap(const Napi::CallbackInfo& info) : HandleWrap(info) {}
 
  private:
-  std::shared_ptr<SharedIndex> shared_;
-  std::atomic<int> inflight_{0};
-
-  static Napi::Object Wrap(std::unique_ptr<IpIndex> ix) {
-    Napi::Object obj = constructor.New({});
+  static Napi::Object Own(std::unique_ptr<IpIndex> ix) {
     auto s = std::make_shared<SharedIndex>();
     s->index = std::move(ix);
-    Unwrap(obj)->shared_ = s;
-    return obj;
-  }
-
-  std::shared_ptr<SharedIndex> acquire(Napi::Env env) {
-    if (!shared_) throw make_js_error(env, Status::Error(StatusCode::kInvalidArgument, "index is closed"));
-    inflight_.fetch_add(1);
-    return shared_;
+    return New(std::move(s));
   }
 
   // createIpIndex(d, kind, M, efConstruction, kernel) -> NativeIpIndex (O(1), synchronous)
@@ -76,7 +60,7 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     std::unique_ptr<IpIndex> ix;
     Status st = IpIndex::create(d, p, kernel_arg(info, 4), &ix);
     if (!st.ok()) throw_status(info.Env(), st);
-    return Wrap(std::move(ix));
+    return Own(std::move(ix));
   }
 
   // readIpIndex(path, kernel) -> Promise<NativeIpIndex>
@@ -86,7 +70,7 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     auto slot = std::make_shared<std::unique_ptr<IpIndex>>();
     return PromiseWorker::Start(
         info.Env(), [=]() { return IpIndex::read_file(path, k, slot.get()); },
-        [slot](Napi::Env, const PromiseWorker::Kept&) { return Wrap(std::move(*slot)); });
+        [slot](Napi::Env, const PromiseWorker::Kept&) { return Own(std::move(*slot)); });
   }
 
   // deserializeIpIndex(bytes: Uint8Array, kernel) -> Promise<NativeIpIndex>
@@ -101,25 +85,14 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     auto slot = std::make_shared<std::unique_ptr<IpIndex>>();
     return PromiseWorker::Start(
         info.Env(), [=]() { return IpIndex::deserialize(p, n, k, slot.get()); },
-        [slot](Napi::Env, const PromiseWorker::Kept&) { return Wrap(std::move(*slot)); }, {bytes});
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (inflight_.load() > 0) {
-      Napi::Error e = Napi::Error::New(info.Env(), "index has " + std::to_string(inflight_.load()) +
-                                                       " call(s) in flight; await them before close()");
-      e.Set("lemurCode", Napi::String::New(info.Env(), "RESOURCE_BUSY"));
-      throw e;
-    }
-    shared_.reset();
-    return info.Env().Undefined();
+        [slot](Napi::Env, const PromiseWorker::Kept&) { return Own(std::move(*slot)); }, {bytes});
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!shared_) throw make_js_error(env, Status::Error(StatusCode::kInvalidArgument, "index is closed"));
-    std::shared_lock<std::shared_mutex> g(shared_->lock);
-    const IpIndex& ix = *shared_->index;
+    const SharedIndex& shared = live(env);
+    std::shared_lock<std::shared_mutex> g(shared.lock);
+    const IpIndex& ix = *shared.index;
     Napi::Object o = Napi::Object::New(env);
     o.Set("d", ix.d());
     o.Set("ntotal", static_cast<double>(ix.ntotal()));
@@ -135,18 +108,16 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     Napi::Float32Array x = f32_arg(info, 0, "vectors");
     Napi::BigInt64Array ids = i64_arg(info, 1, "ids");
     const int threads = static_cast<int>(int_arg(info, 2, "threads", 1, 1024));
-    auto s = acquire(env);
+    UsePtr<SharedIndex> use = acquire(env);
+    std::shared_ptr<SharedIndex> s = use->object();
     const int d = s->index->d();
-    if (x.ElementLength() != ids.ElementLength() * static_cast<size_t>(d)) {
-      inflight_.fetch_sub(1);
-      throw_invalid_argument(env, "vectors length != ids length * d");
-    }
+    if (x.ElementLength() != ids.ElementLength() * static_cast<size_t>(d)) throw_invalid_argument(env, "vectors length != ids length * d");
     const float* xp = x.Data();
     const int64_t* ip = ids.Data();
     const int64_t n = static_cast<int64_t>(ids.ElementLength());
     return PromiseWorker::Start(
         env, [=]() { std::unique_lock<std::shared_mutex> g(s->lock); return s->index->add(xp, ip, n, threads); }, nullptr,
-        {x, ids, info.This()}, [this]() { inflight_.fetch_sub(1); });
+        {x, ids, info.This()}, {use});
   }
 
   // search(q: Float32Array (nq x d), k, efSearch, threads) -> Promise<{ labels, distances }>
@@ -156,12 +127,10 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     const int64_t k = int_arg(info, 1, "k", 1, int64_t{1} << 30);
     const int ef = static_cast<int>(int_arg(info, 2, "efSearch", 1, 1 << 20));
     const int threads = static_cast<int>(int_arg(info, 3, "threads", 1, 1024));
-    auto s = acquire(env);
+    UsePtr<SharedIndex> use = acquire(env);
+    std::shared_ptr<SharedIndex> s = use->object();
     const int d = s->index->d();
-    if (q.ElementLength() % d != 0) {
-      inflight_.fetch_sub(1);
-      throw_invalid_argument(env, "queries length is not a multiple of d");
-    }
+    if (q.ElementLength() % d != 0) throw_invalid_argument(env, "queries length is not a multiple of d");
     const int64_t nq = static_cast<int64_t>(q.ElementLength()) / d;
     Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, nq * k);
     Napi::Float32Array distances = Napi::Float32Array::New(env, nq * k);
@@ -171,21 +140,23 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
     return PromiseWorker::Start(
         env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->search(qp, nq, k, ef, threads, lp, dp); },
         [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
-        {labels, distances, q, info.This()}, [this]() { inflight_.fetch_sub(1); });
+        {labels, distances, q, info.This()}, {use});
   }
 
   // writeFile(path) -> Promise<void>
   Napi::Value WriteFile(const Napi::CallbackInfo& info) {
     const std::string path = string_arg(info, 0, "path");
-    auto s = acquire(info.Env());
+    UsePtr<SharedIndex> use = acquire(info.Env());
+    std::shared_ptr<SharedIndex> s = use->object();
     return PromiseWorker::Start(
         info.Env(), [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->write_file(path); }, nullptr,
-        {info.This()}, [this]() { inflight_.fetch_sub(1); });
+        {info.This()}, {use});
   }
 
   // serialize() -> Promise<Uint8Array>
   Napi::Value Serialize(const Napi::CallbackInfo& info) {
-    auto s = acquire(info.Env());
+    UsePtr<SharedIndex> use = acquire(info.Env());
+    std::shared_ptr<SharedIndex> s = use->object();
     auto bytes = std::make_shared<std::vector<uint8_t>>();
     return PromiseWorker::Start(
         info.Env(), [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->serialize(bytes.get()); },
@@ -194,11 +165,9 @@ class IpIndexWrap : public Napi::ObjectWrap<IpIndexWrap> {
           std::copy(bytes->begin(), bytes->end(), out.Data());
           return out;
         },
-        {info.This()}, [this]() { inflight_.fetch_sub(1); });
+        {info.This()}, {use});
   }
 };
-
-Napi::FunctionReference IpIndexWrap::constructor;
 
 }  // namespace
 

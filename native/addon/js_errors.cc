@@ -31,4 +31,10 @@ void throw_invalid_argument(Napi::Env env, const std::string& message) {
 
 void throw_status(Napi::Env env, const Status& st) { throw make_js_error(env, st); }
 
+void throw_resource_busy(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("lemurCode", Napi::String::New(env, "RESOURCE_BUSY"));
+  throw e;
+}
+
 }  // namespace lemur

@@ -13,5 +13,7 @@ Napi::Error make_js_error(Napi::Env env, const Status& st);
 // bypassed the TS validation layer.
 [[noreturn]] void throw_invalid_argument(Napi::Env env, const std::string& message);
 [[noreturn]] void throw_status(Napi::Env env, const Status& st);
+// close() of a native object while calls on it are in flight (src/errors.ts ResourceBusyError).
+[[noreturn]] void throw_resource_busy(Napi::Env env, const std::string& message);
 
 }  // namespace lemur

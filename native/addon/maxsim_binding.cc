@@ -51,24 +51,19 @@ Napi::Value Rerank(const Napi::CallbackInfo& info) {
   const int64_t kprime = int_arg(info, 4, "kPrime", 1, int64_t{1} << 40);
   const int64_t k = int_arg(info, 5, "k", 1, kprime);
   const MaxsimOptions opt = options_arg(info, 6);
-  TokenStoreWrap* wrap = nullptr;
-  std::shared_ptr<TokenStore> store = TokenStoreWrap::Acquire(info[2], "store", &wrap);
-  try {
-    const QueryBatch b = query_args(info, q, counts, store->docs().dim);
-    if (static_cast<int64_t>(cand.ElementLength()) != b.nq * kprime) throw_invalid_argument(env, "candidates length != nq * kPrime");
-    Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, b.nq * k);
-    Napi::Float32Array distances = Napi::Float32Array::New(env, b.nq * k);
-    int64_t* lp = labels.Data();
-    float* dp = distances.Data();
-    const int64_t* cp = cand.Data();
-    return PromiseWorker::Start(
-        env, [store, b, cp, kprime, k, opt, lp, dp]() { return maxsim_rerank(store->docs(), b, cp, kprime, k, opt, lp, dp); },
-        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
-        {labels, distances, q, counts, cand, info[2]}, [wrap]() { wrap->Release(); });
-  } catch (...) {
-    wrap->Release();
-    throw;
-  }
+  UsePtr<TokenStore> use = TokenStoreWrap::Acquire(info[2], "store");
+  std::shared_ptr<TokenStore> store = use->object();
+  const QueryBatch b = query_args(info, q, counts, store->docs().dim);
+  if (static_cast<int64_t>(cand.ElementLength()) != b.nq * kprime) throw_invalid_argument(env, "candidates length != nq * kPrime");
+  Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, b.nq * k);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, b.nq * k);
+  int64_t* lp = labels.Data();
+  float* dp = distances.Data();
+  const int64_t* cp = cand.Data();
+  return PromiseWorker::Start(
+      env, [store, b, cp, kprime, k, opt, lp, dp]() { return maxsim_rerank(store->docs(), b, cp, kprime, k, opt, lp, dp); },
+      [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
+      {labels, distances, q, counts, cand, info[2]}, {use});
 }
 
 // maxsimExactTopK(queries, queryCounts, store, k, threads, kernel)
@@ -78,22 +73,17 @@ Napi::Value ExactTopK(const Napi::CallbackInfo& info) {
   Napi::Int32Array counts = i32_arg(info, 1, "queryCounts");
   const int64_t k = int_arg(info, 3, "k", 1, int64_t{1} << 40);
   const MaxsimOptions opt = options_arg(info, 4);
-  TokenStoreWrap* wrap = nullptr;
-  std::shared_ptr<TokenStore> store = TokenStoreWrap::Acquire(info[2], "store", &wrap);
-  try {
-    const QueryBatch b = query_args(info, q, counts, store->docs().dim);
-    Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, b.nq * k);
-    Napi::Float32Array distances = Napi::Float32Array::New(env, b.nq * k);
-    int64_t* lp = labels.Data();
-    float* dp = distances.Data();
-    return PromiseWorker::Start(
-        env, [store, b, k, opt, lp, dp]() { return maxsim_exact_topk(store->docs(), b, k, opt, lp, dp); },
-        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
-        {labels, distances, q, counts, info[2]}, [wrap]() { wrap->Release(); });
-  } catch (...) {
-    wrap->Release();
-    throw;
-  }
+  UsePtr<TokenStore> use = TokenStoreWrap::Acquire(info[2], "store");
+  std::shared_ptr<TokenStore> store = use->object();
+  const QueryBatch b = query_args(info, q, counts, store->docs().dim);
+  Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, b.nq * k);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, b.nq * k);
+  int64_t* lp = labels.Data();
+  float* dp = distances.Data();
+  return PromiseWorker::Start(
+      env, [store, b, k, opt, lp, dp]() { return maxsim_exact_topk(store->docs(), b, k, opt, lp, dp); },
+      [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
+      {labels, distances, q, counts, info[2]}, {use});
 }
 
 // maxsimTargets(vectors, store, docIndices, out, threads, kernel): out is n x ndocs, preallocated
@@ -104,24 +94,19 @@ Napi::Value Targets(const Napi::CallbackInfo& info) {
   Napi::BigInt64Array docs = i64_arg(info, 2, "docIndices");
   Napi::Float32Array out = f32_arg(info, 3, "out");
   const MaxsimOptions opt = options_arg(info, 4);
-  TokenStoreWrap* wrap = nullptr;
-  std::shared_ptr<TokenStore> store = TokenStoreWrap::Acquire(info[1], "store", &wrap);
-  try {
-    const int dim = store->docs().dim;
-    if (x.ElementLength() % dim != 0) throw_invalid_argument(env, "vectors length is not a multiple of the store dim");
-    const int64_t n = static_cast<int64_t>(x.ElementLength()) / dim;
-    const int64_t nd = static_cast<int64_t>(docs.ElementLength());
-    if (static_cast<int64_t>(out.ElementLength()) != n * nd) throw_invalid_argument(env, "out length != n * docIndices.length");
-    const float* xp = x.Data();
-    const int64_t* dp = docs.Data();
-    float* yp = out.Data();
-    return PromiseWorker::Start(
-        env, [store, xp, n, dp, nd, opt, yp]() { return maxsim_targets(store->docs(), xp, n, dp, nd, opt, yp); },
-        [](Napi::Env, const PromiseWorker::Kept& kept) { return kept[0].Value(); }, {out, x, docs, info[1]}, [wrap]() { wrap->Release(); });
-  } catch (...) {
-    wrap->Release();
-    throw;
-  }
+  UsePtr<TokenStore> use = TokenStoreWrap::Acquire(info[1], "store");
+  std::shared_ptr<TokenStore> store = use->object();
+  const int dim = store->docs().dim;
+  if (x.ElementLength() % dim != 0) throw_invalid_argument(env, "vectors length is not a multiple of the store dim");
+  const int64_t n = static_cast<int64_t>(x.ElementLength()) / dim;
+  const int64_t nd = static_cast<int64_t>(docs.ElementLength());
+  if (static_cast<int64_t>(out.ElementLength()) != n * nd) throw_invalid_argument(env, "out length != n * docIndices.length");
+  const float* xp = x.Data();
+  const int64_t* dp = docs.Data();
+  float* yp = out.Data();
+  return PromiseWorker::Start(
+      env, [store, xp, n, dp, nd, opt, yp]() { return maxsim_targets(store->docs(), xp, n, dp, nd, opt, yp); },
+      [](Napi::Env, const PromiseWorker::Kept& kept) { return kept[0].Value(); }, {out, x, docs, info[1]}, {use});
 }
 
 }  // namespace

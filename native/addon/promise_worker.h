@@ -4,11 +4,14 @@
 // Anything a library throws is caught here (bad_alloc -> OUT_OF_MEMORY, other exceptions ->
 // INTERNAL with what()), so nothing escapes Execute(). make() builds the result on the JS thread.
 // The worker holds persistent references to the inputs it was given (typed arrays, the wrapper
-// of a native object), so the GC cannot collect them while the pool thread reads them.
+// of a native object), so the GC cannot collect them while the pool thread reads them, and the
+// Uses of native handles it was given (native_handle.h), dropped on the JS thread just before
+// the promise settles, so a caller that awaited the call may close() the object.
 #pragma once
 #include <napi.h>
 
 #include <functional>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -24,24 +27,27 @@ class PromiseWorker : public Napi::AsyncWorker {
   // Builds the result from the kept values (by index): napi_value handles captured when the
   // call was made are dead by the time the work completes, references are not.
   using Make = std::function<Napi::Value(Napi::Env, const Kept&)>;
-  using Done = std::function<void()>;
+  // Uses of native handles (UsePtr<T> converts): held until the work is done.
+  using Uses = std::vector<std::shared_ptr<void>>;
 
   static Napi::Promise Start(Napi::Env env, Run run, Make make, const std::vector<Napi::Value>& keep = {},
-                             Done done = {}) {
-    auto* w = new PromiseWorker(env, std::move(run), std::move(make), std::move(done));
+                             Uses uses = {}) {
+    // Owned here until queued: if keeping an input throws, the worker and its Uses are freed.
+    std::unique_ptr<PromiseWorker> w(new PromiseWorker(env, std::move(run), std::move(make), std::move(uses)));
     for (const Napi::Value& v : keep) w->keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
     Napi::Promise p = w->deferred_.Promise();
     w->Napi::AsyncWorker::Queue();
+    w.release();  // the AsyncWorker deletes itself after OnOK/OnError
     return p;
   }
 
  private:
-  PromiseWorker(Napi::Env env, Run run, Make make, Done done)
+  PromiseWorker(Napi::Env env, Run run, Make make, Uses uses)
       : Napi::AsyncWorker(env, "lemur"),
         deferred_(Napi::Promise::Deferred::New(env)),
         run_(std::move(run)),
         make_(std::move(make)),
-        done_(std::move(done)) {}
+        uses_(std::move(uses)) {}
 
   void Execute() override {
     try {
@@ -58,7 +64,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    if (done_) done_();
+    uses_.clear();
     if (!status_.ok()) {
       deferred_.Reject(make_js_error(env, status_).Value());
       return;
@@ -71,14 +77,14 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
   void OnError(const Napi::Error& e) override {
-    if (done_) done_();
+    uses_.clear();
     deferred_.Reject(e.Value());
   }
 
   Napi::Promise::Deferred deferred_;
   Run run_;
   Make make_;
-  Done done_;
+  Uses uses_;
   Status status_;
   Kept keep_;
 };

@@ -12,37 +12,12 @@
 
 namespace lemur {
 
-Napi::FunctionReference TokenStoreWrap::constructor_;
-
 void TokenStoreWrap::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeTokenStore",
-                                    {InstanceMethod<&TokenStoreWrap::Close>("close"),
-                                     InstanceMethod<&TokenStoreWrap::Info>("info"),
-                                     InstanceMethod<&TokenStoreWrap::ReadIds>("readIds"),
-                                     InstanceMethod<&TokenStoreWrap::DocTokens>("docTokens")});
-  constructor_ = Napi::Persistent(ctor);
-  constructor_.SuppressDestruct();
+  Define(env, "NativeTokenStore",
+         {InstanceMethod<&TokenStoreWrap::Info>("info"), InstanceMethod<&TokenStoreWrap::ReadIds>("readIds"),
+          InstanceMethod<&TokenStoreWrap::DocTokens>("docTokens")});
   exports.Set("openTokenStore", Napi::Function::New(env, Open, "openTokenStore"));
   exports.Set("writeTokenStore", Napi::Function::New(env, Write, "writeTokenStore"));
-}
-
-TokenStoreWrap::TokenStoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TokenStoreWrap>(info) {}
-
-const TokenStore& TokenStoreWrap::live(Napi::Env env) const {
-  if (!store_) throw make_js_error(env, Status::Error(StatusCode::kInvalidArgument, "token store is closed"));
-  return *store_;
-}
-
-std::shared_ptr<TokenStore> TokenStoreWrap::Acquire(const Napi::Value& v, const char* name, TokenStoreWrap** wrap) {
-  Napi::Env env = v.Env();
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_.Value())) {
-    throw_invalid_argument(env, std::string("argument ") + name + " is not a native token store");
-  }
-  TokenStoreWrap* w = Unwrap(v.As<Napi::Object>());
-  w->live(env);
-  w->inflight_.fetch_add(1);
-  *wrap = w;
-  return w->store_;
 }
 
 Napi::Value TokenStoreWrap::Open(const Napi::CallbackInfo& info) {
@@ -51,11 +26,7 @@ Napi::Value TokenStoreWrap::Open(const Napi::CallbackInfo& info) {
   auto slot = std::make_shared<std::unique_ptr<TokenStore>>();
   return PromiseWorker::Start(
       info.Env(), [path, verify, slot]() { return TokenStore::open(path, verify, slot.get()); },
-      [slot](Napi::Env, const PromiseWorker::Kept&) {
-        Napi::Object obj = constructor_.New({});
-        Unwrap(obj)->store_ = std::shared_ptr<TokenStore>(std::move(*slot));
-        return obj;
-      });
+      [slot](Napi::Env, const PromiseWorker::Kept&) { return New(std::move(*slot)); });
 }
 
 Napi::Value TokenStoreWrap::Write(const Napi::CallbackInfo& info) {
@@ -113,17 +84,6 @@ Napi::Value TokenStoreWrap::Write(const Napi::CallbackInfo& info) {
   return PromiseWorker::Start(env, [path, job]() { return write_token_store(path, job->in); }, nullptr, {vectors});
 }
 
-Napi::Value TokenStoreWrap::Close(const Napi::CallbackInfo& info) {
-  if (inflight_.load() > 0) {
-    Napi::Error e = Napi::Error::New(info.Env(), "token store has " + std::to_string(inflight_.load()) +
-                                                     " call(s) in flight; await them before close()");
-    e.Set("lemurCode", Napi::String::New(info.Env(), "RESOURCE_BUSY"));
-    throw e;
-  }
-  store_.reset();
-  return info.Env().Undefined();
-}
-
 Napi::Value TokenStoreWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const TokenStore& s = live(env);
@@ -141,9 +101,8 @@ Napi::Value TokenStoreWrap::Info(const Napi::CallbackInfo& info) {
 
 Napi::Value TokenStoreWrap::ReadIds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  live(env);
-  std::shared_ptr<TokenStore> s = store_;
-  inflight_.fetch_add(1);
+  UsePtr<TokenStore> use = acquire(env);
+  std::shared_ptr<TokenStore> s = use->object();
   return PromiseWorker::Start(
       env, []() { return Status::Ok(); },
       [s](Napi::Env env, const PromiseWorker::Kept&) -> Napi::Value {
@@ -161,7 +120,7 @@ Napi::Value TokenStoreWrap::ReadIds(const Napi::CallbackInfo& info) {
         }
         return out;
       },
-      {info.This()}, [this]() { Release(); });
+      {info.This()}, {use});
 }
 
 Napi::Value TokenStoreWrap::DocTokens(const Napi::CallbackInfo& info) {

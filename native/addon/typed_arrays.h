@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -63,6 +64,13 @@ inline Kernel kernel_arg(const Napi::CallbackInfo& info, size_t i) {
   }
   if (!st.ok()) throw_status(info.Env(), st);
   return k;
+}
+
+// A fresh Float32Array holding a copy of v (small outputs, built in a worker's make step).
+inline Napi::Float32Array f32_from(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
 }
 
 // { labels, distances } from a worker's first two kept values (the Faiss result shape).

@@ -20,7 +20,6 @@ Status ols_basis(const float* Z, int64_t s, int h, int threads, std::vector<floa
                                                            " rows is smaller than the feature dimension " +
                                                            std::to_string(h) + ": the system is underdetermined");
   }
-  blas_set_threads(threads);
   std::vector<float> A(Z, Z + s * h);  // sgesdd overwrites its input
   std::vector<float> S(h), U(static_cast<size_t>(s) * h), VT(static_cast<size_t>(h) * h);
   const lapack_int info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', static_cast<lapack_int>(s), h, A.data(), h, S.data(),
@@ -36,10 +35,12 @@ Status ols_basis(const float* Z, int64_t s, int h, int threads, std::vector<floa
     r += S[i] > cutoff;
   }
   // pinv(Z)ᵀ = U Σ⁺ Vᵀ: scale U's columns, then one sgemm.
-  for (int64_t i = 0; i < s; ++i) {
-    float* u = U.data() + i * h;
-    for (int j = 0; j < h; ++j) u[j] *= inv[j];
-  }
+  parallel_for(s, threads, 256, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t i = r0; i < r1; ++i) {
+      float* u = U.data() + i * h;
+      for (int j = 0; j < h; ++j) u[j] *= inv[j];
+    }
+  });
   pinvT->assign(static_cast<size_t>(s) * h, 0.0f);
   sgemm_rm(false, false, static_cast<int>(s), h, h, 1.0f, U.data(), h, VT.data(), h, 0.0f, pinvT->data(), h);
   *rank = r;
@@ -108,7 +109,6 @@ Status standardize(float* Y, int64_t n, int threads, float* mean, float* std) {
 
 Status ip_topk(const float* F, int64_t nq, const float* W, int64_t n, int h, int64_t k, int threads,
                int64_t* labels, float* distances) {
-  blas_set_threads(threads);
   constexpr int64_t kBlock = 4096;
   std::vector<TopK> tops;
   tops.reserve(nq);

@@ -20,6 +20,7 @@ constexpr int64_t kOlsBlock = 256;
 
 // pinvT (s x h) = pinv(Z)ᵀ for Z (s x h), with singular values below
 // eps · max(s, h) · σmax dropped (numpy/torch's default cutoff). *rank gets the kept count.
+// `threads` sizes our own row loops; LAPACK/BLAS run on the process-wide count (blas.h).
 Status ols_basis(const float* Z, int64_t s, int h, int threads, std::vector<float>* pinvT, int* rank);
 
 // W (ndocs x h): rows for docs[doc_idx[j]]. sample: s x dim probe vectors (the pinned OLS sample).
@@ -30,7 +31,8 @@ Status ols_weights(const DocsView& docs, const float* sample, int64_t s, const f
 Status standardize(float* Y, int64_t n, int threads, float* mean, float* std);
 
 // Exact inner-product top-k of nq queries F (nq x h) over n rows W (n x h): blocked sgemm plus
-// per-query selection, memory O(nq · block) whatever n.
+// per-query selection, memory O(nq · block) whatever n. `threads` sizes the selection; the
+// sgemm runs on the process-wide BLAS count (blas.h).
 Status ip_topk(const float* F, int64_t nq, const float* W, int64_t n, int h, int64_t k, int threads,
                int64_t* labels, float* distances);
 

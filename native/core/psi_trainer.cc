@@ -219,7 +219,6 @@ double batch_loss(const Model& M, const float* X, const float* T, int64_t b, int
 
 Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, const TrainOptions& opt,
                  TrainResult* out, const EpochCallback& on_epoch) {
-  blas_set_threads(opt.threads);
   const bool elm = opt.epochs == 0;
   Model M;
   M.psi = init_psi(dim, opt, opt.seed, elm);

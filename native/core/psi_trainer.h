@@ -22,7 +22,7 @@ struct TrainOptions {
   float clip = 0.5f;
   double val_fraction = 0.0;  // held-out rows for best-epoch keeping
   uint64_t seed = 0;
-  int threads = 1;
+  int threads = 1;  // our row loops; sgemm runs on the process-wide BLAS count (blas.h)
 };
 
 struct EpochStats {

@@ -2,12 +2,14 @@
  * LemurModel: what LEMUR learned, versioned together: ψ, the target standardisation, and the
  * pinned OLS sample with pinv(ψ(sample)). Pinning the sample (the reference redraws it on every
  * call) is what makes a document's W row the same whether it is weighted in a full build or
- * ingested later. Saved as one artifact (model-artifact.ts).
+ * ingested later. Saved as one artifact (model-artifact.ts). ψ's weights are loaded into native
+ * memory once, at the first features() call; close() frees them (whoever opened the model closes
+ * it, e.g. openVersion's close(); a finalizer frees them if nobody does).
  */
 import type { KernelName } from '../config.js';
-import { CorruptFileError, InvalidArgumentError } from '../errors.js';
+import { ClosedError, CorruptFileError, InvalidArgumentError } from '../errors.js';
 import { olsWeights } from '../native/ols.js';
-import { psiQueryFeatures, type EpochStats, type PsiWeights } from '../native/psi.js';
+import { PsiHandle, type EpochStats, type PsiWeights } from '../native/psi.js';
 import type { TokenStore } from '../native/token-store.js';
 import { readArtifact, writeArtifact } from './model-artifact.js';
 
@@ -39,6 +41,12 @@ export interface LemurModelInfo {
 }
 
 export class LemurModel {
+  /** The native ψ, loaded on first use; undefined before, and again once the load failed. */
+  #psiHandle: Promise<PsiHandle> | undefined;
+  /** The same handle once loaded, so close() can free it synchronously. */
+  #loaded: PsiHandle | undefined;
+  #closed = false;
+
   constructor(
     readonly config: LemurModelConfig,
     readonly psi: PsiWeights,
@@ -63,11 +71,52 @@ export class LemurModel {
     return this.config.hidden;
   }
 
-  /** Query features (nq × hidden): Σ ψ(q) / queryDivisor per query. */
+  /**
+   * Query features (nq × hidden): Σ ψ(q) / queryDivisor per query.
+   * @throws ClosedError after close()
+   */
   async features(queries: Float32Array, queryCounts: Int32Array, options: { threads?: number } = {}): Promise<Float32Array> {
     const o: { divisor: number; threads?: number } = { divisor: this.config.queryDivisor };
     if (options.threads !== undefined) o.threads = options.threads;
-    return psiQueryFeatures(this.psi, queries, queryCounts, o);
+    return (await this.#psi()).queryFeatures(queries, queryCounts, o);
+  }
+
+  #psi(): Promise<PsiHandle> {
+    if (this.#closed) return Promise.reject(new ClosedError('model'));
+    if (!this.#psiHandle) {
+      const loading = PsiHandle.load(this.psi).then((h) => {
+        // closed while loading: nobody else will close this one
+        if (this.#closed) {
+          h.close();
+          throw new ClosedError('model');
+        }
+        return h;
+      });
+      this.#psiHandle = loading;
+      // a failed load is not cached: the next call tries again
+      loading.then(
+        (h) => {
+          if (this.#closed) h.close();
+          else this.#loaded = h;
+        },
+        () => {
+          if (this.#psiHandle === loading) this.#psiHandle = undefined;
+        },
+      );
+    }
+    return this.#psiHandle;
+  }
+
+  /**
+   * Frees the native ψ. Idempotent; afterwards features() throws ClosedError (weights() and
+   * save() still work: they use no native state).
+   * @throws ResourceBusyError while a features() call is in flight (the model stays open)
+   */
+  close(): void {
+    this.#loaded?.close();
+    this.#loaded = undefined;
+    this.#psiHandle = undefined;
+    this.#closed = true;
   }
 
   /**

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 import { config } from '../config.js';
-import { fromNativeError } from '../errors.js';
+import { ResourceBusyError, fromNativeError } from '../errors.js';
 
 export interface NativeHits {
   labels: BigInt64Array;
@@ -40,6 +40,8 @@ export interface NativeFmaProbe {
 export interface NativeCpuInfo {
   kernel: string;
   blasCore: string;
+  /** OpenBLAS's process-wide thread count (set once at load from LEMUR_THREADS). */
+  blasThreads: number;
   best: string;
   available: string[];
   cpu: string;
@@ -60,6 +62,14 @@ export interface NativePsi {
   dim: number;
   hidden: number;
   layers: NativePsiLayer[];
+}
+
+/** ψ weights held by native code: loaded once per model, used by every forward/features call. */
+export interface NativePsiHandle {
+  close(): void;
+  info(): { dim: number; hidden: number; layers: number };
+  forward(X: Float32Array, out: Float32Array, threads: number): Promise<Float32Array>;
+  queryFeatures(Q: Float32Array, counts: Int32Array, divisor: number, out: Float32Array, threads: number): Promise<Float32Array>;
 }
 
 export interface NativeEpoch {
@@ -113,8 +123,7 @@ interface Binding {
     onEpoch?: (e: NativeEpoch) => void,
   ): Promise<{ psi: NativePsi; epochs: NativeEpoch[]; bestEpoch: number }>;
   psiGradients(psi: NativePsi, outW: Float32Array, X: Float32Array, T: Float32Array, m: number): Promise<{ loss: number; grads: Float32Array[] }>;
-  psiForward(psi: NativePsi, X: Float32Array, out: Float32Array, threads: number): Promise<Float32Array>;
-  psiQueryFeatures(psi: NativePsi, Q: Float32Array, counts: Int32Array, divisor: number, out: Float32Array, threads: number): Promise<Float32Array>;
+  psiLoad(psi: NativePsi): Promise<NativePsiHandle>;
   olsBasis(Z: Float32Array, h: number, threads: number): Promise<{ pinvT: Float32Array; rank: number }>;
   olsWeights(
     store: NativeTokenStore,
@@ -134,6 +143,7 @@ interface Binding {
   gatherTokens(store: NativeTokenStore, tokenIndices: BigInt64Array, out: Float32Array): Promise<Float32Array>;
   cpuInfo(): NativeCpuInfo;
   setDefaultKernel(name: string): void;
+  setBlasThreads(threads: number): void;
   fmaPeak(
     kernel: string,
     seconds: number,
@@ -185,13 +195,13 @@ function load(): Binding {
   // dist/src/native/binding.js -> <package>/native/build/Release/lemur.node
   const path = fileURLToPath(new URL('../../../native/build/Release/lemur.node', import.meta.url));
   const b = require(path) as Binding;
-  const forced = config().kernel;
-  if (forced !== undefined) {
-    try {
-      b.setDefaultKernel(forced);
-    } catch (err) {
-      throw fromNativeError(err);
-    }
+  const { kernel, threads } = config();
+  try {
+    if (kernel !== undefined) b.setDefaultKernel(kernel);
+    // OpenBLAS's thread count is process-global: set here, once, never per call (native/core/blas.h).
+    b.setBlasThreads(threads);
+  } catch (err) {
+    throw fromNativeError(err);
   }
   return b;
 }
@@ -208,5 +218,19 @@ export async function callNative<T>(fn: () => Promise<T>, file?: string): Promis
     return await fn();
   } catch (err) {
     throw fromNativeError(err, stack, file);
+  }
+}
+
+/**
+ * close() of a native handle, its error mapped; a ResourceBusyError is prefixed with `what`
+ * (e.g. the file the handle maps) when given.
+ */
+export function closeNative(native: { close(): void }, what?: string): void {
+  try {
+    native.close();
+  } catch (err) {
+    const e = fromNativeError(err);
+    if (what !== undefined && e instanceof ResourceBusyError) throw new ResourceBusyError(`${what}: ${e.message}`);
+    throw e;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { KERNEL_NAMES, config, type KernelName } from '../config.js';
 import { ClosedError, InvalidArgumentError, fromNativeError } from '../errors.js';
-import { binding, callNative, type NativeIpIndex } from './binding.js';
+import { binding, callNative, closeNative, type NativeIpIndex } from './binding.js';
 import { assertBigInt64Array, assertFinite, assertFloat32Array, assertInt } from './check.js';
 import { SearchResult } from './maxsim.js';
 
@@ -131,12 +131,7 @@ export class IpIndex {
   /** Frees the index. Idempotent. @throws ResourceBusyError while a call is in flight */
   close(): void {
     if (!this.#native) return;
-    try {
-      this.#native.close();
-    } catch (err) {
-      const e = fromNativeError(err);
-      throw e;
-    }
+    closeNative(this.#native);
     this.#native = undefined;
   }
 }

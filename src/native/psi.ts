@@ -1,11 +1,12 @@
 /**
  * ψ, LEMUR's learned token embedding, in native code: training on standardised targets, batched
  * forward, query features. Weights are plain typed arrays (PsiWeights) so a model can be saved,
- * loaded and sent to any worker.
+ * loaded and sent to any worker; PsiHandle holds them in native memory, loaded once, for the
+ * forward and features calls (no copy of the weights per call).
  */
 import { config } from '../config.js';
-import { InvalidArgumentError } from '../errors.js';
-import { binding, callNative, type NativeEpoch, type NativePsi } from './binding.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { binding, callNative, closeNative, type NativeEpoch, type NativePsi, type NativePsiHandle } from './binding.js';
 import { assertCounts, assertFinite, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
 
 export type PsiWeights = NativePsi;
@@ -95,35 +96,104 @@ function checkPsi(psi: PsiWeights): void {
 }
 
 /**
- * Z = ψ(X), n × hidden.
- * @throws InvalidArgumentError (shapes), InputDataError (non-finite X)
+ * ψ weights loaded into native memory once (validated and copied off the event loop), then used
+ * by forward() and queryFeatures() without copying them again. Lifetime is explicit: close()
+ * frees them (idempotent); a finalizer frees a handle never closed.
+ * @example
+ * const psi = await PsiHandle.load(model.psi);
+ * try { const F = await psi.queryFeatures(queries, counts); } finally { psi.close(); }
  */
-export async function psiForward(psi: PsiWeights, X: Float32Array, options: { threads?: number } = {}): Promise<Float32Array> {
-  checkPsi(psi);
-  assertFloat32Array('X', X);
-  if (X.length % psi.dim !== 0) throw new InvalidArgumentError(`Expected X.length to be a multiple of ψ's dim ${psi.dim} but received ${X.length}`);
-  assertFinite('X', X, psi.dim);
-  const out = new Float32Array((X.length / psi.dim) * psi.hidden);
-  return callNative(() => binding.psiForward(psi, X, out, options.threads ?? config().threads));
+export class PsiHandle {
+  #native: NativePsiHandle | undefined;
+  readonly dim: number;
+  readonly hidden: number;
+
+  private constructor(native: NativePsiHandle) {
+    this.#native = native;
+    const i = native.info();
+    this.dim = i.dim;
+    this.hidden = i.hidden;
+  }
+
+  /** @throws InvalidArgumentError (shapes) */
+  static async load(psi: PsiWeights): Promise<PsiHandle> {
+    checkPsi(psi);
+    return new PsiHandle(await callNative(() => binding.psiLoad(psi)));
+  }
+
+  get closed(): boolean {
+    return this.#native === undefined;
+  }
+
+  #handle(): NativePsiHandle {
+    if (!this.#native) throw new ClosedError('ψ');
+    return this.#native;
+  }
+
+  /**
+   * Z = ψ(X), n × hidden. Do not modify X until the promise settles.
+   * @throws InvalidArgumentError (shapes), InputDataError (non-finite X), ClosedError
+   */
+  async forward(X: Float32Array, options: { threads?: number } = {}): Promise<Float32Array> {
+    const n = this.#handle();
+    assertFloat32Array('X', X);
+    if (X.length % this.dim !== 0) throw new InvalidArgumentError(`Expected X.length to be a multiple of ψ's dim ${this.dim} but received ${X.length}`);
+    assertFinite('X', X, this.dim);
+    const out = new Float32Array((X.length / this.dim) * this.hidden);
+    return callNative(() => n.forward(X, out, options.threads ?? config().threads));
+  }
+
+  /**
+   * LEMUR query features: Σ over each query's tokens of ψ(q), divided by `divisor` (32, the
+   * reference's constant, whatever the query length). nq × hidden.
+   * @throws InvalidArgumentError (shapes), InputDataError (non-finite queries), ClosedError
+   */
+  async queryFeatures(queries: Float32Array, queryCounts: Int32Array, options: { divisor?: number; threads?: number } = {}): Promise<Float32Array> {
+    const n = this.#handle();
+    assertFloat32Array('queries', queries);
+    assertInt32Array('queryCounts', queryCounts);
+    assertCounts('queryCounts', queryCounts, 'queries', queries, this.dim);
+    assertFinite('queries', queries, this.dim);
+    const out = new Float32Array(queryCounts.length * this.hidden);
+    return callNative(() => n.queryFeatures(queries, queryCounts, options.divisor ?? 32, out, options.threads ?? config().threads));
+  }
+
+  /** Frees the weights. Idempotent. @throws ResourceBusyError while a call is in flight */
+  close(): void {
+    if (!this.#native) return;
+    closeNative(this.#native, 'ψ');
+    this.#native = undefined;
+  }
+}
+
+/** Runs fn on psi, loading plain weights into a handle for this one call. */
+async function withHandle<T>(psi: PsiWeights | PsiHandle, fn: (h: PsiHandle) => Promise<T>): Promise<T> {
+  if (psi instanceof PsiHandle) return fn(psi);
+  const h = await PsiHandle.load(psi);
+  try {
+    return await fn(h);
+  } finally {
+    h.close();
+  }
 }
 
 /**
- * LEMUR query features: Σ over each query's tokens of ψ(q), divided by `divisor` (32, the
- * reference's constant, whatever the query length). nq × hidden.
+ * Z = ψ(X), n × hidden. Plain weights are loaded for this call only: keep a PsiHandle to call
+ * it repeatedly.
+ * @throws InvalidArgumentError (shapes), InputDataError (non-finite X)
  */
+export async function psiForward(psi: PsiWeights | PsiHandle, X: Float32Array, options: { threads?: number } = {}): Promise<Float32Array> {
+  return withHandle(psi, (h) => h.forward(X, options));
+}
+
+/** LEMUR query features (PsiHandle.queryFeatures); plain weights are loaded for this call only. */
 export async function psiQueryFeatures(
-  psi: PsiWeights,
+  psi: PsiWeights | PsiHandle,
   queries: Float32Array,
   queryCounts: Int32Array,
   options: { divisor?: number; threads?: number } = {},
 ): Promise<Float32Array> {
-  checkPsi(psi);
-  assertFloat32Array('queries', queries);
-  assertInt32Array('queryCounts', queryCounts);
-  assertCounts('queryCounts', queryCounts, 'queries', queries, psi.dim);
-  assertFinite('queries', queries, psi.dim);
-  const out = new Float32Array(queryCounts.length * psi.hidden);
-  return callNative(() => binding.psiQueryFeatures(psi, queries, queryCounts, options.divisor ?? 32, out, options.threads ?? config().threads));
+  return withHandle(psi, (h) => h.queryFeatures(queries, queryCounts, options));
 }
 
 /** One forward/backward pass without an update (tests): loss and gradients, layer by layer (weight, bias, gamma, beta), then the head. */

@@ -4,8 +4,8 @@
  * separate static call that replaces a file atomically. Deletes are not done here: positions
  * never change, tombstones live beside the store.
  */
-import { ClosedError, InvalidArgumentError, ResourceBusyError, fromNativeError } from '../errors.js';
-import { binding, callNative, type NativeTokenStore } from './binding.js';
+import { ClosedError, InvalidArgumentError, fromNativeError } from '../errors.js';
+import { binding, callNative, closeNative, type NativeTokenStore } from './binding.js';
 import { assertCounts, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
 
 export type StoreDType = 'float32' | 'float16';
@@ -114,13 +114,7 @@ export class TokenStore {
    */
   close(): void {
     if (!this.#native) return;
-    try {
-      this.#native.close();
-    } catch (err) {
-      const e = fromNativeError(err);
-      if (e instanceof ResourceBusyError) throw new ResourceBusyError(`token store ${this.path}: ${e.message}`);
-      throw e;
-    }
+    closeNative(this.#native, `token store ${this.path}`);
     this.#native = undefined;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Opens a published version for querying: its model, and per shard the token store, W rows and
  * HNSW index and tombstones, as a QueryEngine. The caller closes it (close() releases the indexes, token
- * stores and any downloaded copies).
+ * stores, the model's native ψ and any downloaded copies).
  */
 import { readManifest, currentVersion, type Manifest } from '../index/publish.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -28,10 +28,11 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
   const copies: LocalCopy[] = [];
   const stores: TokenStore[] = [];
   const indexes: IpIndex[] = [];
+  let model: LemurModel | undefined;
   try {
     const mc = await localCopy(store, manifest.modelKey);
     copies.push(mc);
-    const model = await LemurModel.load(mc.path);
+    model = await LemurModel.load(mc.path);
     const shards: EngineShard[] = [];
     for (const s of manifest.shards) {
       const tc = await localCopy(store, s.tokensKey);
@@ -53,11 +54,13 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
       engine,
       close: () => {
         engine.close();
+        model?.close();
         for (const s of stores) s.close();
         for (const c of copies) c.release();
       },
     };
   } catch (err) {
+    model?.close();
     for (const i of indexes) i.close();
     for (const s of stores) s.close();
     for (const c of copies) c.release();

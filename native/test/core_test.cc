@@ -1,0 +1,164 @@
+// C++-only tests of native/core (no Node): fixed-order GEMM against a naive fma loop on every
+// kernel the CPU has, the dot product's reference order, token store round trip and a damaged
+// file, top-k ties. A tiny harness: CHECK records a failure and the test goes on.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../core/blas.h"
+#include "../core/cpu_features.h"
+#include "../core/fixed_order_gemm.h"
+#include "../core/maxsim.h"
+#include "../core/token_store.h"
+#include "../core/topk.h"
+
+namespace {
+
+int failures = 0;
+#define CHECK(cond, ...)                                                   \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      ++failures;                                                          \
+      std::fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, __VA_ARGS__);                                   \
+      std::fprintf(stderr, "\n");                                          \
+    }                                                                      \
+  } while (0)
+
+using namespace lemur;
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(g);
+  return v;
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+std::vector<Kernel> kernels() {
+  std::vector<Kernel> ks;
+  for (Kernel k : {Kernel::kScalar, Kernel::kAvx2, Kernel::kAvx512}) {
+    if (cpu_supports(k)) ks.push_back(k);
+    else std::printf("skip kernel %s: this CPU lacks it\n", kernel_name(k));
+  }
+  return ks;
+}
+
+// C = Aᵀ·B (+bias): one fma chain over k ascending from +0, bias added after (fixed_order_gemm.h).
+void test_fixed_order_gemm() {
+  for (auto [k, m, n] : {std::tuple<int, int, int>{1, 1, 1}, {37, 5, 19}, {128, 33, 130}, {300, 64, 2048}}) {
+    const auto A = random_floats(size_t(k) * m, 1), B = random_floats(size_t(k) * n, 2), bias = random_floats(n, 3);
+    std::vector<float> ref(size_t(m) * n);
+    for (int i = 0; i < m; ++i)
+      for (int c = 0; c < n; ++c) {
+        float s = 0.0f;
+        for (int t = 0; t < k; ++t) s = std::fma(A[size_t(t) * m + i], B[size_t(t) * n + c], s);
+        ref[size_t(i) * n + c] = s + bias[c];
+      }
+    for (Kernel kern : kernels()) {
+      for (int threads : {1, 3}) {
+        std::vector<float> C(size_t(m) * n, NAN);
+        fixed_order_gemm({A.data(), m, 1}, {B.data(), n, 1}, k, m, n, bias.data(), C.data(), n, threads, kern);
+        size_t bad = 0;
+        for (size_t i = 0; i < C.size(); ++i) bad += !same_bits(C[i], ref[i]);
+        CHECK(bad == 0, "k=%d m=%d n=%d kernel %s threads %d: %zu elements differ from the naive fma loop", k, m, n,
+              kernel_name(kern), threads, bad);
+      }
+    }
+  }
+}
+
+// dot: 16 partial sums (i mod 16, fma each), then the tree +8, +4, +2, +1 (maxsim_scalar.cc).
+void test_dot_order() {
+  for (int d : {1, 15, 16, 17, 100, 128, 2048}) {
+    const auto a = random_floats(d, 4), b = random_floats(d, 5);
+    float p[16] = {0};
+    for (int i = 0; i < d; ++i) p[i % 16] = std::fma(a[i], b[i], p[i % 16]);
+    for (int w = 8; w >= 1; w /= 2)
+      for (int l = 0; l < w; ++l) p[l] = p[l] + p[l + w];
+    for (Kernel kern : kernels()) {
+      const float got = kernel_table(kern).dot(a.data(), b.data(), d);
+      CHECK(same_bits(got, p[0]), "d=%d kernel %s: dot %.9g, reference order %.9g", d, kernel_name(kern), got, p[0]);
+    }
+  }
+}
+
+void test_token_store(const std::string& dir) {
+  const std::string path = dir + "/core_test.lts";
+  const int dim = 24;
+  const std::vector<int64_t> counts{3, 1, 5}, ids{10, -7, 42};
+  const auto vectors = random_floats(9 * dim, 6);
+  TokenStoreInput in;
+  in.vectors = vectors.data();
+  in.counts = counts.data();
+  in.n_docs = 3;
+  in.dim = dim;
+  in.int_ids = ids.data();
+  Status st = write_token_store(path, in);
+  CHECK(st.ok(), "write: %s", st.message.c_str());
+  std::unique_ptr<TokenStore> ts;
+  st = TokenStore::open(path, true, &ts);
+  CHECK(st.ok(), "open: %s", st.message.c_str());
+  if (ts) {
+    const DocsView& d = ts->docs();
+    CHECK(d.n_docs == 3 && d.dim == dim && d.offsets[3] == 9, "shape %lld docs, dim %d", (long long)d.n_docs, d.dim);
+    for (int64_t j = 0; j < 3; ++j) CHECK(ts->int_id(j) == ids[j], "id %lld", (long long)j);
+    CHECK(std::memcmp(d.f32_rows(0), vectors.data(), sizeof(float) * vectors.size()) == 0, "vectors differ after the round trip");
+  }
+  ts.reset();
+  {  // flip one byte of the body: the checksum must catch it
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const std::streamoff size = f.tellg();
+    f.seekg(size - 40);
+    char c = 0;
+    f.read(&c, 1);
+    c ^= 0x5a;
+    f.seekp(size - 40);
+    f.write(&c, 1);
+  }
+  st = TokenStore::open(path, true, &ts);
+  CHECK(st.code == StatusCode::kCorruptFile, "damaged file opened with code %d (%s)", int(st.code), st.message.c_str());
+  std::remove(path.c_str());
+}
+
+void test_topk_ties() {
+  TopK t(3);
+  for (int64_t l : {9, 4, 7, 1, 5}) t.push(1.0f, l);  // all tied: the lowest labels win, ascending
+  t.push(0.5f, 0);
+  int64_t labels[3];
+  float dist[3];
+  t.write(labels, dist);
+  CHECK(labels[0] == 1 && labels[1] == 4 && labels[2] == 5, "ties kept %lld %lld %lld", (long long)labels[0],
+        (long long)labels[1], (long long)labels[2]);
+  TopK few(4);
+  few.push(2.0f, 3);
+  int64_t l4[4];  // fewer hits than k: -1 and -inf after them
+  float d4[4];
+  few.write(l4, d4);
+  CHECK(l4[0] == 3 && l4[1] == -1 && std::isinf(d4[3]) && d4[3] < 0, "padding %lld %lld", (long long)l4[0], (long long)l4[1]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  blas_init_threads(1);  // once per process (blas.h)
+  const std::string dir = argc > 1 ? argv[1] : "/tmp";
+  test_fixed_order_gemm();
+  test_dot_order();
+  test_token_store(dir);
+  test_topk_ties();
+  if (failures) {
+    std::fprintf(stderr, "core tests: %d failure(s)\n", failures);
+    return 1;
+  }
+  std::printf("core tests: ok\n");
+  return 0;
+}
