@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { writeCorpusParquet } from '../src/data/write-corpus-parquet.js';
 import type { EvalReport } from '../src/eval/report.js';
 import { evalJobIds, submitEval } from '../src/eval/submit-eval.js';
-import { readManifest } from '../src/index/publish.js';
+import { readManifest } from '../src/versions/manifest.js';
 import { setLogLevel } from '../src/log.js';
 import { loadShard } from '../src/pipeline/load-shard.js';
 import { publishIngest } from '../src/pipeline/publish-stage.js';

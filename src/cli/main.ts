@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 
 import { config, parseFraction } from '../config.js';
 import { ConfigError, LemurError } from '../errors.js';
-import { listVersions, rollback } from '../index/publish.js';
+import { listVersions } from '../versions/manifest.js';
+import { rollback } from '../versions/publish.js';
 import { log } from '../log.js';
 import { buildProgress } from '../queue/build-progress.js';
 import { queueStatus } from '../queue/queue-status.js';

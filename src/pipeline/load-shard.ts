@@ -14,7 +14,7 @@ import { TokenStore, type StoreDType } from '../native/token-store.js';
 import { readShard, type ReadShardOptions } from '../parquet/read-shard.js';
 import { keys, shardId, sourceTag } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { makeScratchDir } from './scratch.js';
+import { makeScratchDir } from '../store/scratch.js';
 
 export interface LoadedShard {
   shardId: string;

@@ -9,7 +9,9 @@
 import { config } from '../config.js';
 import { ConfigError, PipelineError, VersionConflictError } from '../errors.js';
 import { heldOutQueries, recallAtK, type QuerySet } from '../eval/query-set.js';
-import { currentVersion, promoteVersion, readManifest } from '../index/publish.js';
+import { currentVersion } from '../versions/current.js';
+import { readManifest } from '../versions/manifest.js';
+import { promoteVersion } from '../versions/publish.js';
 import { log } from '../log.js';
 import { readShard } from '../parquet/read-shard.js';
 import { openVersion } from '../query/open-version.js';

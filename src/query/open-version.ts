@@ -3,14 +3,15 @@
  * HNSW index and tombstones, as a QueryEngine. The caller closes it (close() releases the indexes, token
  * stores and any downloaded copies).
  */
-import { readManifest, currentVersion, type Manifest } from '../index/publish.js';
+import { currentVersion } from '../versions/current.js';
+import { readManifest, type Manifest } from '../versions/manifest.js';
 import { InvalidArgumentError } from '../errors.js';
 import { LemurModel } from '../model/lemur-model.js';
 import { IpIndex } from '../native/ip-index.js';
 import { TokenStore } from '../native/token-store.js';
-import { readDeleted } from '../index/tombstones.js';
-import { localCopy, type LocalCopy } from '../pipeline/local-copy.js';
-import { readWeights } from '../pipeline/stages.js';
+import { readDeleted } from '../versions/tombstones.js';
+import { localCopy, type LocalCopy } from '../store/local-copy.js';
+import { readWeights } from '../store/files.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { QueryEngine, type EngineShard } from './query-engine.js';
 

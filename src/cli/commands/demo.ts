@@ -16,7 +16,7 @@ import { log } from '../../log.js';
 import { kernelInfo } from '../../native/cpu.js';
 import { maxsimExactTopK } from '../../native/maxsim.js';
 import { TokenStore } from '../../native/token-store.js';
-import { makeScratchDir } from '../../pipeline/scratch.js';
+import { makeScratchDir } from '../../store/scratch.js';
 import { openVersion } from '../../query/open-version.js';
 import { openStore } from '../../store/open-store.js';
 import { S3Store } from '../../store/s3-store.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ConfigError, PipelineError } from '../../errors.js';
 import type { EvalSetting } from '../../eval/plan.js';
 import { submitEval, evalJobIds } from '../../eval/submit-eval.js';
-import { currentVersion } from '../../index/publish.js';
+import { currentVersion } from '../../versions/current.js';
 import type { CandidateSource } from '../../query/query-engine.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES } from '../../queue/queues.js';

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 
 import { ConfigError, PipelineError } from '../../errors.js';
-import { currentVersion, readManifest } from '../../index/publish.js';
+import { currentVersion } from '../../versions/current.js';
+import { readManifest } from '../../versions/manifest.js';
 import { log } from '../../log.js';
 import type { DeleteOutcome } from '../../pipeline/delete-docs.js';
 import { submitIngest, type QueueTarget } from '../../queue/build-flow.js';

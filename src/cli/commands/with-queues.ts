@@ -6,7 +6,7 @@
 import { config } from '../../config.js';
 import type { QueueTarget } from '../../queue/build-flow.js';
 import { startEmbeddedRedis } from '../../queue/embedded-redis.js';
-import { makeScratchDir } from '../../pipeline/scratch.js';
+import { makeScratchDir } from '../../store/scratch.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { ROLES, startRoles, type Role } from '../../../workers/roles.js';
 
