@@ -22,7 +22,7 @@ async function report(store: ObjectStore, job: QueryJob): Promise<Record<string,
   const values = await childValues<EvalBatchResult | { batch: number; truthKey: string }>(job);
   const batches = values.filter((v): v is EvalBatchResult => 'resultsKey' in v);
   const truth: TruthRows = {};
-  if (plan.truth === 'given') Object.assign(truth, JSON.parse((await store.get(`evals/${evalId}/truth/given.json`)).toString('utf8')) as TruthRows);
+  if (plan.truth === 'given') Object.assign(truth, JSON.parse((await store.get(keys.evalGivenTruth(evalId))).toString('utf8')) as TruthRows);
   for (const v of values) {
     if (!('truthKey' in v)) continue;
     const part = JSON.parse((await store.get(v.truthKey)).toString('utf8')) as TruthRows;

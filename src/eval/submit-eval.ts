@@ -10,8 +10,9 @@ import { InvalidArgumentError } from '../errors.js';
 import type { QueueTarget } from '../queue/build-flow.js';
 import { redisConnection } from '../queue/connection.js';
 import { JOBS, QUEUES } from '../queue/queues.js';
+import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { planKey, putQueries } from './eval-stages.js';
+import { putQueries } from './eval-stages.js';
 import type { EvalBatchPayload, EvalPlan, EvalReportPayload, EvalSetting, ExactBatchPayload } from './plan.js';
 import type { QuerySet } from './query-set.js';
 
@@ -61,8 +62,8 @@ export async function submitEval(t: QueueTarget, store: ObjectStore, input: Subm
     createdAt: new Date().toISOString(),
   };
   await putQueries(store, input.evalId, input.queries);
-  if (input.truth && 'given' in input.truth) await store.put(`evals/${input.evalId}/truth/given.json`, Buffer.from(JSON.stringify({ '*': input.truth.given })));
-  await store.put(planKey(input.evalId), Buffer.from(JSON.stringify(plan)));
+  if (input.truth && 'given' in input.truth) await store.put(keys.evalGivenTruth(input.evalId), Buffer.from(JSON.stringify({ '*': input.truth.given })));
+  await store.put(keys.evalPlan(input.evalId), Buffer.from(JSON.stringify(plan)));
 
   const children: FlowJob[] = [];
   for (let b = 0, from = 0; from < nq; b++, from += batchSize) {
