@@ -9,7 +9,7 @@ import type { EvalReport } from '../eval/report.js';
 import { keys } from '../store/keys.js';
 import { currentVersion } from '../versions/current.js';
 import { listVersions, readManifest } from '../versions/manifest.js';
-import type { RunRecord } from '../pipeline/scheduled-run.js';
+import type { RunRecord } from '../eval/gated-rebuild.js';
 import { buildProgress, type BuildProgress } from '../queue/build-progress.js';
 import type { QueueTarget } from '../queue/build-flow.js';
 import { QUEUES, jobIds } from '../queue/queues.js';

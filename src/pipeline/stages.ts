@@ -17,7 +17,7 @@ import { keys } from '../store/keys.js';
 import { localCopy, type LocalCopy } from '../store/local-copy.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { makeScratchDir } from '../store/scratch.js';
-import type { LoadedShard } from './load-shard.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
 
 async function openShardStores(store: ObjectStore, shards: LoadedShard[]): Promise<{ stores: TokenStore[]; copies: LocalCopy[] }> {
   const copies: LocalCopy[] = [];

@@ -8,7 +8,7 @@
  */
 import { FlowProducer, type FlowJob, type JobsOptions } from 'bullmq';
 
-import type { LoadedShard } from '../pipeline/load-shard.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
 import { redisConnection, type QueueTarget } from './connection.js';
 import { keys, shardId } from '../store/keys.js';
 import { JOBS, QUEUES, jobIds, type IndexPayload, type LoadShardPayload, type PublishPayload, type TrainPayload, type WeightsPayload } from './queues.js';

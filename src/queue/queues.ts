@@ -3,7 +3,7 @@
  * embeddings and never credentials. Job ids are deterministic (version + role + shard), so
  * submitting the same build twice does no work twice.
  */
-import type { LoadedShard } from '../pipeline/load-shard.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
 
 export const QUEUES = {
   load: 'lemur-load',

@@ -13,3 +13,8 @@ export async function readWeights(store: ObjectStore, key: string): Promise<Floa
   const raw = await store.get(key);
   return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
+
+/** Keys of the Parquet objects under a prefix (sorted, as ObjectStore.list returns them). */
+export async function listParquet(store: ObjectStore, prefix: string): Promise<string[]> {
+  return (await store.list(prefix)).map((o) => o.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
+}

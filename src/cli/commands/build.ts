@@ -10,6 +10,7 @@ import { submitBuild } from '../../queue/build-flow.js';
 import { buildProgress, progressLine } from '../../queue/build-progress.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
+import { listParquet } from '../../store/files.js';
 import { openStore } from '../../store/open-store.js';
 import { withQueues } from './with-queues.js';
 
@@ -27,7 +28,7 @@ export function newVersion(): string {
 
 export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>> {
   const store = openStore();
-  const sources = (await store.list(o.prefix)).map((x) => x.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
+  const sources = await listParquet(store, o.prefix);
   if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.prefix}' in ${store.url}`);
   const version = o.version ?? newVersion();
   const t0 = performance.now();

@@ -16,6 +16,7 @@ import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
 import { queueCompact, queueDelete } from '../../queue/version-jobs.js';
 import type { ObjectStore } from '../../store/object-store.js';
+import { listParquet } from '../../store/files.js';
 import { openStore } from '../../store/open-store.js';
 import { newVersion } from './build.js';
 import { withQueues } from './with-queues.js';
@@ -31,7 +32,7 @@ export interface IngestOptions {
 
 export async function runIngest(o: IngestOptions): Promise<Record<string, unknown>> {
   const store = openStore();
-  const sources = (await store.list(o.source)).map((x) => x.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
+  const sources = await listParquet(store, o.source);
   if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.source}' in ${store.url}`);
   const base = await currentVersion(store);
   if (!base) throw new ConfigError(`nothing to ingest into: no published version in ${store.url} (run lemur build first)`);
