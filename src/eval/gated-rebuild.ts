@@ -8,6 +8,7 @@
  */
 import { config } from '../config.js';
 import { ConfigError, PipelineError, VersionConflictError } from '../errors.js';
+import { FIT_DEFAULTS } from '../fit-defaults.js';
 import { heldOutQueries, recallAtK, type QuerySet } from './query-set.js';
 import { currentVersion } from '../versions/current.js';
 import { readManifest } from '../versions/manifest.js';
@@ -41,7 +42,8 @@ export interface RunRecord {
   queries: number;
 }
 
-const FIT_KEYS = ['mPrime', 'nLearn', 'olsSamples', 'hidden', 'numLayers', 'epochs', 'batch', 'lr', 'clip', 'valFraction', 'seed'];
+/** The fit settings a retrain carries over from the current model's config. */
+const FIT_KEYS = Object.keys(FIT_DEFAULTS);
 
 /** Settings of the gate's comparison (the query path users get by default). */
 const GATE = { k: 10, kPrime: 100, queries: 200, seed: 20261122 };
