@@ -26,3 +26,8 @@ export type Role = keyof typeof ROLES;
 export function startRoles(roles: Role[], store: ObjectStore, o: StartWorkerOptions): Worker[] {
   return roles.map((r) => ROLES[r](store, o) as unknown as Worker);
 }
+
+/** The role a `lemur worker` argument names, or undefined. */
+export function resolveRole(name: string): Role | undefined {
+  return Object.hasOwn(ROLES, name) ? (name as Role) : undefined;
+}

@@ -25,9 +25,10 @@ import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES } from '../../queue/queues.js';
 import { keys } from '../../store/keys.js';
 import type { LocalStore } from '../../store/local-store.js';
-import { newVersion, runBuild } from './build.js';
+import { newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
+import { runBuild } from './build.js';
 import { expandSettings } from './eval.js';
-import { runIngest } from './versions-ops.js';
+import { runIngest } from './ingest.js';
 import { withQueues } from './with-queues.js';
 
 /** Candidates reranked per query (across all shards), HNSW beam 2k'. */
@@ -116,3 +117,14 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   result['report'] = join((store as LocalStore).root, keys.evalReport(evalId, 'html'));
   return result;
 }
+
+export const demoCommand: Command = {
+  name: 'demo',
+  usage: `  demo [--docs N] [--queries N] [--seed N]   generate a corpus, fit LEMUR, build the index, run the
+                                              queries; prints one JSON line with recall against exact MaxSim`,
+  async run(args) {
+    const { values } = parse(args, { docs: { type: 'string' }, queries: { type: 'string' }, seed: { type: 'string' } });
+    printLine(await runDemo({ docs: positiveInt('docs', values.docs, 4000), queries: positiveInt('queries', values.queries, 200), seed: positiveInt('seed', values.seed, 7) }));
+    return 0;
+  },
+};

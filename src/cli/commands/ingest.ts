@@ -1,24 +1,19 @@
 /**
- * `lemur ingest | delete | compact`: the commands that derive a new version from current.
- * All run on the queues (without REDIS_URL: a private Redis and in-process workers): ingest as a
- * flow (load, weights and index spread over workers; publish adds the shards to current), delete
- * and compact as single jobs on the publish queue, which writes one version at a time.
+ * `lemur ingest <prefix>`: adds Parquet shards to the current version without retraining, as a
+ * flow on the queues (load, weights and index spread over workers; publish adds the shards to
+ * current). Without REDIS_URL: a private Redis and in-process workers.
  */
-import { readFileSync } from 'node:fs';
-
+import { parseFraction } from '../../config.js';
 import { ConfigError, PipelineError } from '../../errors.js';
-import { currentVersion } from '../../versions/current.js';
-import { readManifest } from '../../versions/manifest.js';
 import { log } from '../../log.js';
-import type { DeleteOutcome } from '../../pipeline/delete-docs.js';
-import { submitIngest, type QueueTarget } from '../../queue/build-flow.js';
+import { submitIngest } from '../../queue/build-flow.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
-import { queueCompact, queueDelete } from '../../queue/version-jobs.js';
-import type { ObjectStore } from '../../store/object-store.js';
 import { listParquet } from '../../store/files.js';
 import { openStore } from '../../store/open-store.js';
-import { newVersion } from './build.js';
+import { currentVersion } from '../../versions/current.js';
+import { readManifest } from '../../versions/manifest.js';
+import { newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
 import { withQueues } from './with-queues.js';
 
 export interface IngestOptions {
@@ -66,34 +61,22 @@ export async function runIngest(o: IngestOptions): Promise<Record<string, unknow
   });
 }
 
-/** Ids from the command line, or one per line from a file ('-' = stdin). */
-export function readIds(positionals: string[], file: string | undefined): string[] {
-  const ids = [...positionals];
-  if (file !== undefined) {
-    const text = readFileSync(file === '-' ? 0 : file, 'utf8');
-    for (const line of text.split(/\r?\n/)) if (line.trim()) ids.push(line.trim());
-  }
-  if (ids.length === 0) throw new ConfigError('lemur delete needs ids: `lemur delete ID…` or `lemur delete --file ids.txt`');
-  return ids;
-}
-
-/** Runs a version-writing job on the publish queue and waits for it; its failure becomes a PipelineError. */
-async function versionJob<T>(what: string, fn: (target: QueueTarget, store: ObjectStore) => Promise<unknown>): Promise<T> {
-  const store = openStore();
-  return withQueues(store, async (target) => {
-    try {
-      return (await fn(target, store)) as T;
-    } catch (err) {
-      throw new PipelineError(`${what} failed: ${(err as Error).message}`, { cause: err });
-    }
-  });
-}
-
-export async function runDelete(ids: string[], version: string = newVersion(), timeoutS = 3600): Promise<Record<string, unknown>> {
-  const r = await versionJob<DeleteOutcome>(`delete ${version}`, (t, store) => queueDelete(t, store, version, ids, timeoutS * 1000));
-  return { ...r, notFound: r.notFound.length > 20 ? [...r.notFound.slice(0, 20), `… ${r.notFound.length - 20} more`] : r.notFound };
-}
-
-export async function runCompact(version: string = newVersion(), mergeBelow?: number, timeoutS = 24 * 3600): Promise<Record<string, unknown>> {
-  return versionJob(`compact ${version}`, (t) => queueCompact(t, version, mergeBelow, timeoutS * 1000));
-}
+export const ingestCommand: Command = {
+  name: 'ingest',
+  usage: `  ingest <prefix> [--version V] [--wait] [--drift F]
+                                              add the Parquet shards under <prefix> to the current version without
+                                              retraining (an existing id is replaced); queues a retrain past drift F`,
+  async run(args) {
+    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, drift: { type: 'string' }, timeout: { type: 'string' } }, true);
+    if (positionals.length !== 1) throw new ConfigError('lemur ingest takes one store prefix or Parquet key, e.g. `lemur ingest incoming/2026-11-22/`');
+    const r = await runIngest({
+      source: positionals[0]!,
+      ...(values.version ? { version: values.version } : {}),
+      wait: values.wait ?? false,
+      ...(values.drift !== undefined ? { driftFraction: parseFraction('--drift', values.drift, 0.2) } : {}),
+      timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
+    });
+    printLine(r);
+    return 0;
+  },
+};
