@@ -88,7 +88,7 @@ try {
   progress(`queued evaluation of ${queries.counts.length} queries`);
   const evalS = await wall(async () => {
     await submitEval(t, store, { evalId: 'bench', versions: ['v2'], settings, k: 10, queries, batchSize: 250, truth: { exactSample: 200 } });
-    await waitForJob(t, QUEUES.query, evalJobIds.report('bench'), 24 * 3600_000);
+    await waitForJob(t, QUEUES.eval, evalJobIds.report('bench'), 24 * 3600_000);
   });
   const report = JSON.parse((await store.get(keys.evalReport('bench', 'json'))).toString()) as EvalReport;
   progress('the same searches in this process');

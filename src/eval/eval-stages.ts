@@ -1,5 +1,5 @@
 /**
- * The work of a queued evaluation, as plain functions over the store (the query worker calls
+ * The work of a queued evaluation, as plain functions over the store (the eval worker calls
  * them): a batch of queries searched under every version × setting (batched for throughput,
  * then a few one at a time for latency), and exact MaxSim ground truth for sampled queries.
  */

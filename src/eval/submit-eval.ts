@@ -1,7 +1,7 @@
 /**
  * Queues an evaluation: the queries go to the store, then one flow: an eval-report job whose
  * children are the eval-batch jobs (query batches) and the exact-batch jobs (ground truth for a
- * sample), all on the query queue, so any number of query workers share the work.
+ * sample), all on the eval queue, so any number of eval workers share the work.
  */
 import { FlowProducer, type FlowJob } from 'bullmq';
 
@@ -68,17 +68,17 @@ export async function submitEval(t: QueueTarget, store: ObjectStore, input: Subm
   const children: FlowJob[] = [];
   for (let b = 0, from = 0; from < nq; b++, from += batchSize) {
     const data: EvalBatchPayload = { evalId: input.evalId, batch: b, from, to: Math.min(nq, from + batchSize) };
-    children.push({ name: JOBS.evalBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.batch(input.evalId, b), failParentOnFailure: true } });
+    children.push({ name: JOBS.evalBatch, queueName: QUEUES.eval, data, opts: { ...OPTS, jobId: evalJobIds.batch(input.evalId, b), failParentOnFailure: true } });
   }
   for (let b = 0, i = 0; exactSample && i < exactSample.length; b++, i += EXACT_BATCH) {
     const data: ExactBatchPayload = { evalId: input.evalId, batch: b, queries: exactSample.slice(i, i + EXACT_BATCH) };
-    children.push({ name: JOBS.exactBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.exact(input.evalId, b), failParentOnFailure: true } });
+    children.push({ name: JOBS.exactBatch, queueName: QUEUES.eval, data, opts: { ...OPTS, jobId: evalJobIds.exact(input.evalId, b), failParentOnFailure: true } });
   }
   const flow = new FlowProducer({ connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
   try {
     await flow.add({
       name: JOBS.evalReport,
-      queueName: QUEUES.query,
+      queueName: QUEUES.eval,
       data: { evalId: input.evalId } satisfies EvalReportPayload,
       opts: { ...OPTS, jobId: evalJobIds.report(input.evalId) },
       children,

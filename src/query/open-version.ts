@@ -1,7 +1,7 @@
 /**
  * Opens a published version for querying: its model, and per shard the token store, W rows and
- * HNSW index and tombstones, as a QueryEngine. The caller closes it (close() releases the indexes, token
- * stores and any downloaded copies).
+ * HNSW index and tombstones, as a QueryEngine. What it opens it owns: close() (idempotent) frees
+ * the indexes and token stores and releases any downloaded copies; the engine opens nothing.
  */
 import { currentVersion } from '../versions/current.js';
 import { readManifest, type Manifest } from '../versions/manifest.js';
@@ -29,6 +29,11 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
   const copies: LocalCopy[] = [];
   const stores: TokenStore[] = [];
   const indexes: IpIndex[] = [];
+  const release = (): void => {
+    for (const i of indexes) i.close();
+    for (const s of stores) s.close();
+    for (const c of copies) c.release();
+  };
   try {
     const mc = await localCopy(store, manifest.modelKey);
     copies.push(mc);
@@ -48,20 +53,19 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
     }
     const engine = new QueryEngine(model, shards);
     for (const [i, s] of manifest.shards.entries()) if (s.deleted > 0) engine.tombstone(i, await readDeleted(store, s));
+    let open = true;
     return {
       version: v,
       manifest,
       engine,
       close: () => {
-        engine.close();
-        for (const s of stores) s.close();
-        for (const c of copies) c.release();
+        if (!open) return;
+        open = false;
+        release();
       },
     };
   } catch (err) {
-    for (const i of indexes) i.close();
-    for (const s of stores) s.close();
-    for (const c of copies) c.release();
+    release();
     throw err;
   }
 }

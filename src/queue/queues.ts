@@ -12,7 +12,7 @@ export const QUEUES = {
   index: 'lemur-index',
   publish: 'lemur-publish',
   schedule: 'lemur-schedule',
-  query: 'lemur-query',
+  eval: 'lemur-eval',
 } as const;
 
 export const JOBS = {

@@ -112,7 +112,7 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   const evalId = `eval-${stamp}`;
   await withQueues(store, async (target) => {
     await submitEval(target, store, { evalId, versions: [version], settings: expandSettings([50, 100, 200], undefined, ['hnsw']), k, queries, truth: { exactSample: Math.min(100, o.queries) } });
-    await waitForJob(target, QUEUES.query, evalJobIds.report(evalId), 3600_000);
+    await waitForJob(target, QUEUES.eval, evalJobIds.report(evalId), 3600_000);
   });
   result['report'] = join((store as LocalStore).root, keys.evalReport(evalId, 'html'));
   return result;

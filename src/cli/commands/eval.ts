@@ -1,6 +1,6 @@
 /**
  * `lemur eval <queries>`: a queued bulk evaluation. The queries are split into batches on the
- * query queue; query workers search them under every version × setting and compute exact
+ * eval queue; eval workers search them under every version × setting and compute exact
  * ground truth for a sample; a report job writes JSON + HTML (recall against QPS, latency
  * percentiles) to the store. Without REDIS_URL the queues and workers run in this process.
  */
@@ -81,7 +81,7 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
     await submitEval(target, store, { evalId, versions, settings: expandSettings(o.kPrimes, o.efSearch, o.candidates), k: o.k, queries, batchSize: o.batchSize, truth });
     let r: Record<string, unknown>;
     try {
-      r = (await waitForJob(target, QUEUES.query, evalJobIds.report(evalId), o.timeoutS * 1000)) as Record<string, unknown>;
+      r = (await waitForJob(target, QUEUES.eval, evalJobIds.report(evalId), o.timeoutS * 1000)) as Record<string, unknown>;
     } catch (err) {
       throw new PipelineError(`evaluation ${evalId} failed: ${(err as Error).message}`, { cause: err });
     }
