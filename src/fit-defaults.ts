@@ -24,3 +24,10 @@ export const FIT_DEFAULTS = {
   nLearn: 100_000,
   olsSamples: 16384,
 } as const;
+
+/** Every key of `defaults`, from `options` where given there (not undefined or null), else the default. */
+export function withDefaults<D extends Record<string, number>>(defaults: D, options: { [K in keyof D]?: number | undefined }): { [K in keyof D]: number } {
+  const out = { ...defaults } as { [K in keyof D]: number };
+  for (const k of Object.keys(defaults) as (keyof D)[]) out[k] = options[k] ?? defaults[k];
+  return out;
+}

@@ -7,7 +7,7 @@
 import { config } from '../config.js';
 import { Random } from '../data/random.js';
 import { InvalidArgumentError } from '../errors.js';
-import { FIT_DEFAULTS } from '../fit-defaults.js';
+import { FIT_DEFAULTS, withDefaults } from '../fit-defaults.js';
 import { log } from '../log.js';
 import { maxsimTargets } from '../native/maxsim.js';
 import { gatherTokens, olsBasis, standardizeTargets } from '../native/ols.js';
@@ -100,25 +100,26 @@ export async function fitLemur(storeOrStores: TokenStore | TokenStore[], options
   const nDocs = stores.reduce((a, s) => a + s.nDocs, 0);
   if (nDocs === 0) throw new InvalidArgumentError(`token store${stores.length > 1 ? 's' : ''} ${stores.map((s) => s.path).join(', ')} ${stores.length > 1 ? 'are' : 'is'} empty: nothing to fit`);
   const threads = options.threads ?? config().threads;
-  const seed = options.seed ?? FIT_DEFAULTS.seed;
-  let mPrime = options.mPrime ?? FIT_DEFAULTS.mPrime;
+  const d = withDefaults(FIT_DEFAULTS, options);
+  const seed = d.seed;
+  let mPrime = d.mPrime;
   if (mPrime > nDocs) {
     log.warn('m\' capped at the corpus size', { requested: mPrime, docs: nDocs });
     mPrime = nDocs;
   }
-  const nLearn = options.nLearn ?? FIT_DEFAULTS.nLearn;
+  const nLearn = d.nLearn;
   const cfg: LemurModelConfig = {
     dim: store.dim,
-    hidden: options.hidden ?? FIT_DEFAULTS.hidden,
-    numLayers: options.numLayers ?? FIT_DEFAULTS.numLayers,
+    hidden: d.hidden,
+    numLayers: d.numLayers,
     mPrime,
     nLearn,
-    olsSamples: options.olsSamples ?? FIT_DEFAULTS.olsSamples,
-    epochs: options.epochs ?? FIT_DEFAULTS.epochs,
-    batch: options.batch ?? FIT_DEFAULTS.batch,
-    lr: options.lr ?? FIT_DEFAULTS.lr,
-    clip: options.clip ?? FIT_DEFAULTS.clip,
-    valFraction: options.valFraction ?? FIT_DEFAULTS.valFraction,
+    olsSamples: d.olsSamples,
+    epochs: d.epochs,
+    batch: d.batch,
+    lr: d.lr,
+    clip: d.clip,
+    valFraction: d.valFraction,
     seed,
     queryDivisor: 32,
   };

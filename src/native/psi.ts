@@ -5,7 +5,7 @@
  */
 import { config } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
-import { PSI_DEFAULTS } from '../fit-defaults.js';
+import { PSI_DEFAULTS, withDefaults } from '../fit-defaults.js';
 import { binding, callNative, type NativeEpoch, type NativePsi } from './binding.js';
 import { assertCounts, assertFinite, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
 
@@ -59,17 +59,7 @@ export async function trainPsi(X: Float32Array, dim: number, Y: Float32Array, m:
   const n = X.length / dim;
   if (Y.length !== n * m) throw new InvalidArgumentError(`Expected Y.length = n × m = ${n} × ${m} = ${n * m} but received ${Y.length}`);
   assertFinite('X', X, dim);
-  const o = {
-    hidden: options.hidden ?? PSI_DEFAULTS.hidden,
-    numLayers: options.numLayers ?? PSI_DEFAULTS.numLayers,
-    epochs: options.epochs ?? PSI_DEFAULTS.epochs,
-    batch: options.batch ?? PSI_DEFAULTS.batch,
-    lr: options.lr ?? PSI_DEFAULTS.lr,
-    clip: options.clip ?? PSI_DEFAULTS.clip,
-    valFraction: options.valFraction ?? PSI_DEFAULTS.valFraction,
-    seed: options.seed ?? PSI_DEFAULTS.seed,
-    threads: options.threads ?? config().threads,
-  };
+  const o = { ...withDefaults(PSI_DEFAULTS, options), threads: options.threads ?? config().threads };
   assertInt('hidden', o.hidden, { min: 1, max: 1 << 16 });
   assertInt('numLayers', o.numLayers, { min: 1, max: 16 });
   assertInt('epochs', o.epochs, { min: 0, max: 100_000 });

@@ -5,6 +5,9 @@
  */
 import type { LoadedShard } from '../store/loaded-shard.js';
 
+/** Options of every queued job: three attempts with exponential backoff; jobs kept for status and the dashboard. */
+export const JOB_RETRY = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false } as const;
+
 export const QUEUES = {
   load: 'lemur-load',
   train: 'lemur-train',
