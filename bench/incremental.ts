@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { writeCorpusParquet } from '../src/data/write-corpus-parquet.js';
 import type { EvalReport } from '../src/eval/report.js';
 import { evalJobIds, submitEval } from '../src/eval/submit-eval.js';
-import { readManifest } from '../src/index/publish.js';
+import { readManifest } from '../src/versions/manifest.js';
 import { setLogLevel } from '../src/log.js';
 import { loadShard } from '../src/pipeline/load-shard.js';
 import { publishIngest } from '../src/pipeline/publish-stage.js';
@@ -88,7 +88,7 @@ try {
   progress(`queued evaluation of ${queries.counts.length} queries`);
   const evalS = await wall(async () => {
     await submitEval(t, store, { evalId: 'bench', versions: ['v2'], settings, k: 10, queries, batchSize: 250, truth: { exactSample: 200 } });
-    await waitForJob(t, QUEUES.query, evalJobIds.report('bench'), 24 * 3600_000);
+    await waitForJob(t, QUEUES.eval, evalJobIds.report('bench'), 24 * 3600_000);
   });
   const report = JSON.parse((await store.get(keys.evalReport('bench', 'json'))).toString()) as EvalReport;
   progress('the same searches in this process');

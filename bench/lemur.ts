@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { config } from '../src/config.js';
 import { setLogLevel } from '../src/log.js';
 import { fitLemur, type FitLemurOptions } from '../src/model/fit-lemur.js';
-import { lemurSearch } from '../src/query/lemur-search.js';
+import { lemurSearch } from '../test/helpers/lemur-search.js';
 import { openBenchCorpus } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { emit, progress } from './lib/report.js';

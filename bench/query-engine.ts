@@ -103,7 +103,8 @@ for (const kPrime of [100, 200, 500].filter((x) => x <= nDocs)) {
     results.push(row);
   }
 }
-engine.close();
+hnsw.close();
+flat.close();
 ds.cleanup();
 
 const best = results.filter((r) => r.recall_at_10 >= 0.95).sort((a, b) => b.qps - a.qps)[0] ?? null;

@@ -1,6 +1,8 @@
 /**
- * Every environment variable of ../shared/conventions.md, read once, validated and typed.
- * Nothing else in the project reads process.env.
+ * Every environment variable the project reads, in one place: those of ../shared/conventions.md
+ * (loadConfig: read once, validated and typed) and the service settings of logs, metrics, the
+ * dashboard and the AWS region (loadServiceConfig). Nothing else in the project reads
+ * process.env (the addon's loader only sets OMP_WAIT_POLICY for Faiss before it loads).
  */
 import { availableParallelism } from 'node:os';
 
@@ -76,6 +78,37 @@ export function loadConfig(env: Env = process.env): LemurConfig {
     kernel,
     driftFraction,
     evalTolerance,
+  };
+}
+
+/**
+ * Settings of the process's services, read from the environment when asked (not cached: a
+ * process's log format, metrics port and dashboard credentials are looked up once, where used).
+ * Values are passed on as given; the CLI validates them as it would the matching flags.
+ */
+export interface ServiceConfig {
+  /** LEMUR_LOG_FORMAT: 'json' or 'pretty'; undefined (unset or anything else) = pretty on a terminal. */
+  logFormat: 'json' | 'pretty' | undefined;
+  /** LEMUR_METRICS_PORT: a worker's Prometheus port when --metrics-port is not given. */
+  metricsPort: string | undefined;
+  /** LEMUR_METRICS_HOST: the address /metrics listens on. @defaultValue loopback */
+  metricsHost: string | undefined;
+  /** LEMUR_DASHBOARD_USER and LEMUR_DASHBOARD_PASSWORD: basic auth of the dashboard (both or neither). */
+  dashboardUser: string | undefined;
+  dashboardPassword: string | undefined;
+  /** AWS_REGION: the S3 region (the standard AWS variable; wins over a store's default). */
+  awsRegion: string | undefined;
+}
+
+export function loadServiceConfig(env: Env = process.env): ServiceConfig {
+  const f = env['LEMUR_LOG_FORMAT'];
+  return {
+    logFormat: f === 'json' || f === 'pretty' ? f : undefined,
+    metricsPort: env['LEMUR_METRICS_PORT'],
+    metricsHost: env['LEMUR_METRICS_HOST'],
+    dashboardUser: env['LEMUR_DASHBOARD_USER'],
+    dashboardPassword: env['LEMUR_DASHBOARD_PASSWORD'],
+    awsRegion: env['AWS_REGION'],
   };
 }
 

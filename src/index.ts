@@ -11,7 +11,6 @@ export { checksum } from './native/checksum.js';
 export { IpIndex, type IpIndexKind, type IpIndexOptions, type IpSearchOptions } from './native/ip-index.js';
 export { LemurModel, type LemurModelConfig, type LemurModelInfo } from './model/lemur-model.js';
 export { fitLemur, type FitLemurOptions, type FitTimings } from './model/fit-lemur.js';
-export { lemurSearch, type LemurSearchOptions } from './query/lemur-search.js';
 export { QueryEngine, EngineResult, DEFAULT_FLAT_BELOW, type EngineShard, type EngineSearchOptions, type EngineBuildOptions, type CandidateSource, type DocId } from './query/query-engine.js';
 export { generateCorpus, type Corpus, type SyntheticCorpusOptions } from './data/synthetic-corpus.js';
 export { readSharedDataset, type SharedDataset } from './data/shared-dataset.js';

@@ -11,6 +11,8 @@ import { Writable } from 'node:stream';
 
 import { pino, type Logger as Pino } from 'pino';
 
+import { loadServiceConfig } from './config.js';
+
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -84,7 +86,7 @@ function prettyStream(out: NodeJS.WriteStream): Writable {
 }
 
 function pretty(): boolean {
-  const f = process.env['LEMUR_LOG_FORMAT'];
+  const f = loadServiceConfig().logFormat;
   if (f === 'json') return false;
   if (f === 'pretty') return true;
   return process.stderr.isTTY === true;

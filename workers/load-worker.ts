@@ -1,7 +1,8 @@
 /** The load role: one job per Parquet source shard -> its token store (src/pipeline/load-shard.ts). */
 import type { Job } from 'bullmq';
 
-import { loadShard, type LoadedShard } from '../src/pipeline/load-shard.js';
+import { loadShard } from '../src/pipeline/load-shard.js';
+import type { LoadedShard } from '../src/store/loaded-shard.js';
 import { QUEUES, type LoadShardPayload } from '../src/queue/queues.js';
 import { startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';

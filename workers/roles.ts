@@ -6,7 +6,7 @@ import type { ObjectStore } from '../src/store/object-store.js';
 import { startIndexWorker } from './index-worker.js';
 import { startLoadWorker } from './load-worker.js';
 import { startPublishWorker } from './publish-worker.js';
-import { startQueryWorker } from './query-worker.js';
+import { startEvalWorker } from './eval-worker.js';
 import { startScheduleWorker } from './schedule-worker.js';
 import { startTrainWorker } from './train-worker.js';
 import { startWeightsWorker } from './weights-worker.js';
@@ -18,11 +18,20 @@ export const ROLES = {
   index: startIndexWorker,
   publish: startPublishWorker,
   schedule: startScheduleWorker,
-  query: startQueryWorker,
+  eval: startEvalWorker,
 } as const;
 
 export type Role = keyof typeof ROLES;
 
 export function startRoles(roles: Role[], store: ObjectStore, o: StartWorkerOptions): Worker[] {
   return roles.map((r) => ROLES[r](store, o) as unknown as Worker);
+}
+
+/** Earlier names of roles, still accepted by `lemur worker`. */
+const ALIASES: Record<string, Role> = { query: 'eval' };
+
+/** The role a `lemur worker` argument names (an alias resolved), or undefined. */
+export function resolveRole(name: string): Role | undefined {
+  if (Object.hasOwn(ROLES, name)) return name as Role;
+  return Object.hasOwn(ALIASES, name) ? ALIASES[name] : undefined;
 }

@@ -1,7 +1,7 @@
 /** The train role: fit the version's model on every loaded shard, then queue weights/index/publish. */
 import type { Job } from 'bullmq';
 
-import type { LoadedShard } from '../src/pipeline/load-shard.js';
+import type { LoadedShard } from '../src/store/loaded-shard.js';
 import { trainStage } from '../src/pipeline/stages.js';
 import { queueShardStages, type QueueTarget } from '../src/queue/build-flow.js';
 import { QUEUES, type TrainPayload } from '../src/queue/queues.js';

@@ -1,7 +1,7 @@
 /** The weights role: one shard's W rows under a model (the shard from the payload or its load child). */
 import type { Job } from 'bullmq';
 
-import type { LoadedShard } from '../src/pipeline/load-shard.js';
+import type { LoadedShard } from '../src/store/loaded-shard.js';
 import { weightsStage } from '../src/pipeline/stages.js';
 import { QUEUES, type WeightsPayload } from '../src/queue/queues.js';
 import { childValue, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';

@@ -6,8 +6,10 @@
 import type { Queue } from 'bullmq';
 
 import type { EvalReport } from '../eval/report.js';
-import { currentVersion, listVersions, readManifest } from '../index/publish.js';
-import type { RunRecord } from '../pipeline/scheduled-run.js';
+import { keys } from '../store/keys.js';
+import { currentVersion } from '../versions/current.js';
+import { listVersions, readManifest } from '../versions/manifest.js';
+import type { RunRecord } from '../eval/gated-rebuild.js';
 import { buildProgress, type BuildProgress } from '../queue/build-progress.js';
 import type { QueueTarget } from '../queue/build-flow.js';
 import { QUEUES, jobIds } from '../queue/queues.js';
@@ -55,9 +57,9 @@ async function buildSeconds(queues: Map<string, Queue>, version: string): Promis
 
 /** The newest evaluations' reports (evalIds embed their start time, so keys sort by age). */
 async function recentReports(store: ObjectStore, n: number): Promise<EvalReport[]> {
-  const keys = (await store.list('evals/')).map((o) => o.key).filter((k) => k.endsWith('/report.json')).sort().slice(-n).reverse();
+  const reports = (await store.list(keys.evalsPrefix)).map((o) => o.key).filter(keys.isEvalReport).sort().slice(-n).reverse();
   const out: EvalReport[] = [];
-  for (const k of keys) {
+  for (const k of reports) {
     try {
       out.push(JSON.parse((await store.get(k)).toString('utf8')) as EvalReport);
     } catch {
@@ -106,7 +108,7 @@ export async function gatherOverview(store: ObjectStore, t: QueueTarget, queues:
   failures.sort((a, b) => (a.at < b.at ? 1 : -1));
   const schedules = [];
   for (const s of await listSchedules(t)) {
-    const runs = (await store.list(`schedules/${s.name}/runs/`)).map((o) => o.key).sort();
+    const runs = (await store.list(keys.scheduleRuns(s.name))).map((o) => o.key).sort();
     const last = runs.at(-1);
     schedules.push(last ? { ...s, lastRun: JSON.parse((await store.get(last)).toString('utf8')) as RunRecord } : s);
   }

@@ -20,7 +20,7 @@ import express from 'express';
 import { ConfigError } from '../errors.js';
 import { log } from '../log.js';
 import { registry } from '../metrics.js';
-import { makeScratchDir } from '../pipeline/scratch.js';
+import { makeScratchDir } from '../store/scratch.js';
 import type { QueueTarget } from '../queue/build-flow.js';
 import { redisConnection } from '../queue/connection.js';
 import { QUEUES } from '../queue/queues.js';

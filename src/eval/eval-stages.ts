@@ -1,5 +1,5 @@
 /**
- * The work of a queued evaluation, as plain functions over the store (the query worker calls
+ * The work of a queued evaluation, as plain functions over the store (the eval worker calls
  * them): a batch of queries searched under every version × setting (batched for throughput,
  * then a few one at a time for latency), and exact MaxSim ground truth for sampled queries.
  */
@@ -9,9 +9,9 @@ import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 
 import { TokenStore } from '../native/token-store.js';
-import { localCopy, type LocalCopy } from '../pipeline/local-copy.js';
-import { makeScratchDir } from '../pipeline/scratch.js';
-import { putFile } from '../pipeline/stages.js';
+import { localCopy, type LocalCopy } from '../store/local-copy.js';
+import { makeScratchDir } from '../store/scratch.js';
+import { putFile } from '../store/files.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { EvalBatchResult, EvalPlan, ExactBatchPayload, TruthRows, EvalBatchPayload, BatchTiming } from './plan.js';
@@ -19,12 +19,8 @@ import { settingLabel } from './plan.js';
 import { sliceQueries, type QuerySet } from './query-set.js';
 import type { VersionCache } from './version-cache.js';
 
-export function planKey(evalId: string): string {
-  return `evals/${evalId}/plan.json`;
-}
-
 export async function readPlan(store: ObjectStore, evalId: string): Promise<EvalPlan> {
-  return JSON.parse((await store.get(planKey(evalId))).toString('utf8')) as EvalPlan;
+  return JSON.parse((await store.get(keys.evalPlan(evalId))).toString('utf8')) as EvalPlan;
 }
 
 /** Writes an evaluation's queries to the store as a token store (ids = query ids). */

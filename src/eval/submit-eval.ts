@@ -1,17 +1,18 @@
 /**
  * Queues an evaluation: the queries go to the store, then one flow: an eval-report job whose
  * children are the eval-batch jobs (query batches) and the exact-batch jobs (ground truth for a
- * sample), all on the query queue, so any number of query workers share the work.
+ * sample), all on the eval queue, so any number of eval workers share the work.
  */
-import { FlowProducer, type FlowJob } from 'bullmq';
+import type { FlowJob } from 'bullmq';
 
 import { Random } from '../data/random.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { QueueTarget } from '../queue/build-flow.js';
-import { redisConnection } from '../queue/connection.js';
-import { JOBS, QUEUES } from '../queue/queues.js';
+import { withFlow } from '../queue/connection.js';
+import { JOB_RETRY, JOBS, QUEUES } from '../queue/queues.js';
+import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { planKey, putQueries } from './eval-stages.js';
+import { putQueries } from './eval-stages.js';
 import type { EvalBatchPayload, EvalPlan, EvalReportPayload, EvalSetting, ExactBatchPayload } from './plan.js';
 import type { QuerySet } from './query-set.js';
 
@@ -30,7 +31,6 @@ export interface SubmitEvalInput {
 }
 
 const EXACT_BATCH = 64;
-const OPTS = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
 
 export const evalJobIds = {
   batch: (evalId: string, b: number): string => `${evalId}.batch.${b}`,
@@ -61,29 +61,26 @@ export async function submitEval(t: QueueTarget, store: ObjectStore, input: Subm
     createdAt: new Date().toISOString(),
   };
   await putQueries(store, input.evalId, input.queries);
-  if (input.truth && 'given' in input.truth) await store.put(`evals/${input.evalId}/truth/given.json`, Buffer.from(JSON.stringify({ '*': input.truth.given })));
-  await store.put(planKey(input.evalId), Buffer.from(JSON.stringify(plan)));
+  if (input.truth && 'given' in input.truth) await store.put(keys.evalGivenTruth(input.evalId), Buffer.from(JSON.stringify({ '*': input.truth.given })));
+  await store.put(keys.evalPlan(input.evalId), Buffer.from(JSON.stringify(plan)));
 
   const children: FlowJob[] = [];
   for (let b = 0, from = 0; from < nq; b++, from += batchSize) {
     const data: EvalBatchPayload = { evalId: input.evalId, batch: b, from, to: Math.min(nq, from + batchSize) };
-    children.push({ name: JOBS.evalBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.batch(input.evalId, b), failParentOnFailure: true } });
+    children.push({ name: JOBS.evalBatch, queueName: QUEUES.eval, data, opts: { ...JOB_RETRY, jobId: evalJobIds.batch(input.evalId, b), failParentOnFailure: true } });
   }
   for (let b = 0, i = 0; exactSample && i < exactSample.length; b++, i += EXACT_BATCH) {
     const data: ExactBatchPayload = { evalId: input.evalId, batch: b, queries: exactSample.slice(i, i + EXACT_BATCH) };
-    children.push({ name: JOBS.exactBatch, queueName: QUEUES.query, data, opts: { ...OPTS, jobId: evalJobIds.exact(input.evalId, b), failParentOnFailure: true } });
+    children.push({ name: JOBS.exactBatch, queueName: QUEUES.eval, data, opts: { ...JOB_RETRY, jobId: evalJobIds.exact(input.evalId, b), failParentOnFailure: true } });
   }
-  const flow = new FlowProducer({ connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
-  try {
-    await flow.add({
+  await withFlow(t, (flow) =>
+    flow.add({
       name: JOBS.evalReport,
-      queueName: QUEUES.query,
+      queueName: QUEUES.eval,
       data: { evalId: input.evalId } satisfies EvalReportPayload,
-      opts: { ...OPTS, jobId: evalJobIds.report(input.evalId) },
+      opts: { ...JOB_RETRY, jobId: evalJobIds.report(input.evalId) },
       children,
-    });
-  } finally {
-    await flow.close();
-  }
+    }),
+  );
   return plan;
 }

@@ -1,5 +1,5 @@
 /**
- * Opened versions kept warm in a query worker: loading a version (model, token stores, W,
+ * Opened versions kept warm in an eval worker: loading a version (model, token stores, W,
  * HNSW) costs far more than a batch of queries, so each worker opens a version once and keeps
  * the last few. Jobs run one at a time per worker, so an evicted version is not in use.
  */

@@ -7,6 +7,7 @@
 import { config } from '../config.js';
 import { Random } from '../data/random.js';
 import { InvalidArgumentError } from '../errors.js';
+import { FIT_DEFAULTS, withDefaults } from '../fit-defaults.js';
 import { log } from '../log.js';
 import { maxsimTargets } from '../native/maxsim.js';
 import { gatherTokens, olsBasis, standardizeTargets } from '../native/ols.js';
@@ -16,13 +17,13 @@ import { LemurModel, type LemurModelConfig } from './lemur-model.js';
 
 /** ψ's training options (hidden, numLayers, epochs, batch, lr, clip, valFraction, seed, threads, onEpoch) plus the sampling sizes. */
 export interface FitLemurOptions extends TrainPsiOptions {
-  /** Target documents. @defaultValue 8192 (capped at the corpus size, with a warning) */
+  /** Target documents. @defaultValue FIT_DEFAULTS.mPrime (capped at the corpus size, with a warning) */
   mPrime?: number;
-  /** Learn vectors (proxy queries). @defaultValue 100000 */
+  /** Learn vectors (proxy queries). @defaultValue FIT_DEFAULTS.nLearn */
   nLearn?: number;
   /** Query-distribution sample to draw learn vectors from (rows × dim); default: corpus tokens. */
   learnPool?: Float32Array;
-  /** OLS sample size s. @defaultValue 16384 */
+  /** OLS sample size s. @defaultValue FIT_DEFAULTS.olsSamples */
   olsSamples?: number;
 }
 
@@ -99,25 +100,26 @@ export async function fitLemur(storeOrStores: TokenStore | TokenStore[], options
   const nDocs = stores.reduce((a, s) => a + s.nDocs, 0);
   if (nDocs === 0) throw new InvalidArgumentError(`token store${stores.length > 1 ? 's' : ''} ${stores.map((s) => s.path).join(', ')} ${stores.length > 1 ? 'are' : 'is'} empty: nothing to fit`);
   const threads = options.threads ?? config().threads;
-  const seed = options.seed ?? 0;
-  let mPrime = options.mPrime ?? 8192;
+  const d = withDefaults(FIT_DEFAULTS, options);
+  const seed = d.seed;
+  let mPrime = d.mPrime;
   if (mPrime > nDocs) {
     log.warn('m\' capped at the corpus size', { requested: mPrime, docs: nDocs });
     mPrime = nDocs;
   }
-  const nLearn = options.nLearn ?? 100_000;
+  const nLearn = d.nLearn;
   const cfg: LemurModelConfig = {
     dim: store.dim,
-    hidden: options.hidden ?? 2048,
-    numLayers: options.numLayers ?? 1,
+    hidden: d.hidden,
+    numLayers: d.numLayers,
     mPrime,
     nLearn,
-    olsSamples: options.olsSamples ?? 16384,
-    epochs: options.epochs ?? 10,
-    batch: options.batch ?? 512,
-    lr: options.lr ?? 3e-3,
-    clip: options.clip ?? 0.5,
-    valFraction: options.valFraction ?? 0,
+    olsSamples: d.olsSamples,
+    epochs: d.epochs,
+    batch: d.batch,
+    lr: d.lr,
+    clip: d.clip,
+    valFraction: d.valFraction,
     seed,
     queryDivisor: 32,
   };

@@ -6,28 +6,30 @@
  */
 import { config } from '../config.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { PSI_DEFAULTS, withDefaults } from '../fit-defaults.js';
 import { binding, callNative, closeNative, type NativeEpoch, type NativePsi, type NativePsiHandle } from './binding.js';
 import { assertCounts, assertFinite, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
 
 export type PsiWeights = NativePsi;
 export type EpochStats = NativeEpoch;
 
+/** Options of ψ's training; every default is PSI_DEFAULTS (src/fit-defaults.ts). */
 export interface TrainPsiOptions {
-  /** Width h of ψ's layers. @defaultValue 2048 */
+  /** Width h of ψ's layers. @defaultValue PSI_DEFAULTS.hidden */
   hidden?: number;
-  /** 1 = Linear+LayerNorm+GELU; each extra adds Linear(h→h)+LayerNorm+GELU. @defaultValue 1 */
+  /** 1 = Linear+LayerNorm+GELU; each extra adds Linear(h→h)+LayerNorm+GELU. @defaultValue PSI_DEFAULTS.numLayers */
   numLayers?: number;
-  /** Passes over the learn vectors; 0 = random-feature (ELM) ψ without training. @defaultValue 10 */
+  /** Passes over the learn vectors; 0 = random-feature (ELM) ψ without training. @defaultValue PSI_DEFAULTS.epochs */
   epochs?: number;
-  /** @defaultValue 512 */
+  /** @defaultValue PSI_DEFAULTS.batch */
   batch?: number;
-  /** Adam learning rate. @defaultValue 3e-3 */
+  /** Adam learning rate. @defaultValue PSI_DEFAULTS.lr */
   lr?: number;
-  /** Global gradient-norm clip. @defaultValue 0.5 */
+  /** Global gradient-norm clip. @defaultValue PSI_DEFAULTS.clip */
   clip?: number;
-  /** Fraction of rows held out; the epoch with the best validation loss is kept. @defaultValue 0 */
+  /** Fraction of rows held out; the epoch with the best validation loss is kept. @defaultValue PSI_DEFAULTS.valFraction */
   valFraction?: number;
-  /** @defaultValue 0 */
+  /** @defaultValue PSI_DEFAULTS.seed */
   seed?: number;
   /** @defaultValue LEMUR_THREADS */
   threads?: number;
@@ -58,17 +60,7 @@ export async function trainPsi(X: Float32Array, dim: number, Y: Float32Array, m:
   const n = X.length / dim;
   if (Y.length !== n * m) throw new InvalidArgumentError(`Expected Y.length = n × m = ${n} × ${m} = ${n * m} but received ${Y.length}`);
   assertFinite('X', X, dim);
-  const o = {
-    hidden: options.hidden ?? 2048,
-    numLayers: options.numLayers ?? 1,
-    epochs: options.epochs ?? 10,
-    batch: options.batch ?? 512,
-    lr: options.lr ?? 3e-3,
-    clip: options.clip ?? 0.5,
-    valFraction: options.valFraction ?? 0,
-    seed: options.seed ?? 0,
-    threads: options.threads ?? config().threads,
-  };
+  const o = { ...withDefaults(PSI_DEFAULTS, options), threads: options.threads ?? config().threads };
   assertInt('hidden', o.hidden, { min: 1, max: 1 << 16 });
   assertInt('numLayers', o.numLayers, { min: 1, max: 16 });
   assertInt('epochs', o.epochs, { min: 0, max: 100_000 });

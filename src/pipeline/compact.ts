@@ -10,15 +10,18 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
-import { currentVersion, publishVersion, readManifest, type ShardEntry } from '../index/publish.js';
-import { readDeleted } from '../index/tombstones.js';
+import { currentVersion } from '../versions/current.js';
+import { readManifest, type ShardEntry } from '../versions/manifest.js';
+import { publishVersion } from '../versions/publish.js';
+import { readDeleted } from '../versions/tombstones.js';
 import { log } from '../log.js';
 import { TokenStore } from '../native/token-store.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { localCopy } from './local-copy.js';
-import { makeScratchDir } from './scratch.js';
-import { putFile, readWeights, writeIndex } from './stages.js';
+import { localCopy } from '../store/local-copy.js';
+import { makeScratchDir } from '../store/scratch.js';
+import { putFile, readWeights } from '../store/files.js';
+import { writeIndex } from './stages.js';
 
 export interface CompactOutcome {
   /** The new version, or undefined when no shard had tombstones. */

@@ -5,8 +5,10 @@
  * them back; ingesting an id again undeletes it.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { currentVersion, publishVersion, readManifest } from '../index/publish.js';
-import { readDeletedIds, tombstoneIds, writeDeletedIds } from '../index/tombstones.js';
+import { currentVersion } from '../versions/current.js';
+import { readManifest } from '../versions/manifest.js';
+import { publishVersion } from '../versions/publish.js';
+import { readDeletedIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
 import type { ObjectStore } from '../store/object-store.js';
 
 export interface DeleteOutcome {

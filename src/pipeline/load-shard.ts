@@ -13,19 +13,10 @@ import { log } from '../log.js';
 import { TokenStore, type StoreDType } from '../native/token-store.js';
 import { readShard, type ReadShardOptions } from '../parquet/read-shard.js';
 import { keys, shardId, sourceTag } from '../store/keys.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { makeScratchDir } from './scratch.js';
+import { makeScratchDir } from '../store/scratch.js';
 
-export interface LoadedShard {
-  shardId: string;
-  sourceKey: string;
-  tokensKey: string;
-  docs: number;
-  tokens: number;
-  dim: number;
-  /** false when the source was unchanged and the earlier load was kept */
-  loaded: boolean;
-}
 
 interface SourceRecord {
   sourceKey: string;

@@ -7,8 +7,10 @@
  * still has the model its W rows were computed with (rows of different models do not mix).
  */
 import { InvalidArgumentError, VersionConflictError } from '../errors.js';
-import { currentVersion, findManifest, publishVersion, readManifest, type Manifest, type ShardEntry } from '../index/publish.js';
-import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../index/tombstones.js';
+import { currentVersion } from '../versions/current.js';
+import { findManifest, readManifest, type Manifest, type ShardEntry } from '../versions/manifest.js';
+import { publishVersion } from '../versions/publish.js';
+import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { loadModel, shardEntry, type BuiltShard } from './stages.js';
 

@@ -3,21 +3,21 @@
  * call these; a single process can call them in order): train ψ on all shards, weight each
  * shard's documents, index each shard's W rows (publishing is src/pipeline/publish-stage.ts).
  */
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 
 import { config } from '../config.js';
 import { metrics } from '../metrics.js';
-import type { ShardEntry } from '../index/publish.js';
+import type { ShardEntry } from '../versions/manifest.js';
 import { fitLemur, type FitLemurOptions } from '../model/fit-lemur.js';
 import { LemurModel } from '../model/lemur-model.js';
 import { IpIndex } from '../native/ip-index.js';
 import { TokenStore } from '../native/token-store.js';
+import { putFile, readWeights } from '../store/files.js';
 import { keys } from '../store/keys.js';
+import { localCopy, type LocalCopy } from '../store/local-copy.js';
 import type { ObjectStore } from '../store/object-store.js';
-import type { LoadedShard } from './load-shard.js';
-import { localCopy, type LocalCopy } from './local-copy.js';
-import { makeScratchDir } from './scratch.js';
+import { makeScratchDir } from '../store/scratch.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
 
 async function openShardStores(store: ObjectStore, shards: LoadedShard[]): Promise<{ stores: TokenStore[]; copies: LocalCopy[] }> {
   const copies: LocalCopy[] = [];
@@ -34,10 +34,6 @@ async function openShardStores(store: ObjectStore, shards: LoadedShard[]): Promi
     throw err;
   }
   return { stores, copies };
-}
-
-export async function putFile(store: ObjectStore, key: string, path: string): Promise<void> {
-  await store.put(key, createReadStream(path));
 }
 
 /** Trains the version's model on every shard and stores it under keys.model(version). */
@@ -92,12 +88,6 @@ export async function weightsStage(store: ObjectStore, version: string, modelKey
     stores[0]!.close();
     copies[0]!.release();
   }
-}
-
-/** Reads a W file as float32 rows. */
-export async function readWeights(store: ObjectStore, key: string): Promise<Float32Array> {
-  const raw = await store.get(key);
-  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
 /** Builds a Faiss HNSW index over W rows (ids = positions) and stores it under `key`. */

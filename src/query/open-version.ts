@@ -1,16 +1,18 @@
 /**
  * Opens a published version for querying: its model, and per shard the token store, W rows and
- * HNSW index and tombstones, as a QueryEngine. The caller closes it (close() releases the indexes, token
- * stores, the model's native ψ and any downloaded copies).
+ * HNSW index and tombstones, as a QueryEngine. What it opens it owns: close() (idempotent) frees
+ * the indexes, token stores and the model's native ψ, and releases any downloaded copies; the
+ * engine opens nothing.
  */
-import { readManifest, currentVersion, type Manifest } from '../index/publish.js';
+import { currentVersion } from '../versions/current.js';
+import { readManifest, type Manifest } from '../versions/manifest.js';
 import { InvalidArgumentError } from '../errors.js';
 import { LemurModel } from '../model/lemur-model.js';
 import { IpIndex } from '../native/ip-index.js';
 import { TokenStore } from '../native/token-store.js';
-import { readDeleted } from '../index/tombstones.js';
-import { localCopy, type LocalCopy } from '../pipeline/local-copy.js';
-import { readWeights } from '../pipeline/stages.js';
+import { readDeleted } from '../versions/tombstones.js';
+import { localCopy, type LocalCopy } from '../store/local-copy.js';
+import { readWeights } from '../store/files.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { QueryEngine, type EngineShard } from './query-engine.js';
 
@@ -29,6 +31,12 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
   const stores: TokenStore[] = [];
   const indexes: IpIndex[] = [];
   let model: LemurModel | undefined;
+  const release = (): void => {
+    model?.close();
+    for (const i of indexes) i.close();
+    for (const s of stores) s.close();
+    for (const c of copies) c.release();
+  };
   try {
     const mc = await localCopy(store, manifest.modelKey);
     copies.push(mc);
@@ -48,22 +56,19 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
     }
     const engine = new QueryEngine(model, shards);
     for (const [i, s] of manifest.shards.entries()) if (s.deleted > 0) engine.tombstone(i, await readDeleted(store, s));
+    let open = true;
     return {
       version: v,
       manifest,
       engine,
       close: () => {
-        engine.close();
-        model?.close();
-        for (const s of stores) s.close();
-        for (const c of copies) c.release();
+        if (!open) return;
+        open = false;
+        release();
       },
     };
   } catch (err) {
-    model?.close();
-    for (const i of indexes) i.close();
-    for (const s of stores) s.close();
-    for (const c of copies) c.release();
+    release();
     throw err;
   }
 }

@@ -3,6 +3,10 @@
  * per shard the top-k' candidates by inner product with the shard's W rows (Faiss HNSW, Faiss
  * flat, or our blocked sgemm), tombstoned documents dropped, the global top k' of those kept,
  * exact MaxSim rerank of them, and the top k by exact score. Results carry external ids.
+ *
+ * Ownership: whoever opens a resource closes it. An engine made with `new` opens nothing: its
+ * shards' token stores and indexes belong to the caller (openVersion for a published version).
+ * An engine made with QueryEngine.build owns the Faiss indexes it built, and close() frees them.
  */
 import { config } from '../config.js';
 import { metrics } from '../metrics.js';
@@ -27,6 +31,14 @@ export interface EngineShard {
   flat?: IpIndex;
 }
 
+export interface EngineBuildOptions {
+  /** Indexes to build per shard. @defaultValue ['hnsw', 'flat'] */
+  kinds?: IpIndexKind[];
+  M?: number;
+  efConstruction?: number;
+  threads?: number;
+}
+
 export interface EngineSearchOptions {
   /** @defaultValue 10 */
   k?: number;
@@ -36,14 +48,6 @@ export interface EngineSearchOptions {
   efSearch?: number;
   /** 'auto': HNSW for batches under 8 queries; otherwise our sgemm scan below `flatBelow` documents per shard, HNSW above. @defaultValue 'auto' */
   candidates?: CandidateSource | 'auto';
-  threads?: number;
-}
-
-export interface EngineBuildOptions {
-  /** Indexes to build per shard. @defaultValue ['hnsw', 'flat'] */
-  kinds?: IpIndexKind[];
-  M?: number;
-  efConstruction?: number;
   threads?: number;
 }
 
@@ -97,6 +101,8 @@ export class QueryEngine {
   readonly #deleted: Uint8Array[];
   readonly #deletedCount: number[];
   readonly #flatBelow: number;
+  /** Indexes this engine built (QueryEngine.build), freed by close(). */
+  #owned: IpIndex[] = [];
 
   constructor(model: LemurModel, shards: EngineShard[], options: { flatBelow?: number } = {}) {
     if (shards.length === 0) throw new InvalidArgumentError('Expected at least one shard');
@@ -113,25 +119,36 @@ export class QueryEngine {
   }
 
   /**
-   * Weights every shard's documents and builds the requested Faiss indexes over W (ids =
-   * positions). The engine owns the indexes it builds: close() frees them.
+   * An engine over token stores held in memory (library use, tests, benchmarks; the pipeline
+   * serves published versions through openVersion): weights every store's documents and builds
+   * the requested Faiss indexes over W (ids = positions). The engine owns the indexes it builds:
+   * close() frees them. The token stores stay the caller's.
    */
   static async build(model: LemurModel, stores: TokenStore[], options: EngineBuildOptions = {}): Promise<QueryEngine> {
     const threads = options.threads ?? config().threads;
     const kinds = options.kinds ?? ['hnsw', 'flat'];
     const shards: EngineShard[] = [];
-    for (const store of stores) {
-      const W = await model.weights(store, undefined, { threads });
-      const positions = BigInt64Array.from({ length: store.nDocs }, (_, i) => BigInt(i));
-      const shard: EngineShard = { store, ids: await store.ids(), W };
-      for (const kind of kinds) {
-        const ix = IpIndex.create({ d: model.hidden, kind, M: options.M ?? 32, efConstruction: options.efConstruction ?? 40 });
-        await ix.add(W, positions, { threads });
-        shard[kind] = ix;
+    const built: IpIndex[] = [];
+    try {
+      for (const store of stores) {
+        const W = await model.weights(store, undefined, { threads });
+        const positions = BigInt64Array.from({ length: store.nDocs }, (_, i) => BigInt(i));
+        const shard: EngineShard = { store, ids: await store.ids(), W };
+        for (const kind of kinds) {
+          const ix = IpIndex.create({ d: model.hidden, kind, M: options.M ?? 32, efConstruction: options.efConstruction ?? 40 });
+          built.push(ix);
+          await ix.add(W, positions, { threads });
+          shard[kind] = ix;
+        }
+        shards.push(shard);
       }
-      shards.push(shard);
+      const engine = new QueryEngine(model, shards);
+      engine.#owned = built;
+      return engine;
+    } catch (err) {
+      for (const ix of built) ix.close();
+      throw err;
     }
-    return new QueryEngine(model, shards);
   }
 
   get shards(): readonly EngineShard[] {
@@ -276,11 +293,9 @@ export class QueryEngine {
     return new EngineResult(nq, k, ids, scores);
   }
 
-  /** Frees the indexes of every shard (not the token stores, which the caller opened). */
+  /** Frees the indexes this engine built (QueryEngine.build); idempotent. Nothing it was given. */
   close(): void {
-    for (const s of this.#shards) {
-      s.hnsw?.close();
-      s.flat?.close();
-    }
+    for (const ix of this.#owned) ix.close();
+    this.#owned = [];
   }
 }

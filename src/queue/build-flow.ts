@@ -6,25 +6,14 @@
  * build, or a retried train job re-queuing flow 2, adds nothing twice. An ingest is one flow of
  * the same stages with no training (submitIngest).
  */
-import { FlowProducer, type FlowJob, type JobsOptions } from 'bullmq';
+import type { FlowJob } from 'bullmq';
 
-import type { LoadedShard } from '../pipeline/load-shard.js';
-import { redisConnection, type QueueTarget } from './connection.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
+import { withFlow, type QueueTarget } from './connection.js';
 import { keys, shardId } from '../store/keys.js';
-import { JOBS, QUEUES, jobIds, type IndexPayload, type LoadShardPayload, type PublishPayload, type TrainPayload, type WeightsPayload } from './queues.js';
+import { JOB_RETRY, JOBS, QUEUES, jobIds, type IndexPayload, type LoadShardPayload, type PublishPayload, type TrainPayload, type WeightsPayload } from './queues.js';
 
 export type { QueueTarget } from './connection.js';
-
-const RETRY: JobsOptions = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
-
-async function withFlow<T>(t: QueueTarget, fn: (flow: FlowProducer) => Promise<T>): Promise<T> {
-  const flow = new FlowProducer({ connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
-  try {
-    return await fn(flow);
-  } finally {
-    await flow.close();
-  }
-}
 
 export interface SubmitBuildInput {
   version: string;
@@ -52,7 +41,7 @@ export async function submitBuild(t: QueueTarget, input: SubmitBuildInput): Prom
       name: JOBS.trainPsi,
       queueName: QUEUES.train,
       data,
-      opts: { ...RETRY, jobId: jobIds.train(input.version) },
+      opts: { ...JOB_RETRY, jobId: jobIds.train(input.version) },
       children: input.shards ? [] : sources.map((sourceKey) => loadNode(input.version, sourceKey, input.load)),
     });
     return node.job.id!;
@@ -64,7 +53,7 @@ function loadNode(version: string, sourceKey: string, load: Omit<LoadShardPayloa
     name: JOBS.loadShard,
     queueName: QUEUES.load,
     data: { ...load, sourceKey, version } satisfies LoadShardPayload,
-    opts: { ...RETRY, jobId: jobIds.load(version, sourceKey), failParentOnFailure: true },
+    opts: { ...JOB_RETRY, jobId: jobIds.load(version, sourceKey), failParentOnFailure: true },
   };
 }
 
@@ -74,13 +63,13 @@ function shardNode(version: string, key: { shardId: string }, weights: WeightsPa
     name: JOBS.buildIndex,
     queueName: QUEUES.index,
     data: { version, shardId: key.shardId } satisfies IndexPayload,
-    opts: { ...RETRY, jobId: jobIds.index(version, key.shardId), failParentOnFailure: true },
+    opts: { ...JOB_RETRY, jobId: jobIds.index(version, key.shardId), failParentOnFailure: true },
     children: [
       {
         name: JOBS.computeWeights,
         queueName: QUEUES.weights,
         data: weights,
-        opts: { ...RETRY, jobId: jobIds.weights(version, key.shardId), failParentOnFailure: true },
+        opts: { ...JOB_RETRY, jobId: jobIds.weights(version, key.shardId), failParentOnFailure: true },
         ...(load ? { children: [load] } : {}),
       },
     ],
@@ -95,7 +84,7 @@ export async function queueShardStages(t: QueueTarget, version: string, shards: 
       name: JOBS.publishVersion,
       queueName: QUEUES.publish,
       data: { version, modelKey, operation: 'build', ...(options.promote === false ? { promote: false } : {}) } satisfies PublishPayload,
-      opts: { ...RETRY, jobId: jobIds.publish(version) },
+      opts: { ...JOB_RETRY, jobId: jobIds.publish(version) },
       children: shards.map((s) => shardNode(version, s, { version, modelKey, shard: s })),
     });
   });
@@ -130,7 +119,7 @@ export async function submitIngest(t: QueueTarget, input: SubmitIngestInput): Pr
         sources,
         ...(input.driftFraction !== undefined ? { driftFraction: input.driftFraction } : {}),
       } satisfies PublishPayload,
-      opts: { ...RETRY, jobId: jobIds.publish(input.version) },
+      opts: { ...JOB_RETRY, jobId: jobIds.publish(input.version) },
       children: sources.map((sourceKey) =>
         shardNode(input.version, { shardId: shardId(sourceKey) }, { version: input.version, modelKey: input.modelKey, shardId: shardId(sourceKey) }, loadNode(input.version, sourceKey, input.load)),
       ),

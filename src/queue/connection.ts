@@ -3,7 +3,7 @@
  * instance: BullMQ then owns its connections and closes them with the queue or worker (a client
  * passed in is treated as shared and left open). Workers need maxRetriesPerRequest null.
  */
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
 
 import { ConfigError } from '../errors.js';
 
@@ -46,5 +46,15 @@ export async function withQueue<T>(t: QueueTarget, name: string, fn: (q: Queue) 
     return await fn(q);
   } finally {
     await q.close();
+  }
+}
+
+/** Runs `fn` with a flow producer that is closed afterwards. */
+export async function withFlow<T>(t: QueueTarget, fn: (flow: FlowProducer) => Promise<T>): Promise<T> {
+  const flow = new FlowProducer({ connection: redisConnection(t.redisUrl), prefix: t.prefix ?? 'bull' });
+  try {
+    return await fn(flow);
+  } finally {
+    await flow.close();
   }
 }

@@ -3,7 +3,10 @@
  * embeddings and never credentials. Job ids are deterministic (version + role + shard), so
  * submitting the same build twice does no work twice.
  */
-import type { LoadedShard } from '../pipeline/load-shard.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
+
+/** Options of every queued job: three attempts with exponential backoff; jobs kept for status and the dashboard. */
+export const JOB_RETRY = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false } as const;
 
 export const QUEUES = {
   load: 'lemur-load',
@@ -12,7 +15,7 @@ export const QUEUES = {
   index: 'lemur-index',
   publish: 'lemur-publish',
   schedule: 'lemur-schedule',
-  query: 'lemur-query',
+  eval: 'lemur-eval',
 } as const;
 
 export const JOBS = {

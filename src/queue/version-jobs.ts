@@ -7,12 +7,10 @@ import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { withQueue, type QueueTarget } from './connection.js';
 import { waitForJob } from './queue-status.js';
-import { JOBS, QUEUES, type CompactPayload, type DeletePayload } from './queues.js';
-
-const OPTS = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
+import { JOB_RETRY, JOBS, QUEUES, type CompactPayload, type DeletePayload } from './queues.js';
 
 async function runOnPublishQueue(t: QueueTarget, name: string, data: object, jobId: string, timeoutMs: number): Promise<unknown> {
-  await withQueue(t, QUEUES.publish, (q) => q.add(name, data, { ...OPTS, jobId }));
+  await withQueue(t, QUEUES.publish, (q) => q.add(name, data, { ...JOB_RETRY, jobId }));
   return waitForJob(t, QUEUES.publish, jobId, timeoutMs);
 }
 

@@ -13,7 +13,8 @@
  *   versions/<version>/manifest.json  (a version may reference artifacts of older versions:
  *                                     copy-on-write, since every artifact is immutable)
  *   requests/<version>/delete-ids.json   the ids a queued delete was asked to remove
- *   evals/<evalId>/…                  queued evaluations: queries, per-batch results, report
+ *   evals/<evalId>/plan.json          a queued evaluation's plan; queries.lts, truth/given.json,
+ *                                     truth/batch-N.json, results/batch-N.parquet, report.{json,html}
  *   schedules/<name>/runs/<at>.json   one record per scheduled run (outcome, recalls)
  *   current                           the pointer to the published version
  */
@@ -38,12 +39,24 @@ export const keys = {
   deleted: (version: string, id: string): string => checkKey(`versions/${version}/${id}/deleted.u32`),
   deletedIds: (version: string): string => checkKey(`versions/${version}/deleted-ids.json`),
   manifest: (version: string): string => checkKey(`versions/${version}/manifest.json`),
+  /** The prefix every version's objects live under (list it to find manifests). */
+  versionsPrefix: 'versions/',
+  /** The version a listed key is the manifest of, or undefined for any other key. */
+  versionOfManifest: (key: string): string | undefined => /^versions\/([^/]+)\/manifest\.json$/.exec(key)?.[1],
   deleteRequest: (version: string): string => checkKey(`requests/${version}/delete-ids.json`),
+  evalPlan: (evalId: string): string => checkKey(`evals/${evalId}/plan.json`),
   evalQueries: (evalId: string): string => checkKey(`evals/${evalId}/queries.lts`),
+  evalGivenTruth: (evalId: string): string => checkKey(`evals/${evalId}/truth/given.json`),
   evalResults: (evalId: string, batch: number): string => checkKey(`evals/${evalId}/results/batch-${String(batch).padStart(5, '0')}.parquet`),
   evalTruth: (evalId: string, batch: number): string => checkKey(`evals/${evalId}/truth/batch-${String(batch).padStart(5, '0')}.json`),
   evalReport: (evalId: string, ext: 'json' | 'html'): string => checkKey(`evals/${evalId}/report.${ext}`),
+  /** The prefix of every evaluation's objects. */
+  evalsPrefix: 'evals/',
+  /** Whether a listed key is an evaluation's JSON report. */
+  isEvalReport: (key: string): boolean => /^evals\/[^/]+\/report\.json$/.test(key),
   scheduleRun: (name: string, at: string): string => checkKey(`schedules/${name}/runs/${at}.json`),
+  /** The prefix of one schedule's run records (list it). */
+  scheduleRuns: (name: string): string => `schedules/${name}/runs/`,
   current: (): string => 'current',
 };
 

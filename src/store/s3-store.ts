@@ -16,6 +16,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 
+import { loadServiceConfig } from '../config.js';
 import { StoreError } from '../errors.js';
 import { checkKey, type ObjectInfo, type ObjectStore } from './object-store.js';
 
@@ -45,7 +46,7 @@ export class S3Store implements ObjectStore {
     this.#prefix = (o.prefix ?? '').replace(/^\/+|\/+$/g, '');
     this.url = `s3://${o.bucket}${this.#prefix ? `/${this.#prefix}` : ''}`;
     const cfg: S3ClientConfig = {
-      region: process.env['AWS_REGION'] ?? o.region ?? 'us-east-1',
+      region: loadServiceConfig().awsRegion ?? o.region ?? 'us-east-1',
       forcePathStyle: o.forcePathStyle ?? false,
       // Only checksum when an operation requires it: S3-compatible servers (s3rver, older MinIO)
       // store the aws-chunked framing of streamed PUTs as object bytes otherwise.

@@ -14,7 +14,7 @@ import { fitLemur } from '../../src/model/fit-lemur.js';
 import type { LemurModel } from '../../src/model/lemur-model.js';
 import { maxsimExactTopK } from '../../src/native/maxsim.js';
 import { TokenStore } from '../../src/native/token-store.js';
-import { lemurSearch } from '../../src/query/lemur-search.js';
+import { lemurSearch } from '../helpers/lemur-search.js';
 import { sequentialIds } from '../helpers/data.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 import { setLogLevel } from '../../src/log.js';

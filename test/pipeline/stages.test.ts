@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { currentVersion, verifyVersion } from '../../src/index/publish.js';
+import { currentVersion } from '../../src/versions/current.js';
+import { verifyVersion } from '../../src/versions/manifest.js';
 import { setLogLevel } from '../../src/log.js';
 import { loadShard } from '../../src/pipeline/load-shard.js';
 import { publishBuild } from '../../src/pipeline/publish-stage.js';

@@ -106,7 +106,7 @@ describe('dashboard and metrics', () => {
     parts.reduce((o, p) => (vectors.set(p, o), o + p.length), 0);
     const queries = { dim: 32, vectors, counts: Int32Array.from(parts, (p) => p.length / 32), ids: parts.map((_, i) => `q${i}`) };
     await submitEval(target(), store, { evalId: 'eval-dash', versions: ['v1'], settings: [{ kPrime: 50, efSearch: 100, candidates: 'hnsw' }], k: 10, queries, truth: { exactSample: 40 } });
-    await waitForJob(target(), QUEUES.query, evalJobIds.report('eval-dash'), 120_000);
+    await waitForJob(target(), QUEUES.eval, evalJobIds.report('eval-dash'), 120_000);
     await setSchedule(target(), { name: 'nightly', cron: '0 3 * * *', tz: 'Europe/Paris', run: { source: 'sources/' } });
     await page.goto(dash.url);
     const row = page.locator('#versions tbody tr').first();
@@ -127,10 +127,10 @@ describe('dashboard and metrics', () => {
     assert.equal(moved('lemur_docs_indexed_total'), 1500);
     assert.equal(moved('lemur_job_duration_seconds_count{queue="lemur-train",job="train-psi"}'), 1);
     assert.ok(moved('lemur_job_duration_seconds_sum{queue="lemur-train",job="train-psi"}') > 0);
-    // the evaluation's searches ran in this process's query worker: queries served, with latency
+    // the evaluation's searches ran in this process's eval worker: queries served, with latency
     assert.ok(moved('lemur_queries_total') >= 40, `${moved('lemur_queries_total')}`);
     assert.ok(moved('lemur_search_duration_seconds_count{batch="single"}') >= 8);
-    assert.ok(moved('lemur_jobs_total{queue="lemur-query",job="eval-report",outcome="completed"}') === 1);
+    assert.ok(moved('lemur_jobs_total{queue="lemur-eval",job="eval-report",outcome="completed"}') === 1);
   });
 
   it("shows a failed shard's reason on the overview and in Bull Board", async () => {

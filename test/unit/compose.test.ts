@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { ROLES } from '../../workers/roles.js';
+import { ROLES, resolveRole } from '../../workers/roles.js';
 
 const file = fileURLToPath(new URL('../../../docker-compose.yml', import.meta.url));
 const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
@@ -27,5 +27,11 @@ describe('docker-compose.yml', () => {
     for (const role of Object.keys(ROLES)) assert.match(text, new RegExp(`command: \\["worker", "${role}"\\]`), role);
     assert.match(text, /--appendonly", "yes"/);
     assert.match(text, /minio\/minio/);
+  });
+
+  it('runs evaluations as the eval role; `lemur worker query` still names it', () => {
+    assert.match(readFileSync(file, 'utf8'), /command: \["worker", "eval"\]/);
+    assert.equal(resolveRole('query'), 'eval');
+    assert.equal(resolveRole('toString'), undefined);
   });
 });

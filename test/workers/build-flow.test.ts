@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { Queue, type Worker } from 'bullmq';
 
-import { currentVersion, verifyVersion } from '../../src/index/publish.js';
+import { currentVersion } from '../../src/versions/current.js';
+import { verifyVersion } from '../../src/versions/manifest.js';
 import { setLogLevel } from '../../src/log.js';
 import { submitBuild } from '../../src/queue/build-flow.js';
 import { buildProgress, progressLine } from '../../src/queue/build-progress.js';

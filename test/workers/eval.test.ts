@@ -1,5 +1,5 @@
 /**
- * Queued bulk evaluation on a real Redis with two query workers: 10 000 queries split into
+ * Queued bulk evaluation on a real Redis with two eval workers: 10 000 queries split into
  * batches, none lost, every result equal to the same search run in this process; exact ground
  * truth for a sample; the report's recall equals recall computed here; the HTML report loads
  * in headless Chromium with no console errors and shows the plot (screenshot saved).
@@ -24,7 +24,7 @@ import { waitForJob } from '../../src/queue/queue-status.js';
 import { QUEUES, jobIds } from '../../src/queue/queues.js';
 import { keys } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
-import { startQueryWorker } from '../../workers/query-worker.js';
+import { startEvalWorker } from '../../workers/eval-worker.js';
 import { ROLES, startRoles, type Role } from '../../workers/roles.js';
 import { artifactPath, launchBrowser, watchedPage } from '../helpers/browser.js';
 import { putCorpusShard } from '../helpers/corpus-shards.js';
@@ -50,8 +50,8 @@ before(async () => {
   redis = await startTestRedis();
   await putCorpusShard(store, 'sources/a.parquet', corpus, 0, 300);
   await putCorpusShard(store, 'sources/b.parquet', corpus, 300, 600);
-  const roles = (Object.keys(ROLES) as Role[]).filter((r) => r !== 'query');
-  workers = [...startRoles(roles, store, target()), startQueryWorker(store, target()), startQueryWorker(store, target())];
+  const roles = (Object.keys(ROLES) as Role[]).filter((r) => r !== 'eval');
+  workers = [...startRoles(roles, store, target()), startEvalWorker(store, target()), startEvalWorker(store, target())];
   await submitBuild(target(), { version: 'v1', sources: ['sources/a.parquet', 'sources/b.parquet'], load: { dim: DIM }, fit: { mPrime: 128, nLearn: 4000, olsSamples: 256, hidden: 64, epochs: 2, seed: 1 } });
   await waitForJob(target(), QUEUES.publish, jobIds.publish('v1'), 120_000);
 });
@@ -68,7 +68,7 @@ describe('queued bulk evaluation', () => {
     const queries = { dim: DIM, vectors: corpus.queryVectors, counts: corpus.queryCounts, ids: Array.from({ length: NQ }, (_, i) => `q${i}`) };
     const plan = await submitEval(target(), store, { evalId: 'e1', versions: ['v1'], settings, k: 10, queries, batchSize: 500, truth: { exactSample: 300, seed: 3 } });
     assert.equal(plan.exactSample!.length, 300);
-    await waitForJob(target(), QUEUES.query, evalJobIds.report('e1'), 300_000);
+    await waitForJob(target(), QUEUES.eval, evalJobIds.report('e1'), 300_000);
     report = JSON.parse((await store.get(keys.evalReport('e1', 'json'))).toString()) as EvalReport;
     assert.equal(report.results.length, NQ / 500);
     // every query, every setting, k results, nothing twice
@@ -111,7 +111,7 @@ describe('queued bulk evaluation', () => {
   it('fails the evaluation, not hangs, when a batch fails', async () => {
     const queries = { dim: DIM, vectors: corpus.queryVectors.slice(0, 40 * DIM), counts: Int32Array.from({ length: 10 }, () => 4), ids: Array.from({ length: 10 }, (_, i) => `q${i}`) };
     await submitEval(target(), store, { evalId: 'e-bad', versions: ['no-such-version'], settings: [settings[0]!], k: 10, queries, batchSize: 5, truth: undefined });
-    await assert.rejects(waitForJob(target(), QUEUES.query, evalJobIds.report('e-bad'), 60_000), /e-bad\.batch\.\d failed|no-such-version/);
+    await assert.rejects(waitForJob(target(), QUEUES.eval, evalJobIds.report('e-bad'), 60_000), /e-bad\.batch\.\d failed|no-such-version/);
   });
 
   it('writes an HTML report that loads in headless Chromium without errors and shows the plot', async () => {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Queue } from 'bullmq';
 
-import { readManifest } from '../../src/index/publish.js';
+import { readManifest } from '../../src/versions/manifest.js';
 import { submitBuild } from '../../src/queue/build-flow.js';
 import { redisConnection } from '../../src/queue/connection.js';
 import { waitForJob } from '../../src/queue/queue-status.js';

@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { Queue, type Worker } from 'bullmq';
 
 import { generateCorpus } from '../../src/data/synthetic-corpus.js';
-import { currentVersion, readManifest } from '../../src/index/publish.js';
+import { currentVersion } from '../../src/versions/current.js';
+import { readManifest } from '../../src/versions/manifest.js';
 import { deleteDocs } from '../../src/pipeline/delete-docs.js';
 import { setLogLevel } from '../../src/log.js';
 import { submitBuild } from '../../src/queue/build-flow.js';

@@ -10,7 +10,9 @@ import { submitBuild } from '../../queue/build-flow.js';
 import { buildProgress, progressLine } from '../../queue/build-progress.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
+import { listParquet } from '../../store/files.js';
 import { openStore } from '../../store/open-store.js';
+import { FIT_FLAGS, fitOptions, newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
 import { withQueues } from './with-queues.js';
 
 export interface BuildOptions {
@@ -21,13 +23,9 @@ export interface BuildOptions {
   timeoutS: number;
 }
 
-export function newVersion(): string {
-  return new Date().toISOString().replace(/[:.]/g, '-');
-}
-
 export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>> {
   const store = openStore();
-  const sources = (await store.list(o.prefix)).map((x) => x.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
+  const sources = await listParquet(store, o.prefix);
   if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.prefix}' in ${store.url}`);
   const version = o.version ?? newVersion();
   const t0 = performance.now();
@@ -63,3 +61,17 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
     }
   });
 }
+
+export const buildCommand: Command = {
+  name: 'build',
+  usage: `  build <prefix> [--version V] [--wait] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
+                                              build and publish a version from every .parquet under <prefix>
+                                              of the store (no REDIS_URL: a private Redis and in-process workers)`,
+  async run(args) {
+    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, ...FIT_FLAGS, timeout: { type: 'string' } }, true);
+    if (positionals.length !== 1) throw new ConfigError('lemur build takes one store prefix, e.g. `lemur build sources/`');
+    const fit = fitOptions(values);
+    printLine(await runBuild({ prefix: positionals[0]!, ...(values.version ? { version: values.version } : {}), wait: values.wait ?? false, fit, timeoutS: positiveInt('timeout', values.timeout, 24 * 3600) }));
+    return 0;
+  },
+};

@@ -16,7 +16,7 @@ import { log } from '../../log.js';
 import { kernelInfo } from '../../native/cpu.js';
 import { maxsimExactTopK } from '../../native/maxsim.js';
 import { TokenStore } from '../../native/token-store.js';
-import { makeScratchDir } from '../../pipeline/scratch.js';
+import { makeScratchDir } from '../../store/scratch.js';
 import { openVersion } from '../../query/open-version.js';
 import { openStore } from '../../store/open-store.js';
 import { S3Store } from '../../store/s3-store.js';
@@ -25,9 +25,10 @@ import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES } from '../../queue/queues.js';
 import { keys } from '../../store/keys.js';
 import type { LocalStore } from '../../store/local-store.js';
-import { newVersion, runBuild } from './build.js';
+import { newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
+import { runBuild } from './build.js';
 import { expandSettings } from './eval.js';
-import { runIngest } from './versions-ops.js';
+import { runIngest } from './ingest.js';
 import { withQueues } from './with-queues.js';
 
 /** Candidates reranked per query (across all shards), HNSW beam 2k'. */
@@ -111,8 +112,19 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   const evalId = `eval-${stamp}`;
   await withQueues(store, async (target) => {
     await submitEval(target, store, { evalId, versions: [version], settings: expandSettings([50, 100, 200], undefined, ['hnsw']), k, queries, truth: { exactSample: Math.min(100, o.queries) } });
-    await waitForJob(target, QUEUES.query, evalJobIds.report(evalId), 3600_000);
+    await waitForJob(target, QUEUES.eval, evalJobIds.report(evalId), 3600_000);
   });
   result['report'] = join((store as LocalStore).root, keys.evalReport(evalId, 'html'));
   return result;
 }
+
+export const demoCommand: Command = {
+  name: 'demo',
+  usage: `  demo [--docs N] [--queries N] [--seed N]   generate a corpus, fit LEMUR, build the index, run the
+                                              queries; prints one JSON line with recall against exact MaxSim`,
+  async run(args) {
+    const { values } = parse(args, { docs: { type: 'string' }, queries: { type: 'string' }, seed: { type: 'string' } });
+    printLine(await runDemo({ docs: positiveInt('docs', values.docs, 4000), queries: positiveInt('queries', values.queries, 200), seed: positiveInt('seed', values.seed, 7) }));
+    return 0;
+  },
+};

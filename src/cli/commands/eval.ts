@@ -1,6 +1,6 @@
 /**
  * `lemur eval <queries>`: a queued bulk evaluation. The queries are split into batches on the
- * query queue; query workers search them under every version × setting and compute exact
+ * eval queue; eval workers search them under every version × setting and compute exact
  * ground truth for a sample; a report job writes JSON + HTML (recall against QPS, latency
  * percentiles) to the store. Without REDIS_URL the queues and workers run in this process.
  */
@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { ConfigError, PipelineError } from '../../errors.js';
 import type { EvalSetting } from '../../eval/plan.js';
 import { submitEval, evalJobIds } from '../../eval/submit-eval.js';
-import { currentVersion } from '../../index/publish.js';
+import { currentVersion } from '../../versions/current.js';
 import type { CandidateSource } from '../../query/query-engine.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES } from '../../queue/queues.js';
 import { keys } from '../../store/keys.js';
 import { LocalStore } from '../../store/local-store.js';
 import { openStore } from '../../store/open-store.js';
-import { newVersion } from './build.js';
+import { intList, newVersion, parse, positiveInt, print, type Command } from '../command.js';
 import { readQueries } from './query.js';
 import { withQueues } from './with-queues.js';
 
@@ -81,7 +81,7 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
     await submitEval(target, store, { evalId, versions, settings: expandSettings(o.kPrimes, o.efSearch, o.candidates), k: o.k, queries, batchSize: o.batchSize, truth });
     let r: Record<string, unknown>;
     try {
-      r = (await waitForJob(target, QUEUES.query, evalJobIds.report(evalId), o.timeoutS * 1000)) as Record<string, unknown>;
+      r = (await waitForJob(target, QUEUES.eval, evalJobIds.report(evalId), o.timeoutS * 1000)) as Record<string, unknown>;
     } catch (err) {
       throw new PipelineError(`evaluation ${evalId} failed: ${(err as Error).message}`, { cause: err });
     }
@@ -96,3 +96,50 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
     return out;
   });
 }
+
+export const evalCommand: Command = {
+  name: 'eval',
+  usage: `  eval <queries> [--groundtruth FILE | --exact-sample N] [--k 10] [--kprime 100,200] [--ef-search 200,400]
+       [--candidates hnsw,bruteforce] [--version V,W] [--batch N] [--out DIR] [--json]
+                                              queued bulk evaluation: recall against exact MaxSim, QPS, latency;
+                                              JSON + HTML report in the store (FILE: JSON lines {"query","ids"})`,
+  async run(args) {
+    const { values, positionals } = parse(
+      args,
+      {
+        groundtruth: { type: 'string' },
+        'exact-sample': { type: 'string' },
+        k: { type: 'string' },
+        kprime: { type: 'string' },
+        'ef-search': { type: 'string' },
+        candidates: { type: 'string' },
+        version: { type: 'string' },
+        batch: { type: 'string' },
+        out: { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      true,
+    );
+    if (positionals.length !== 1) throw new ConfigError('lemur eval takes one query source: a ../shared/data folder or a Parquet file of queries');
+    if (values.groundtruth && values['exact-sample']) throw new ConfigError('give --groundtruth or --exact-sample, not both');
+    const candidates = (values.candidates ?? 'hnsw').split(',');
+    // published versions carry HNSW indexes; 'bruteforce' is the exact sgemm scan over W (Faiss flat would give the same candidates)
+    for (const c of candidates) if (!['hnsw', 'bruteforce'].includes(c)) throw new ConfigError(`Expected --candidates from hnsw, bruteforce but received '${c}'`);
+    const r = await runEval({
+      source: positionals[0]!,
+      ...(values.version ? { versions: values.version.split(',') } : {}),
+      k: positiveInt('k', values.k, 10),
+      kPrimes: intList('kprime', values.kprime ?? '100,200'),
+      ...(values['ef-search'] ? { efSearch: intList('ef-search', values['ef-search']) } : {}),
+      candidates: candidates as CandidateSource[],
+      ...(values.groundtruth ? { groundtruth: values.groundtruth } : {}),
+      ...(values['exact-sample'] ? { exactSample: positiveInt('exact-sample', values['exact-sample'], 200) } : {}),
+      batchSize: positiveInt('batch', values.batch, 256),
+      ...(values.out ? { out: values.out } : {}),
+      timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
+    });
+    print(r, values.json ?? false);
+    return 0;
+  },
+};

@@ -14,6 +14,7 @@ import { readShard } from '../../parquet/read-shard.js';
 import { openVersion } from '../../query/open-version.js';
 import { LocalStore } from '../../store/local-store.js';
 import { openStore } from '../../store/open-store.js';
+import { parse, positiveInt, print, type Command } from '../command.js';
 
 export interface QueryOptions {
   source: string;
@@ -49,3 +50,23 @@ export async function runQuery(o: QueryOptions): Promise<{ version: string; resu
     opened.close();
   }
 }
+
+export const queryCommand: Command = {
+  name: 'query',
+  usage: `  query <source> [--k N] [--k-prime N] [--ef-search N] [--version V] [--json]
+                                              top-k ids and exact MaxSim scores from the published version;
+                                              <source>: a ../shared/data folder or a Parquet file of queries`,
+  async run(args) {
+    const { values, positionals } = parse(args, { k: { type: 'string' }, 'k-prime': { type: 'string' }, 'ef-search': { type: 'string' }, version: { type: 'string' }, json: { type: 'boolean', default: false } }, true);
+    if (positionals.length !== 1) throw new ConfigError('lemur query takes one source: a ../shared/data folder or a Parquet file of queries');
+    const r = await runQuery({
+      source: positionals[0]!,
+      k: positiveInt('k', values.k, 10),
+      kPrime: positiveInt('k-prime', values['k-prime'], 100),
+      ...(values['ef-search'] ? { efSearch: positiveInt('ef-search', values['ef-search'], 200) } : {}),
+      ...(values.version ? { version: values.version } : {}),
+    });
+    print(r, values.json ?? false);
+    return 0;
+  },
+};

@@ -4,10 +4,12 @@
  * in this process.
  */
 import { config } from '../../config.js';
+import { PipelineError } from '../../errors.js';
 import type { QueueTarget } from '../../queue/build-flow.js';
 import { startEmbeddedRedis } from '../../queue/embedded-redis.js';
-import { makeScratchDir } from '../../pipeline/scratch.js';
+import { makeScratchDir } from '../../store/scratch.js';
 import type { ObjectStore } from '../../store/object-store.js';
+import { openStore } from '../../store/open-store.js';
 import { ROLES, startRoles, type Role } from '../../../workers/roles.js';
 
 export async function withQueues<T>(store: ObjectStore, fn: (target: QueueTarget, embedded: boolean) => Promise<T>): Promise<T> {
@@ -24,4 +26,16 @@ export async function withQueues<T>(store: ObjectStore, fn: (target: QueueTarget
     await redis.stop();
     scratch.cleanup();
   }
+}
+
+/** Runs a version-writing job on the publish queue and waits for it; its failure becomes a PipelineError. */
+export async function versionJob<T>(what: string, fn: (target: QueueTarget, store: ObjectStore) => Promise<unknown>): Promise<T> {
+  const store = openStore();
+  return withQueues(store, async (target) => {
+    try {
+      return (await fn(target, store)) as T;
+    } catch (err) {
+      throw new PipelineError(`${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  });
 }

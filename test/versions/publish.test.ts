@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { CorruptFileError, InvalidArgumentError, VersionConflictError } from '../../src/errors.js';
-import { currentVersion, listVersions, publishVersion, rollback, verifyVersion } from '../../src/index/publish.js';
+import { currentVersion } from '../../src/versions/current.js';
+import { listVersions, verifyVersion } from '../../src/versions/manifest.js';
+import { publishVersion, rollback } from '../../src/versions/publish.js';
 import { keys } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';

@@ -7,7 +7,7 @@
 import { CorruptFileError } from '../errors.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
-import type { ShardEntry } from './publish.js';
+import type { ShardEntry } from './manifest.js';
 import { readStoreIds } from './store-ids.js';
 
 /** The shard's tombstoned positions, sorted. */

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 
 import { Random } from '../../src/data/random.js';
 import { CorruptFileError } from '../../src/errors.js';
-import { readStoreIds } from '../../src/index/store-ids.js';
+import { readStoreIds } from '../../src/versions/store-ids.js';
 import { TokenStore } from '../../src/native/token-store.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { randomItems } from '../helpers/data.js';

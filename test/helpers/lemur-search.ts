@@ -1,13 +1,14 @@
 /**
  * LEMUR search over one token store with brute-force candidates: query features, exact
- * inner-product top-k' over all W rows (sgemm), then exact MaxSim rerank to the top-k.
- * (The Faiss HNSW candidate generator arrives with the query engine.)
+ * inner-product top-k' over all W rows (sgemm), then exact MaxSim rerank to the top-k, each
+ * stage timed. The reference path of tests and benchmarks (bench/lemur.ts); the pipeline serves
+ * queries through QueryEngine (src/query/query-engine.ts).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { maxsimRerank, type SearchResult } from '../native/maxsim.js';
-import { innerProductTopK } from '../native/ols.js';
-import type { TokenStore } from '../native/token-store.js';
-import type { LemurModel } from '../model/lemur-model.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { maxsimRerank, type SearchResult } from '../../src/native/maxsim.js';
+import { innerProductTopK } from '../../src/native/ols.js';
+import type { TokenStore } from '../../src/native/token-store.js';
+import type { LemurModel } from '../../src/model/lemur-model.js';
 
 export interface LemurSearchOptions {
   /** Results per query. @defaultValue 10 */

@@ -8,8 +8,11 @@
  */
 import { config } from '../config.js';
 import { ConfigError, PipelineError, VersionConflictError } from '../errors.js';
-import { heldOutQueries, recallAtK, type QuerySet } from '../eval/query-set.js';
-import { currentVersion, promoteVersion, readManifest } from '../index/publish.js';
+import { FIT_DEFAULTS } from '../fit-defaults.js';
+import { heldOutQueries, recallAtK, type QuerySet } from './query-set.js';
+import { currentVersion } from '../versions/current.js';
+import { readManifest } from '../versions/manifest.js';
+import { promoteVersion } from '../versions/publish.js';
 import { log } from '../log.js';
 import { readShard } from '../parquet/read-shard.js';
 import { openVersion } from '../query/open-version.js';
@@ -19,9 +22,10 @@ import { submitBuild } from '../queue/build-flow.js';
 import { waitForJob } from '../queue/queue-status.js';
 import { QUEUES, jobIds, type ScheduledRunPayload } from '../queue/queues.js';
 import { queueCompact } from '../queue/version-jobs.js';
+import { listParquet } from '../store/files.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
-import type { LoadedShard } from './load-shard.js';
+import type { LoadedShard } from '../store/loaded-shard.js';
 
 export interface RunRecord {
   schedule: string;
@@ -38,7 +42,8 @@ export interface RunRecord {
   queries: number;
 }
 
-const FIT_KEYS = ['mPrime', 'nLearn', 'olsSamples', 'hidden', 'numLayers', 'epochs', 'batch', 'lr', 'clip', 'valFraction', 'seed'];
+/** The fit settings a retrain carries over from the current model's config. */
+const FIT_KEYS = Object.keys(FIT_DEFAULTS);
 
 /** Settings of the gate's comparison (the query path users get by default). */
 const GATE = { k: 10, kPrime: 100, queries: 200, seed: 20261122 };
@@ -96,7 +101,7 @@ async function gatedRebuild(
   for (const k of FIT_KEYS) if (typeof baseConfig[k] === 'number') fit[k] = baseConfig[k] as number;
   Object.assign(fit, run.fit ?? {});
   if (run.source !== undefined) {
-    const sources = (await store.list(run.source)).map((o) => o.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
+    const sources = await listParquet(store, run.source);
     if (sources.length === 0) throw new ConfigError(`schedule ${run.schedule}: no .parquet objects under '${run.source}' in ${store.url}`);
     await submitBuild(target, { version: candidate, sources, fit, promote: false });
   } else {

@@ -1,5 +1,5 @@
 /**
- * The query role: a queued evaluation's batches (search under every version × setting), its
+ * The eval role: a queued evaluation's batches (search under every version × setting), its
  * exact ground truth, and its report. Each worker keeps the versions it opened warm, so a
  * version is loaded once per worker, not once per batch.
  */
@@ -14,15 +14,15 @@ import { childValues, startWorker, type StartWorkerOptions } from '../src/queue/
 import { keys } from '../src/store/keys.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 
-type QueryJob = Job<EvalBatchPayload | ExactBatchPayload | EvalReportPayload>;
+type EvalJob = Job<EvalBatchPayload | ExactBatchPayload | EvalReportPayload>;
 
-async function report(store: ObjectStore, job: QueryJob): Promise<Record<string, unknown>> {
+async function report(store: ObjectStore, job: EvalJob): Promise<Record<string, unknown>> {
   const { evalId } = job.data;
   const plan = await readPlan(store, evalId);
   const values = await childValues<EvalBatchResult | { batch: number; truthKey: string }>(job);
   const batches = values.filter((v): v is EvalBatchResult => 'resultsKey' in v);
   const truth: TruthRows = {};
-  if (plan.truth === 'given') Object.assign(truth, JSON.parse((await store.get(`evals/${evalId}/truth/given.json`)).toString('utf8')) as TruthRows);
+  if (plan.truth === 'given') Object.assign(truth, JSON.parse((await store.get(keys.evalGivenTruth(evalId))).toString('utf8')) as TruthRows);
   for (const v of values) {
     if (!('truthKey' in v)) continue;
     const part = JSON.parse((await store.get(v.truthKey)).toString('utf8')) as TruthRows;
@@ -34,10 +34,10 @@ async function report(store: ObjectStore, job: QueryJob): Promise<Record<string,
   return { evalId, report: keys.evalReport(evalId, 'json'), html: keys.evalReport(evalId, 'html'), queries: r.queries, k: r.k, settings: r.settings };
 }
 
-export function startQueryWorker(store: ObjectStore, o: StartWorkerOptions) {
+export function startEvalWorker(store: ObjectStore, o: StartWorkerOptions) {
   const versions = new VersionCache(store);
   const queries = new QueryCache(store);
-  const worker = startWorker(QUEUES.query, async (job: QueryJob): Promise<unknown> => {
+  const worker = startWorker(QUEUES.eval, async (job: EvalJob): Promise<unknown> => {
     switch (job.name) {
       case JOBS.evalBatch:
         return runEvalBatch(store, versions, queries, job.data as EvalBatchPayload);
@@ -46,7 +46,7 @@ export function startQueryWorker(store: ObjectStore, o: StartWorkerOptions) {
       case JOBS.evalReport:
         return report(store, job);
       default:
-        throw new Error(`query worker: unknown job name '${job.name}'`);
+        throw new Error(`eval worker: unknown job name '${job.name}'`);
     }
   }, o);
   worker.on('closed', () => {

@@ -5,8 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { LocalStore } from '../store/local-store.js';
-import type { ObjectStore } from '../store/object-store.js';
+import { LocalStore } from './local-store.js';
+import type { ObjectStore } from './object-store.js';
 import { makeScratchDir } from './scratch.js';
 
 export interface LocalCopy {

@@ -1,0 +1,99 @@
+/**
+ * What every `lemur <verb>` is: a name, its usage lines and a run over its own arguments
+ * (src/cli/commands/<verb>.ts), plus the helpers they share for flags and output. main.ts is
+ * only the table of commands and the mapping of errors to exit codes.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+import { config } from '../config.js';
+import { ConfigError } from '../errors.js';
+import { FIT_DEFAULTS } from '../fit-defaults.js';
+
+export interface Command {
+  name: string;
+  /** Its lines of `lemur help`, already indented as the usage text shows them. */
+  usage: string;
+  /** Runs with the arguments after the verb; resolves to the exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+/** Flags the command line does not accept (exit code 2, with the usage). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+/** node:util parseArgs, strict; its own errors (code ERR_PARSE_ARGS_*) become UsageError. */
+export function parse<O extends Options>(args: string[], options: O, allowPositionals = false): Parsed<O> {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true }) as Parsed<O>;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message, { cause: err });
+    throw err;
+  }
+}
+
+export function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`Expected --${name} to be a positive integer but received '${v}'`);
+  return n;
+}
+
+export function intList(name: string, v: string): number[] {
+  return v.split(',').map((x) => positiveInt(name, x.trim(), 1));
+}
+
+export function needRedis(command: string): string {
+  const url = config().redisUrl;
+  if (!url) throw new ConfigError(`lemur ${command} talks to shared queues: set REDIS_URL`);
+  return url;
+}
+
+/** A result on stdout: one JSON line with --json, indented JSON otherwise. */
+export function print(value: unknown, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A result on stdout as one JSON line. */
+export function printLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** A new version's name: the time, key-safe. */
+export function newVersion(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
+}
+
+/** Resolves on SIGINT or SIGTERM (long-running commands: worker, dashboard). */
+export function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+/** The fit flags of build and schedule set. */
+export const FIT_FLAGS = {
+  epochs: { type: 'string' },
+  'm-prime': { type: 'string' },
+  'n-learn': { type: 'string' },
+  hidden: { type: 'string' },
+} as const;
+
+/** --epochs / --m-prime / --n-learn / --hidden as fit options (only those given). */
+export function fitOptions(values: { epochs?: string | undefined; 'm-prime'?: string | undefined; 'n-learn'?: string | undefined; hidden?: string | undefined }): Record<string, number> {
+  const fit: Record<string, number> = {};
+  if (values.epochs !== undefined) {
+    const e = Number(values.epochs);
+    if (!Number.isInteger(e) || e < 0) throw new ConfigError(`Expected --epochs to be an integer >= 0 but received '${values.epochs}'`);
+    fit['epochs'] = e;
+  }
+  if (values['m-prime'] !== undefined) fit['mPrime'] = positiveInt('m-prime', values['m-prime'], FIT_DEFAULTS.mPrime);
+  if (values['n-learn'] !== undefined) fit['nLearn'] = positiveInt('n-learn', values['n-learn'], FIT_DEFAULTS.nLearn);
+  if (values.hidden !== undefined) fit['hidden'] = positiveInt('hidden', values.hidden, FIT_DEFAULTS.hidden);
+  return fit;
+}

@@ -1,0 +1,82 @@
+/**
+ * `lemur ingest <prefix>`: adds Parquet shards to the current version without retraining, as a
+ * flow on the queues (load, weights and index spread over workers; publish adds the shards to
+ * current). Without REDIS_URL: a private Redis and in-process workers.
+ */
+import { parseFraction } from '../../config.js';
+import { ConfigError, PipelineError } from '../../errors.js';
+import { log } from '../../log.js';
+import { submitIngest } from '../../queue/build-flow.js';
+import { waitForJob } from '../../queue/queue-status.js';
+import { QUEUES, jobIds } from '../../queue/queues.js';
+import { listParquet } from '../../store/files.js';
+import { openStore } from '../../store/open-store.js';
+import { currentVersion } from '../../versions/current.js';
+import { readManifest } from '../../versions/manifest.js';
+import { newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
+import { withQueues } from './with-queues.js';
+
+export interface IngestOptions {
+  /** A store prefix (every .parquet under it) or one Parquet key. */
+  source: string;
+  version?: string;
+  wait: boolean;
+  driftFraction?: number;
+  timeoutS: number;
+}
+
+export async function runIngest(o: IngestOptions): Promise<Record<string, unknown>> {
+  const store = openStore();
+  const sources = await listParquet(store, o.source);
+  if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.source}' in ${store.url}`);
+  const base = await currentVersion(store);
+  if (!base) throw new ConfigError(`nothing to ingest into: no published version in ${store.url} (run lemur build first)`);
+  const m = await readManifest(store, base);
+  const version = o.version ?? newVersion();
+  const t0 = performance.now();
+  return withQueues(store, async (target, embedded) => {
+    await submitIngest(target, { version, base, modelKey: m.modelKey, sources, ...(o.driftFraction !== undefined ? { driftFraction: o.driftFraction } : {}) });
+    log.info('ingest submitted', { version, base, shards: sources.length, embedded });
+    if (!embedded && !o.wait) return { version, base, shards: sources.length, submitted: true };
+    let r: { docs: number; added: number; upserted: number; retrain?: string };
+    try {
+      r = (await waitForJob(target, QUEUES.publish, jobIds.publish(version), o.timeoutS * 1000)) as typeof r;
+    } catch (err) {
+      throw new PipelineError(`ingest ${version} failed: ${(err as Error).message}`, { cause: err });
+    }
+    const out: Record<string, unknown> = { version, base, shards: sources.length, docs: r.docs, added: r.added, upserted: r.upserted, ingest_s: Math.round((performance.now() - t0) / 100) / 10 };
+    if (r.retrain) {
+      out['retrain'] = r.retrain;
+      // the private Redis ends with this command: run the queued retrain before it does
+      if (embedded) {
+        log.info('drift past threshold: retraining before exit (a private Redis would lose the job)', { job: r.retrain });
+        try {
+          out['retrained'] = await waitForJob(target, QUEUES.schedule, r.retrain, o.timeoutS * 1000);
+        } catch (err) {
+          out['retrained'] = { failed: (err as Error).message };
+        }
+      }
+    }
+    return out;
+  });
+}
+
+export const ingestCommand: Command = {
+  name: 'ingest',
+  usage: `  ingest <prefix> [--version V] [--wait] [--drift F]
+                                              add the Parquet shards under <prefix> to the current version without
+                                              retraining (an existing id is replaced); queues a retrain past drift F`,
+  async run(args) {
+    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, drift: { type: 'string' }, timeout: { type: 'string' } }, true);
+    if (positionals.length !== 1) throw new ConfigError('lemur ingest takes one store prefix or Parquet key, e.g. `lemur ingest incoming/2026-11-22/`');
+    const r = await runIngest({
+      source: positionals[0]!,
+      ...(values.version ? { version: values.version } : {}),
+      wait: values.wait ?? false,
+      ...(values.drift !== undefined ? { driftFraction: parseFraction('--drift', values.drift, 0.2) } : {}),
+      timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
+    });
+    printLine(r);
+    return 0;
+  },
+};
