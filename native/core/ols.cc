@@ -9,6 +9,7 @@
 #include "blas.h"
 #include "fixed_order_gemm.h"
 #include "half.h"
+#include "maxsim.h"
 #include "parallel.h"
 #include "topk.h"
 
@@ -107,8 +108,39 @@ Status standardize(float* Y, int64_t n, int threads, float* mean, float* std) {
   return Status::Ok();
 }
 
+// A few queries: one pass over W with the dispatched dot product, each row read once from memory
+// for all of them, rows split over the threads. sgemm would compute the same products at
+// matrix-vector speed on one thread (OpenBLAS does not split a 1-row product), and this scan is
+// bound by reading W, so it wants every core's memory bandwidth.
+constexpr int64_t kDotScanMaxQueries = 4;
+
+Status ip_topk_dot_scan(const float* F, int64_t nq, const float* W, int64_t n, int h, int64_t k, int threads,
+                        Kernel kernel, int64_t* labels, float* distances) {
+  const KernelTable& kt = kernel_table(kernel);
+  const int nt = std::max(1, threads);
+  std::vector<std::vector<TopK>> local(nt);
+  for (auto& l : local)
+    for (int64_t q = 0; q < nq; ++q) l.emplace_back(k);
+  parallel_for(n, nt, 256, [&](int64_t b, int64_t e, int t) {
+    std::vector<TopK>& tops = local[t];
+    for (int64_t j = b; j < e; ++j) {
+      const float* w = W + j * h;
+      for (int64_t q = 0; q < nq; ++q) tops[q].push(kt.dot(F + q * h, w, h), j);
+    }
+  });
+  // the tie rule (higher score, then lower row) makes the merge independent of the split
+  for (int64_t q = 0; q < nq; ++q) {
+    TopK all(k);
+    for (const auto& l : local)
+      for (const Hit& hit : l[q].hits()) all.push(hit.score, hit.label);
+    all.write(labels + q * k, distances + q * k);
+  }
+  return Status::Ok();
+}
+
 Status ip_topk(const float* F, int64_t nq, const float* W, int64_t n, int h, int64_t k, int threads,
                int64_t* labels, float* distances) {
+  if (nq <= kDotScanMaxQueries) return ip_topk_dot_scan(F, nq, W, n, h, k, threads, default_kernel(), labels, distances);
   constexpr int64_t kBlock = 4096;
   std::vector<TopK> tops;
   tops.reserve(nq);

@@ -136,7 +136,8 @@ void psi_query_features(const PsiWeights& w, const float* Q, const int32_t* coun
   for (int64_t i = 0, r = 0; i < nq; ++i)
     for (int32_t t = 0; t < counts[i]; ++t) owner[r++] = i;
   std::fill(F, F + nq * w.hidden, 0.0f);
-  std::vector<float> Z(static_cast<size_t>(kForwardBlock) * w.hidden);
+  // sized to the call, not to a full block: a single query must not fault in 2 MB per call
+  std::vector<float> Z(static_cast<size_t>(std::min(kForwardBlock, std::max<int64_t>(total, 1))) * w.hidden);
   for (int64_t r0 = 0; r0 < total; r0 += kForwardBlock) {
     const int64_t b = std::min(kForwardBlock, total - r0);
     psi_forward(w, Q + r0 * w.dim, b, Z.data(), nullptr, threads);

@@ -32,6 +32,8 @@ class TopK {
       std::push_heap(heap_.begin(), heap_.end(), cmp);
     }
   }
+  // The hits kept so far, in heap order (for merging partial selections).
+  const std::vector<Hit>& hits() const { return heap_; }
   void write(int64_t* labels, float* distances) {
     std::sort(heap_.begin(), heap_.end(), cmp);
     for (int64_t i = 0; i < k_; ++i) {
