@@ -112,7 +112,7 @@ Status standardize(float* Y, int64_t n, int threads, float* mean, float* std) {
 // for all of them, rows split over the threads. sgemm would compute the same products at
 // matrix-vector speed on one thread (OpenBLAS does not split a 1-row product), and this scan is
 // bound by reading W, so it wants every core's memory bandwidth.
-constexpr int64_t kDotScanMaxQueries = 4;
+constexpr int64_t kDotScanMaxQueries = 7;  // the query engine's "a few queries" (< 8)
 
 Status ip_topk_dot_scan(const float* F, int64_t nq, const float* W, int64_t n, int h, int64_t k, int threads,
                         Kernel kernel, int64_t* labels, float* distances) {

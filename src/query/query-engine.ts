@@ -46,7 +46,7 @@ export interface EngineSearchOptions {
   kPrime?: number;
   /** HNSW beam width. @defaultValue 2 × kPrime */
   efSearch?: number;
-  /** 'auto': HNSW for batches under 8 queries; otherwise our sgemm scan below `flatBelow` documents per shard, HNSW above. @defaultValue 'auto' */
+  /** 'auto': for batches under 8 queries our scan below 12 000 documents per shard, HNSW above; otherwise our sgemm scan below `flatBelow` documents per shard, HNSW above. @defaultValue 'auto' */
   candidates?: CandidateSource | 'auto';
   threads?: number;
 }
@@ -89,11 +89,21 @@ function collect(hits: Hit[][], shard: number, r: SearchResult): void {
  * bench/query-engine.ts (1000 queries, 2 threads): at 10 000 docs the scan gives 1569 QPS at
  * recall@10 0.964 (k' 100) against HNSW's 866; at 100 000 docs 410 QPS at 0.931 (k' 200) against
  * HNSW's 126 at 0.920 (efSearch 800). The crossover lies above 100 000; one query at a time
- * HNSW wins at every size measured (p50 7.6 ms against 66 ms at 100 000 docs).
+ * HNSW won at every size measured with the sgemm scan (p50 7.6 ms against 66 ms at 100 000 docs;
+ * see DEFAULT_SINGLE_SCAN_BELOW for the threaded scan of a few queries).
  */
 export const DEFAULT_FLAT_BELOW = 200_000;
-/** Batches smaller than this take HNSW candidates in 'auto' mode. */
+/** Batches smaller than this are "a few queries" in 'auto' mode. */
 const SINGLE_QUERY_BATCH = 8;
+/**
+ * A few queries scan shards below this many documents and walk HNSW above. The scan of 1–4
+ * queries is one threaded pass over W (memory-bound, ~0.34 ms per 1 000 docs of 2048-d rows on 2
+ * cores with AVX-512, ~0.46 ms with AVX2); HNSW (efSearch 2k') costs ~5.5 ms on real W and grows
+ * slowly. Measured 2026-12-02 on `small` (bench/query-engine.ts, k' 200): scan p50 7.6 ms at
+ * recall@10 0.980, HNSW ef 200 9.4 ms at 0.972. Crossover ≈ 16 000 docs (AVX-512), ≈ 12 000
+ * (AVX2): the lower one is the default.
+ */
+export const DEFAULT_SINGLE_SCAN_BELOW = 12_000;
 
 export class QueryEngine {
   readonly #model: LemurModel;
@@ -193,7 +203,7 @@ export class QueryEngine {
   // a batch scans small shards with one sgemm (bench/query-engine.ts measures the crossover).
   #source(shard: EngineShard, requested: CandidateSource | 'auto', nq: number): CandidateSource {
     if (requested !== 'auto') return requested;
-    if (nq < SINGLE_QUERY_BATCH && shard.hnsw) return 'hnsw';
+    if (nq < SINGLE_QUERY_BATCH && shard.hnsw) return shard.store.nDocs < DEFAULT_SINGLE_SCAN_BELOW ? 'bruteforce' : 'hnsw';
     if (shard.store.nDocs < this.#flatBelow) return 'bruteforce';
     return shard.hnsw ? 'hnsw' : 'bruteforce';
   }

@@ -71,7 +71,7 @@ describe('determinism under every kernel × OpenBLAS core this CPU can run', () 
   it('gives the same W rows, projection, HNSW bytes, targets, rerank scores and exact top-k in every run', () => {
     assert.equal(runs.length, runnable.length, 'every run finished');
     const first = runs[0]!;
-    for (const key of ['W', 'projection', 'index', 'targets', 'rerank', 'exactTopK']) {
+    for (const key of ['W', 'projection', 'index', 'scan', 'targets', 'rerank', 'exactTopK']) {
       assert.ok(first.digests[key], `${key} digest written`);
       for (const r of runs) assert.equal(r.digests[key], first.digests[key], `${key}: ${r.kernel}/${r.blas} vs ${first.kernel}/${first.blas}`);
     }

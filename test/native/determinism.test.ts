@@ -22,7 +22,7 @@ import { Random } from '../../src/data/random.js';
 import { kernelInfo } from '../../src/native/cpu.js';
 import { IpIndex } from '../../src/native/ip-index.js';
 import { maxsimExactTopK, maxsimRerank, maxsimTargets } from '../../src/native/maxsim.js';
-import { olsProject, olsWeights } from '../../src/native/ols.js';
+import { innerProductTopK, olsProject, olsWeights } from '../../src/native/ols.js';
 import { psiQueryFeatures, trainPsi, type PsiWeights } from '../../src/native/psi.js';
 import { TokenStore } from '../../src/native/token-store.js';
 import { randomItems, sequentialIds } from '../helpers/data.js';
@@ -129,6 +129,20 @@ describe('HNSW index', () => {
     assert.equal(digest(bytes[1]!), digest(bytes[0]!), '2 threads vs 1');
     assert.equal(digest(bytes[2]!), digest(bytes[1]!), 'two runs with 2 threads');
     digests['index'] = digest(bytes[0]!);
+  });
+});
+
+describe('inner-product scan', () => {
+  it('of a few queries gives the same scores and order on every kernel and thread count', async () => {
+    const W = await olsWeights(store, input, BigInt64Array.from({ length: nDocs }, (_, i) => BigInt(i)), { threads: 2 });
+    const F = normal(new Random(13), 3 * h);
+    const ref = await innerProductTopK(F, W, h, 40, { threads: 1 });
+    for (const threads of [1, 2]) {
+      const r = await innerProductTopK(F, W, h, 40, { threads });
+      assert.deepEqual(bits(r.distances), bits(ref.distances), `${threads} threads`);
+      assert.deepEqual(r.labels, ref.labels);
+    }
+    digests['scan'] = digest(ref.labels, ref.distances);
   });
 });
 
