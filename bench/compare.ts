@@ -37,7 +37,9 @@ if (!values.data) {
   process.stderr.write('usage: npm run bench -- compare --data DIR [--json] [--maxsim F] [--lemur F] [--query F] [--blas-as-is]\n');
   process.exit(2);
 }
-const cpuKind: CpuKind = kernelInfo().available.includes('avx512') ? 'avx512' : 'avx2';
+// The kernel in use decides the kind: LEMUR_KERNEL=avx2 on an AVX-512 CPU compares with the
+// AVX2-only reference (with OPENBLAS_CORETYPE=Haswell or Zen, what such a CPU's OpenBLAS picks).
+const cpuKind: CpuKind = kernelInfo().kernel === 'avx512' ? 'avx512' : 'avx2';
 const childEnv = { ...process.env };
 if (cpuKind === 'avx512' && !values['blas-as-is'] && !childEnv['OPENBLAS_CORETYPE']) childEnv['OPENBLAS_CORETYPE'] = 'SkylakeX';
 const tmp = makeTmpDir('lemur-compare-');
