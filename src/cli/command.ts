@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { FIT_DEFAULTS } from '../fit-defaults.js';
+import type { ReadShardOptions } from '../parquet/read-shard.js';
 
 export interface Command {
   name: string;
@@ -96,4 +97,34 @@ export function fitOptions(values: { epochs?: string | undefined; 'm-prime'?: st
   if (values['n-learn'] !== undefined) fit['nLearn'] = positiveInt('n-learn', values['n-learn'], FIT_DEFAULTS.nLearn);
   if (values.hidden !== undefined) fit['hidden'] = positiveInt('hidden', values.hidden, FIT_DEFAULTS.hidden);
   return fit;
+}
+
+/** The column-mapping flags of every command that reads embeddings from Parquet (build, ingest, validate, eval, query). */
+export const COLUMN_FLAGS = {
+  'id-column': { type: 'string' },
+  'embeddings-column': { type: 'string' },
+  'tokens-column': { type: 'string' },
+  dim: { type: 'string' },
+} as const;
+
+export const COLUMN_USAGE = '[--id-column C] [--embeddings-column C] [--tokens-column C] [--dim D]';
+
+/** --id-column / --embeddings-column / --tokens-column / --dim as reader options (only those given). */
+export function columnMapping(values: { 'id-column'?: string | undefined; 'embeddings-column'?: string | undefined; 'tokens-column'?: string | undefined; dim?: string | undefined }): ReadShardOptions {
+  const columns: NonNullable<ReadShardOptions['columns']> = {};
+  const name = (flag: string, v: string | undefined): string | undefined => {
+    if (v === undefined) return undefined;
+    if (v.trim() === '') throw new ConfigError(`Expected --${flag} to name a column but received an empty string`);
+    return v;
+  };
+  const id = name('id-column', values['id-column']);
+  const embeddings = name('embeddings-column', values['embeddings-column']);
+  const nTokens = name('tokens-column', values['tokens-column']);
+  if (id !== undefined) columns.id = id;
+  if (embeddings !== undefined) columns.embeddings = embeddings;
+  if (nTokens !== undefined) columns.nTokens = nTokens;
+  const out: ReadShardOptions = {};
+  if (Object.keys(columns).length > 0) out.columns = columns;
+  if (values.dim !== undefined) out.dim = positiveInt('dim', values.dim, 1);
+  return out;
 }
