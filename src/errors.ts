@@ -114,6 +114,27 @@ export class PipelineError extends LemurError {
   }
 }
 
+/** One shard a build or ingest could not use, and why (the reason names row and field when the data is at fault). */
+export interface ShardFailure {
+  source: string;
+  reason: string;
+}
+
+/**
+ * A build or ingest whose shards failed: every bad shard at once, one line each, and nothing was
+ * published. Permanent: the same inputs fail the same way, so the job is not retried.
+ */
+export class ShardFailuresError extends LemurError {
+  readonly failures: ShardFailure[];
+  readonly shards: number;
+  constructor(what: string, failures: ShardFailure[], shards: number) {
+    const lines = failures.map((f) => `  ${f.reason.includes(f.source) ? f.reason : `${f.source}: ${f.reason}`}`);
+    super('INPUT_DATA', `${what}: ${failures.length} of ${shards} shard${shards === 1 ? '' : 's'} failed, nothing was published:\n${lines.join('\n')}`);
+    this.failures = failures;
+    this.shards = shards;
+  }
+}
+
 /**
  * Another writer moved `current` while this one derived a version from it (an ingest, delete,
  * compact or promotion racing another): nothing was lost; run the command again.

@@ -7,6 +7,7 @@
  * signatures and credentials, and fields named like secrets are scrubbed from every string.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 
 import { pino, type Logger as Pino } from 'pino';
@@ -64,33 +65,48 @@ export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T):
 
 const COLORS: Record<string, string> = { debug: '\x1b[90m', info: '\x1b[36m', warn: '\x1b[33m', error: '\x1b[31m' };
 
-/** Turns pino's JSON lines into `12:00:01 INFO  msg  key=value …` for a terminal. */
-function prettyStream(out: NodeJS.WriteStream): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line) continue;
-        try {
-          const { time, level, msg, ...rest } = JSON.parse(line) as Record<string, unknown>;
-          const t = typeof time === 'string' ? time.slice(11, 19) : '';
-          const lv = String(level);
-          const kv = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-          out.write(`${t} ${COLORS[lv] ?? ''}${lv.toUpperCase().padEnd(5)}\x1b[0m ${String(msg)}${kv ? `  \x1b[90m${kv}\x1b[0m` : ''}\n`);
-        } catch {
-          out.write(`${line}\n`);
-        }
-      }
-      done();
-    },
-  });
+/** One pino JSON line as `12:00:01 INFO  msg  key=value …` (colored for a terminal). */
+function formatLine(line: string, color = true): string {
+  try {
+    const { time, level, msg, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    const t = typeof time === 'string' ? time.slice(11, 19) : '';
+    const lv = String(level);
+    const kv = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    if (!color) return `${t} ${lv.toUpperCase().padEnd(5)} ${String(msg)}${kv ? `  ${kv}` : ''}`;
+    return `${t} ${COLORS[lv] ?? ''}${lv.toUpperCase().padEnd(5)}\x1b[0m ${String(msg)}${kv ? `  \x1b[90m${kv}\x1b[0m` : ''}`;
+  } catch {
+    return line;
+  }
 }
 
-function pretty(): boolean {
+function usePretty(): boolean {
   const f = loadServiceConfig().logFormat;
   if (f === 'json') return false;
   if (f === 'pretty') return true;
   return process.stderr.isTTY === true;
 }
+
+const LEVELS: Record<string, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+
+/** Where each JSON line goes: stderr (pretty on a terminal) unless routeLogs() says otherwise. */
+type Sink = (line: string, level: string) => void;
+const pretty = usePretty();
+const stderrSink: Sink = (line) => {
+  process.stderr.write(`${pretty ? formatLine(line) : line}\n`);
+};
+let sink: Sink = stderrSink;
+
+// pino writes each line here synchronously; the line is handed to the current sink
+const router = new Writable({
+  write(chunk: Buffer, _enc, done) {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      const level = /"level":"([a-z]+)"/.exec(line)?.[1] ?? 'info';
+      sink(line, level);
+    }
+    done();
+  },
+});
 
 const root: Pino = pino(
   {
@@ -100,8 +116,26 @@ const root: Pino = pino(
     formatters: { level: (label) => ({ level: label }) },
     mixin: () => jobContext.getStore() ?? {},
   },
-  pretty() ? prettyStream(process.stderr) : pino.destination({ fd: 2, sync: true }),
+  router,
 );
+
+/**
+ * Sends every log line to a file (JSON lines) and only lines at `echoLevel` and above to `echo`
+ * as readable text — for a terminal that shows progress bars instead of worker chatter. Returns
+ * the function that puts stderr back.
+ */
+export function routeLogs(file: string, echo: (text: string) => void, echoLevel: Level = 'warn'): () => void {
+  const fd = openSync(file, 'a');
+  const min = LEVELS[echoLevel]!;
+  sink = (line, level) => {
+    writeSync(fd, `${line}\n`);
+    if ((LEVELS[level] ?? 30) >= min) echo(formatLine(line, false));
+  };
+  return () => {
+    sink = stderrSink;
+    closeSync(fd);
+  };
+}
 
 /** Sets the minimum level written (the CLI's --quiet/--verbose). */
 export function setLogLevel(level: Level): void {

@@ -2,10 +2,16 @@
 import type { Job } from 'bullmq';
 
 import { indexStage, type BuiltShard } from '../src/pipeline/stages.js';
+import { jobProgress } from '../src/queue/job-progress.js';
 import { QUEUES, type IndexPayload } from '../src/queue/queues.js';
 import { childValue, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 
 export function startIndexWorker(store: ObjectStore, o: StartWorkerOptions) {
-  return startWorker(QUEUES.index, async (job: Job<IndexPayload>) => indexStage(store, job.data.version, await childValue<BuiltShard>(job)), o);
+  return startWorker(QUEUES.index, async (job: Job<IndexPayload>) => {
+    const progress = jobProgress(job);
+    const r = await indexStage(store, job.data.version, await childValue<BuiltShard>(job), { onProgress: (done, total) => progress.report({ done, total, unit: 'docs' }) });
+    await progress.flush();
+    return r;
+  }, o);
 }

@@ -8,12 +8,14 @@
 import type { Job } from 'bullmq';
 
 import { config } from '../src/config.js';
+import { ShardFailuresError } from '../src/errors.js';
 import { log } from '../src/log.js';
 import { compact } from '../src/pipeline/compact.js';
 import { deleteDocs } from '../src/pipeline/delete-docs.js';
 import { needsRetrain, publishBuild, publishIngest } from '../src/pipeline/publish-stage.js';
 import type { BuiltShard } from '../src/pipeline/stages.js';
 import { withQueue } from '../src/queue/connection.js';
+import { causeSource, ignoredChildFailures } from '../src/queue/failure-cause.js';
 import { JOBS, QUEUES, type CompactPayload, type DeletePayload, type PublishPayload } from '../src/queue/queues.js';
 import { queueRun } from '../src/queue/schedules.js';
 import { childValues, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
@@ -32,12 +34,17 @@ export function startPublishWorker(store: ObjectStore, o: StartWorkerOptions) {
       return compact(store, c.version, c.mergeBelow !== undefined ? { mergeBelow: c.mergeBelow } : {});
     }
     const p = job.data as PublishPayload;
+    // every shard that failed, at once; nothing is published from an incomplete set
     const built = await childValues<Required<BuiltShard>>(job); // publishBuild / publishIngest order them
+    const failed = await ignoredChildFailures(target, job);
+    if (failed.length > 0) {
+      throw new ShardFailuresError(`${p.operation} ${p.version}`, failed.map((f) => ({ source: causeSource(f) ?? '(unknown source)', reason: f.reason })), built.length + failed.length);
+    }
     if (p.operation === 'build') {
-      const m = await publishBuild(store, { version: p.version, modelKey: p.modelKey, promote: p.promote ?? true }, built);
+      const m = await publishBuild(store, { version: p.version, modelKey: p.modelKey, promote: p.promote ?? true, ...(p.input ? { input: p.input } : {}) }, built);
       return { version: m.version, docs: m.docs, promoted: p.promote ?? true };
     }
-    const r = await publishIngest(store, { version: p.version, base: p.base!, modelKey: p.modelKey }, built);
+    const r = await publishIngest(store, { version: p.version, base: p.base!, modelKey: p.modelKey, ...(p.input ? { input: p.input } : {}) }, built);
     const fraction = p.driftFraction ?? config().driftFraction;
     let retrain: string | undefined;
     if (needsRetrain(r.manifest, fraction)) {

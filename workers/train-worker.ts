@@ -1,9 +1,16 @@
-/** The train role: fit the version's model on every loaded shard, then queue weights/index/publish. */
+/**
+ * The train role: check that every load of the build succeeded and that the shards agree on a
+ * dim (else fail with every bad shard at once), fit the version's model on the loaded shards,
+ * then queue weights/index/publish.
+ */
 import type { Job } from 'bullmq';
 
+import { ShardFailuresError } from '../src/errors.js';
+import { dimDisagreements } from '../src/pipeline/check-dims.js';
 import type { LoadedShard } from '../src/store/loaded-shard.js';
 import { trainStage } from '../src/pipeline/stages.js';
 import { queueShardStages, type QueueTarget } from '../src/queue/build-flow.js';
+import { causeSource, ignoredChildFailures } from '../src/queue/failure-cause.js';
 import { QUEUES, type TrainPayload } from '../src/queue/queues.js';
 import { childValues, startWorker, type StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';
@@ -13,9 +20,14 @@ export function startTrainWorker(store: ObjectStore, o: StartWorkerOptions) {
   return startWorker(QUEUES.train, async (job: Job<TrainPayload>) => {
     // a retrain names its shards; a build gets them from its load children
     const shards = (job.data.shards ?? (await childValues<LoadedShard>(job))).sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : 1));
+    if (!job.data.shards) {
+      const failed = (await ignoredChildFailures(target, job)).map((f) => ({ source: causeSource(f) ?? '(unknown source)', reason: f.reason }));
+      const problems = [...failed, ...dimDisagreements(shards)].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+      if (problems.length > 0) throw new ShardFailuresError(`build ${job.data.version}`, problems, job.data.sources.length);
+    }
     await job.updateProgress({ stage: 'train', shards: shards.length });
     const r = await trainStage(store, job.data.version, shards, job.data.fit ?? {});
-    await queueShardStages(target, job.data.version, shards, job.data.promote === false ? { promote: false } : {});
+    await queueShardStages(target, job.data.version, shards, { ...(job.data.promote === false ? { promote: false } : {}), ...(job.data.input ? { input: job.data.input } : {}) });
     return r;
   }, o);
 }

@@ -33,6 +33,7 @@ ${o.versions
     ? o.builds
         .map(
           (b) => `<h3>${b.kind} <code>${esc(b.version)}</code>: ${b.kind === 'build' ? `train ${state(b.train)} · ` : ''}publish ${state(b.publish)}</h3>
+<p class="stages">${b.stages.map((s) => `${esc(s.stage)} ${s.stage === 'publish' ? state(s.state) : `${s.done}/${s.total} ${esc(s.unit)}`}${s.detail ? ` <small>${esc(s.detail)}</small>` : ''}`).join(' · ')}</p>${b.failure ? `<p class="reason">${esc(b.failure)}</p>` : ''}
 <table class="build"><thead><tr><th>shard</th><th>load</th><th>weights</th><th>index</th><th>error</th></tr></thead><tbody>
 ${b.shards.map((s) => `<tr><td>${esc(s.source)}</td><td>${state(s.load)}</td><td>${state(s.weights)}</td><td>${state(s.index)}</td><td class="reason">${esc(s.error ?? '')}</td></tr>`).join('\n')}
 </tbody></table>`,

@@ -9,7 +9,7 @@
 import { config } from '../config.js';
 import { ConfigError, PipelineError, VersionConflictError } from '../errors.js';
 import { FIT_DEFAULTS } from '../fit-defaults.js';
-import { heldOutQueries, recallAtK, type QuerySet } from './query-set.js';
+import { checkQueryDim, heldOutQueries, recallAtK, type QuerySet } from './query-set.js';
 import { currentVersion } from '../versions/current.js';
 import { readManifest } from '../versions/manifest.js';
 import { promoteVersion } from '../versions/publish.js';
@@ -103,13 +103,13 @@ async function gatedRebuild(
   if (run.source !== undefined) {
     const sources = await listParquet(store, run.source);
     if (sources.length === 0) throw new ConfigError(`schedule ${run.schedule}: no .parquet objects under '${run.source}' in ${store.url}`);
-    await submitBuild(target, { version: candidate, sources, fit, promote: false });
+    await submitBuild(target, { version: candidate, sources, fit, promote: false, ...(run.input ? { input: run.input } : {}) });
   } else {
     if (!base) throw new ConfigError(`schedule ${run.schedule}: no source prefix and no current version to retrain on`);
     const m = await readManifest(store, base);
     const dim = Number(m.config['dim']);
     const shards: LoadedShard[] = m.shards.map((s) => ({ shardId: s.shardId, sourceKey: s.sourceKey, tokensKey: s.tokensKey, docs: s.docs, tokens: s.tokens, dim, loaded: false }));
-    await submitBuild(target, { version: candidate, shards, fit, promote: false });
+    await submitBuild(target, { version: candidate, shards, fit, promote: false, ...(m.input ? { input: m.input } : {}) });
   }
   log.info('scheduled rebuild: candidate submitted', { schedule: run.schedule, candidate, current: base });
   await waitForJob(target, QUEUES.train, jobIds.train(candidate), timeoutMs);
@@ -120,8 +120,9 @@ async function gatedRebuild(
   const pick = async (engine: QueryEngine): Promise<QuerySet> => {
     if (sample) return sample;
     if (run.queries) {
-      const d = await readShard(store, run.queries);
+      const d = await readShard(store, run.queries, run.input ?? {});
       sample = { dim: d.dim, vectors: d.vectors, counts: d.counts, ids: Array.from(d.ids as ArrayLike<bigint | string>, String) };
+      checkQueryDim(sample, d.source, candidate, Number((await readManifest(store, candidate)).config['dim']));
     } else {
       sample = heldOutQueries(engine, GATE.queries, GATE.seed);
     }

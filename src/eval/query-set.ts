@@ -3,7 +3,7 @@
  * held-out sample a scheduled rebuild is judged on when no query file is given.
  */
 import { Random } from '../data/random.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InputDataError, InvalidArgumentError } from '../errors.js';
 import type { QueryEngine } from '../query/query-engine.js';
 
 export interface QuerySet {
@@ -11,6 +11,11 @@ export interface QuerySet {
   vectors: Float32Array;
   counts: Int32Array;
   ids: string[];
+}
+
+/** Queries must have the dim of the model that answers them: the error names both dims and the file. */
+export function checkQueryDim(q: QuerySet, source: string, version: string, modelDim: number): void {
+  if (q.dim !== modelDim) throw new InputDataError(`${source}: query token vectors have dim ${q.dim}, the model of version ${version} has dim ${modelDim}`, { file: source, field: 'dim' });
 }
 
 /** Queries [from, to) as their own set (vectors copied out). */

@@ -165,7 +165,7 @@ export async function compact(store: ObjectStore, version: string, options: Comp
   await publishVersion(
     store,
     version,
-    { operation: 'compact', base, modelKey: m.modelKey, config: m.config, lineage: m.lineage, shards, ...(m.deletedIdsKey ? { deletedIdsKey: m.deletedIdsKey } : {}) },
+    { operation: 'compact', base, modelKey: m.modelKey, config: m.config, ...(m.input ? { input: m.input } : {}), lineage: m.lineage, shards, ...(m.deletedIdsKey ? { deletedIdsKey: m.deletedIdsKey } : {}) },
     { expectCurrent: base, reuse: m },
   );
   return { version, base, rewritten, merged, dropped, removed };

@@ -11,6 +11,7 @@ import { currentVersion } from '../versions/current.js';
 import { findManifest, readManifest, type Manifest, type ShardEntry } from '../versions/manifest.js';
 import { publishVersion } from '../versions/publish.js';
 import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
+import type { ReadShardOptions } from '../parquet/read-shard.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { loadModel, shardEntry, type BuiltShard } from './stages.js';
 
@@ -24,6 +25,8 @@ export interface PublishBuildInput {
   modelKey: string;
   /** Leave `current` where it is (a scheduled candidate, promoted after its evaluation). @defaultValue true */
   promote?: boolean;
+  /** How the sources were read (recorded in the manifest). */
+  input?: ReadShardOptions;
 }
 
 export async function publishBuild(store: ObjectStore, input: PublishBuildInput, built: Required<BuiltShard>[]): Promise<Manifest> {
@@ -52,6 +55,7 @@ export async function publishBuild(store: ObjectStore, input: PublishBuildInput,
       ...(base ? { base } : {}),
       modelKey: input.modelKey,
       config: { ...model.config },
+      ...(input.input ? { input: input.input } : {}),
       lineage: { trainedIn: input.version, trainedDocs: live(shards), addedSinceTraining: 0 },
       shards,
       ...(deletedIdsKey ? { deletedIdsKey } : {}),
@@ -65,6 +69,8 @@ export interface PublishIngestInput {
   /** The version the ingest started from (its model computed the new rows). */
   base: string;
   modelKey: string;
+  /** How the sources were read (recorded in the manifest; default: the base's). */
+  input?: ReadShardOptions;
 }
 
 export interface IngestOutcome {
@@ -115,6 +121,7 @@ export async function publishIngest(store: ObjectStore, input: PublishIngestInpu
       base: cur,
       modelKey: m.modelKey,
       config: m.config,
+      ...((input.input ?? m.input) ? { input: input.input ?? m.input } : {}),
       lineage: { ...m.lineage, addedSinceTraining: m.lineage.addedSinceTraining + docsAdded },
       shards,
       ...(deletedIdsKey ? { deletedIdsKey } : {}),

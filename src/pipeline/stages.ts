@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 
 import { config } from '../config.js';
+import { InputDataError } from '../errors.js';
 import { metrics } from '../metrics.js';
 import type { ShardEntry } from '../versions/manifest.js';
 import { fitLemur, type FitLemurOptions } from '../model/fit-lemur.js';
@@ -75,27 +76,42 @@ export interface BuiltShard {
  * with the given model (the version's own for a build, the base version's for an ingest: rows
  * are computed per document in fixed blocks, so they are bit-identical either way).
  */
-export async function weightsStage(store: ObjectStore, version: string, modelKey: string, shard: LoadedShard): Promise<BuiltShard> {
+export async function weightsStage(store: ObjectStore, version: string, modelKey: string, shard: LoadedShard, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<BuiltShard> {
   const model = await loadModel(store, modelKey);
-  const { stores, copies } = await openShardStores(store, [shard]);
   try {
-    const W = await model.weights(stores[0]!, undefined, { threads: config().threads });
-    const weightsKey = keys.weights(version, shard.shardId);
-    await store.put(weightsKey, new Uint8Array(W.buffer, W.byteOffset, W.byteLength));
-    metrics.docsWeighted.inc(shard.docs);
-    return { shard, weightsKey };
+    if (shard.dim !== model.config.dim) {
+      // an ingest's shard against the base version's model (a build's shards were checked before training)
+      throw new InputDataError(`${shard.sourceKey}: token vectors have dim ${shard.dim}, the model ${modelKey} has dim ${model.config.dim}`, { file: shard.sourceKey, field: 'dim' });
+    }
+    const { stores, copies } = await openShardStores(store, [shard]);
+    try {
+      const W = await model.weights(stores[0]!, undefined, { threads: config().threads, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+      const weightsKey = keys.weights(version, shard.shardId);
+      await store.put(weightsKey, new Uint8Array(W.buffer, W.byteOffset, W.byteLength));
+      metrics.docsWeighted.inc(shard.docs);
+      return { shard, weightsKey };
+    } finally {
+      stores[0]!.close();
+      copies[0]!.release();
+    }
   } finally {
-    stores[0]!.close();
-    copies[0]!.release();
+    model.close();
   }
 }
 
 /** Builds a Faiss HNSW index over W rows (ids = positions) and stores it under `key`. */
-export async function writeIndex(store: ObjectStore, key: string, W: Float32Array, docs: number, options: { M?: number; efConstruction?: number } = {}): Promise<void> {
+export interface IndexOptions {
+  M?: number;
+  efConstruction?: number;
+  /** Vectors inserted so far (from the native builder, a few times a second). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function writeIndex(store: ObjectStore, key: string, W: Float32Array, docs: number, options: IndexOptions = {}): Promise<void> {
   const ix = IpIndex.create({ d: W.length / docs, kind: 'hnsw', M: options.M ?? 32, efConstruction: options.efConstruction ?? 40 });
   const scratch = makeScratchDir();
   try {
-    await ix.add(W, BigInt64Array.from({ length: docs }, (_, i) => BigInt(i)));
+    await ix.add(W, BigInt64Array.from({ length: docs }, (_, i) => BigInt(i)), options.onProgress ? { onProgress: options.onProgress } : {});
     metrics.docsIndexed.inc(docs);
     const local = join(scratch.dir, 'index.faiss');
     await ix.save(local);
@@ -107,7 +123,7 @@ export async function writeIndex(store: ObjectStore, key: string, W: Float32Arra
 }
 
 /** The shard's Faiss HNSW index over its W rows (ids = positions) under keys.index(version, shard). */
-export async function indexStage(store: ObjectStore, version: string, built: BuiltShard, options: { M?: number; efConstruction?: number } = {}): Promise<Required<BuiltShard>> {
+export async function indexStage(store: ObjectStore, version: string, built: BuiltShard, options: IndexOptions = {}): Promise<Required<BuiltShard>> {
   const indexKey = keys.index(version, built.shard.shardId);
   await writeIndex(store, indexKey, await readWeights(store, built.weightsKey), built.shard.docs, options);
   return { ...built, indexKey };

@@ -3,6 +3,7 @@
  * embeddings and never credentials. Job ids are deterministic (version + role + shard), so
  * submitting the same build twice does no work twice.
  */
+import type { ReadShardOptions } from '../parquet/read-shard.js';
 import type { LoadedShard } from '../store/loaded-shard.js';
 
 /** Options of every queued job: three attempts with exponential backoff; jobs kept for status and the dashboard. */
@@ -55,6 +56,8 @@ export interface TrainPayload {
   shards?: LoadedShard[];
   /** Publish without moving `current` (a scheduled candidate). @defaultValue true */
   promote?: boolean;
+  /** How the sources were read (column names, dim): recorded in the manifest. */
+  input?: ReadShardOptions;
 }
 
 /** compute-weights: one shard's W rows under a model (the shard comes from its load child when absent). */
@@ -90,6 +93,8 @@ export interface PublishPayload {
   promote?: boolean;
   /** ingest: queue a retrain when added documents exceed this fraction of the trained ones. */
   driftFraction?: number;
+  /** How the sources were read (column names, dim): recorded in the manifest. */
+  input?: ReadShardOptions;
 }
 
 /** delete-docs: tombstone ids in a new version (the ids are a JSON array in the store: lists can be long). */
@@ -115,6 +120,8 @@ export interface ScheduledRunPayload {
   /** Store key of a Parquet file of held-out queries; default: a seeded sample of corpus tokens. */
   queries?: string;
   fit?: Record<string, number>;
+  /** Column names and dim of the sources and of the query file. */
+  input?: ReadShardOptions;
 }
 
 function safe(s: string): string {

@@ -7,6 +7,8 @@
 import type { Queue } from 'bullmq';
 
 import { ConfigError } from '../errors.js';
+import { checkName, checkPrefix } from '../store/keys.js';
+import { checkKey } from '../store/object-store.js';
 import { withQueue as withScheduleQueue, type QueueTarget } from './connection.js';
 import { JOBS, QUEUES, type ScheduledRunPayload } from './queues.js';
 
@@ -33,12 +35,10 @@ const RUN_OPTS = { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: 
 
 const withQueue = <T>(t: QueueTarget, fn: (q: Queue) => Promise<T>): Promise<T> => withScheduleQueue(t, QUEUES.schedule, fn);
 
-function checkName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) throw new ConfigError(`Expected a schedule name of letters, digits, '-' and '_' but received '${name}'`);
-}
-
 export async function setSchedule(t: QueueTarget, spec: ScheduleSpec): Promise<ScheduleInfo> {
-  checkName(spec.name);
+  checkName('schedule', spec.name);
+  if (spec.run.source !== undefined) checkPrefix(spec.run.source);
+  if (spec.run.queries !== undefined) checkKey(spec.run.queries);
   if (spec.tz !== undefined) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: spec.tz });
@@ -82,7 +82,7 @@ export async function listSchedules(t: QueueTarget): Promise<ScheduleInfo[]> {
 
 /** @returns false when there was no such schedule */
 export async function removeSchedule(t: QueueTarget, name: string): Promise<boolean> {
-  checkName(name);
+  checkName('schedule', name);
   return withQueue(t, (q) => q.removeJobScheduler(name));
 }
 
@@ -93,7 +93,7 @@ export async function queueRun(t: QueueTarget, run: ScheduledRunPayload, jobId: 
 
 /** Queues a run of an existing schedule now. @throws ConfigError when there is no such schedule */
 export async function runScheduleNow(t: QueueTarget, name: string): Promise<string> {
-  checkName(name);
+  checkName('schedule', name);
   const s = await withQueue(t, (q) => info(q, name));
   if (!s?.run) throw new ConfigError(`no schedule named '${name}'`);
   return queueRun(t, s.run, `${name}.manual.${Date.now()}`);

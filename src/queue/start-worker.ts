@@ -7,7 +7,7 @@
  */
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 
-import { CorruptFileError, InputDataError, InvalidArgumentError, PipelineError } from '../errors.js';
+import { CorruptFileError, InputDataError, InvalidArgumentError, PipelineError, ShardFailuresError } from '../errors.js';
 import { log, withLogContext } from '../log.js';
 import { metrics, setKernel } from '../metrics.js';
 import { kernelInfo } from '../native/cpu.js';
@@ -27,7 +27,7 @@ export interface StartWorkerOptions {
 
 /** Errors that will fail the same way on every attempt. */
 function isPermanent(err: unknown): boolean {
-  return err instanceof InputDataError || err instanceof CorruptFileError || err instanceof InvalidArgumentError;
+  return err instanceof InputDataError || err instanceof CorruptFileError || err instanceof InvalidArgumentError || err instanceof ShardFailuresError;
 }
 
 /** Version, shard, evaluation or schedule a job works on, for its log lines. */

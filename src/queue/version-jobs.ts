@@ -3,7 +3,7 @@
  * time across all workers (global concurrency 1): two writers can then never derive from the
  * same `current` and race to move it.
  */
-import { keys } from '../store/keys.js';
+import { checkName, keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { withQueue, type QueueTarget } from './connection.js';
 import { waitForJob } from './queue-status.js';
@@ -15,11 +15,13 @@ async function runOnPublishQueue(t: QueueTarget, name: string, data: object, job
 }
 
 export async function queueDelete(t: QueueTarget, store: ObjectStore, version: string, ids: string[], timeoutMs: number): Promise<unknown> {
+  checkName('version', version);
   const idsKey = keys.deleteRequest(version);
   await store.put(idsKey, Buffer.from(JSON.stringify(ids)));
   return runOnPublishQueue(t, JOBS.deleteDocs, { version, idsKey } satisfies DeletePayload, `${version}.delete`, timeoutMs);
 }
 
 export async function queueCompact(t: QueueTarget, version: string, mergeBelow: number | undefined, timeoutMs: number): Promise<unknown> {
+  checkName('version', version);
   return runOnPublishQueue(t, JOBS.compact, { version, ...(mergeBelow !== undefined ? { mergeBelow } : {}) } satisfies CompactPayload, `${version}.compact`, timeoutMs);
 }

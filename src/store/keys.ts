@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 
+import { InvalidArgumentError } from '../errors.js';
 import { checkKey } from './object-store.js';
 
 /** A stable, key-safe id for a source shard key (readable prefix + hash, so renames never collide). */
@@ -63,4 +64,25 @@ export const keys = {
 /** The tag of a source object's content (size and etag), for content-addressed shard keys. */
 export function sourceTag(size: number, etag: string): string {
   return createHash('sha256').update(`${size}:${etag}`).digest('hex').slice(0, 16);
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * A name that becomes one key segment and part of job ids (a version, a schedule, an evaluation):
+ * letters, digits, '.', '_', '-', starting with a letter or digit, at most 128 characters.
+ * Checked where a name enters (CLI flags, submit functions), before any work is queued.
+ */
+export function checkName(what: string, name: string): string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new InvalidArgumentError(`Expected a ${what} name of letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 128) but received '${String(name)}'`);
+  }
+  return name;
+}
+
+/** A store prefix to list under: '' (the whole store) or a relative key path, with or without a trailing '/'. */
+export function checkPrefix(prefix: string): string {
+  if (prefix === '') return prefix;
+  checkKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+  return prefix;
 }

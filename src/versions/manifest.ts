@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 
 import { CorruptFileError, InvalidArgumentError, StoreError } from '../errors.js';
+import type { ReadShardOptions } from '../parquet/read-shard.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { currentVersion } from './current.js';
@@ -52,6 +53,8 @@ export interface Manifest {
   modelKey: string;
   /** Model config and anything else a reader needs to interpret the artifacts. */
   config: Record<string, unknown>;
+  /** How the version's Parquet sources were read (column names, dim): an ingest reads its sources the same way unless told otherwise. */
+  input?: ReadShardOptions;
   /** Live documents (stored minus tombstoned). */
   docs: number;
   lineage: Lineage;

@@ -4,7 +4,7 @@
  * versions stay; rollback moves the pointer back.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { keys } from '../store/keys.js';
+import { checkName, keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { checkCurrent, currentVersion, moveCurrent } from './current.js';
 import { describeArtifact, listVersions, readManifest, shardArtifacts, verifyVersion, type ArtifactRef, type Manifest, type ManifestInput } from './manifest.js';
@@ -68,6 +68,7 @@ export async function promoteVersion(store: ObjectStore, version: string, expect
  * @throws InvalidArgumentError when there is nothing to roll back to
  */
 export async function rollback(store: ObjectStore, to?: string): Promise<string> {
+  if (to !== undefined) checkName('version', to);
   const versions = await listVersions(store);
   let target = to;
   if (target === undefined) {

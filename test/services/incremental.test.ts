@@ -85,19 +85,19 @@ async function selfSearch(version: string | undefined, docs: number[], k = 5): P
 async function ingest(version: string, sources: string[]): Promise<{ docs: number; added: number; upserted: number }> {
   const base = (await currentVersion(store))!;
   const m = await readManifest(store, base);
-  await submitIngest(target(), { version, base, modelKey: m.modelKey, sources, load, driftFraction: 1 });
+  await submitIngest(target(), { version, base, modelKey: m.modelKey, sources, input: load, driftFraction: 1 });
   return (await waitForJob(target(), QUEUES.publish, jobIds.publish(version), 120_000)) as { docs: number; added: number; upserted: number };
 }
 
 describe('incremental ingestion, upserts, deletes, compaction', () => {
   it('ingests new documents without retraining; they are found', async () => {
-    await submitBuild(target(), { version: 'v1', sources: ['base/a.parquet', 'base/b.parquet'], load, fit });
+    await submitBuild(target(), { version: 'v1', sources: ['base/a.parquet', 'base/b.parquet'], input: load, fit });
     assert.equal(((await waitForJob(target(), QUEUES.publish, jobIds.publish('v1'), 120_000)) as { docs: number }).docs, 800);
     const r = await ingest('v2', ['incoming/c.parquet']);
     assert.deepEqual([r.docs, r.added, r.upserted], [1200, 400, 0]);
     const p = await buildProgress(target(), 'v2');
     assert.deepEqual([p?.kind, p?.done, p?.shards.map((s) => [s.source, s.load, s.weights, s.index])], ['ingest', true, [['incoming/c.parquet', 'completed', 'completed', 'completed']]]);
-    assert.equal(progressLine(p!), 'ingest v2: load 1/1 | weights 1/1 | index 1/1 | publish completed');
+    assert.equal(progressLine(p!), 'ingest v2: load 1/1 | weights 400/400 docs | index 400/400 docs | publish done');
     const m = await verifyVersion(store, 'v2');
     const m1 = await readManifest(store, 'v1');
     assert.equal(m.operation, 'ingest');
@@ -172,7 +172,7 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     const top = await selfSearch('v6', [0, 399, 401, 1199]);
     [0, 399, 401, 1199].forEach((d, q) => assert.ok(top[q]!.includes(`doc-${d}`), top[q]!.join(' ')));
     // a rebuild from the sources (which still hold doc-7 and doc-900) keeps them deleted
-    await submitBuild(target(), { version: 'v7', sources: ['base/a.parquet', 'base/b.parquet', 'incoming/c.parquet'], load, fit });
+    await submitBuild(target(), { version: 'v7', sources: ['base/a.parquet', 'base/b.parquet', 'incoming/c.parquet'], input: load, fit });
     await waitForJob(target(), QUEUES.publish, jobIds.publish('v7'), 120_000);
     assert.equal((await readManifest(store, 'v7')).docs, 1198);
     await check('v7');
@@ -190,7 +190,7 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     await putCorpusShard(store, 'incoming/f.parquet', corpus, 1199, 1200, new Map([[1199, docTokens(corpus, 50)]]));
     const base = (await currentVersion(store))!;
     const m = await readManifest(store, base);
-    await submitIngest(target(), { version: 'v9', base, modelKey: m.modelKey, sources: ['incoming/f.parquet'], load, driftFraction: 1 });
+    await submitIngest(target(), { version: 'v9', base, modelKey: m.modelKey, sources: ['incoming/f.parquet'], input: load, driftFraction: 1 });
     const [del] = await Promise.all([
       queueDelete(target(), store, 'v10', ['doc-10'], 60_000) as Promise<DeleteOutcome>,
       waitForJob(target(), QUEUES.publish, jobIds.publish('v9'), 60_000),

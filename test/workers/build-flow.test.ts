@@ -1,7 +1,8 @@
 /**
  * A whole build through real workers on a real Redis: two shards are loaded, trained on,
- * weighted, indexed and published; a build with one corrupt shard publishes nothing new and its
- * failed load job names the shard and row.
+ * weighted, indexed and published; a build with bad shards (a duplicate id, NaN, a shard of
+ * another dim) publishes nothing new, loads every shard, and its train job names every bad
+ * shard at once with file, row and field.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -37,6 +38,8 @@ before(async () => {
   await writeFixture(join(tmp.dir, 'sources/a.parquet'), { rows: 300, dim: 16, layout: 'nested', codec: 'zstd', rowGroupSize: 2048 });
   await writeFixture(join(tmp.dir, 'sources/b.parquet'), { rows: 200, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048 });
   await writeFixture(join(tmp.dir, 'sources/bad.parquet'), { rows: 20, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, extraSql: "UNION ALL SELECT 7, 'x', 1, list_transform(range(16), x -> 0.0::FLOAT)" });
+  await writeFixture(join(tmp.dir, 'sources/nan.parquet'), { rows: 20, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, extraSql: "UNION ALL SELECT 900, 'y', 1, list_transform(range(16), x -> 'nan'::FLOAT)" });
+  await writeFixture(join(tmp.dir, 'sources/d12.parquet'), { rows: 30, dim: 12, layout: 'nested', codec: 'zstd', rowGroupSize: 2048 });
   redis = await startTestRedis();
   workers = startRoles(Object.keys(ROLES) as Role[], store, { redisUrl: redis.url, prefix: redis.prefix });
 });
@@ -62,12 +65,21 @@ describe('a build through the queues', () => {
     assert.equal(p?.done, true);
     assert.equal(p?.failed, false);
     assert.deepEqual(p?.shards.map((s) => [s.load, s.weights, s.index]), [['completed', 'completed', 'completed'], ['completed', 'completed', 'completed']]);
-    assert.match(progressLine(p!), /load 2\/2 \| train completed \| weights 2\/2 \| index 2\/2 \| publish completed/);
+    assert.equal(progressLine(p!), 'build v1: load 2/2 | targets done | train done (epoch 2/2 loss ' + p!.stages[2]!.detail!.split('loss ')[1] + ') | weights 500/500 docs | index 500/500 docs | publish done');
+    assert.deepEqual(p!.stages.map((s) => [s.stage, s.state]), [['load', 'done'], ['targets', 'done'], ['train', 'done'], ['weights', 'done'], ['index', 'done'], ['publish', 'done']]);
   });
 
-  it('publishes nothing from a build with a corrupt shard, and names it', async () => {
-    await submitBuild({ redisUrl: redis.url, prefix: redis.prefix }, { version: 'v2', sources: ['sources/a.parquet', 'sources/bad.parquet'], fit });
-    await assert.rejects(finished(QUEUES.train, jobIds.train('v2')));
+  it('publishes nothing from a build with bad shards, and names every one', async () => {
+    const sources = ['sources/a.parquet', 'sources/b.parquet', 'sources/bad.parquet', 'sources/nan.parquet', 'sources/d12.parquet'];
+    await submitBuild({ redisUrl: redis.url, prefix: redis.prefix }, { version: 'v2', sources, fit });
+    const err = await finished(QUEUES.train, jobIds.train('v2')).then(() => undefined, (e: Error) => e);
+    assert.ok(err, 'the train job fails');
+    const lines = err.message.split('\n');
+    assert.match(lines[0]!, /build v2: 3 of 5 shards failed, nothing was published:/);
+    assert.equal(lines.length, 4, err.message);
+    assert.match(lines[1]!, /bad\.parquet: row 20, field `id`: duplicate id 7/);
+    assert.match(lines[2]!, /sources\/d12\.parquet: token vectors have dim 12, 4 other shards \(e\.g\. sources\/a\.parquet\) have dim 16/);
+    assert.match(lines[3]!, /nan\.parquet: row 20, field `embeddings`: .*NaN/);
     const q = new Queue(QUEUES.load, { connection: redisConnection(redis.url), prefix: redis.prefix });
     try {
       const bad = await q.getJob(jobIds.load('v2', 'sources/bad.parquet'));

@@ -52,7 +52,7 @@ before(async () => {
   await putCorpusShard(store, 'sources/b.parquet', corpus, 300, 600);
   const roles = (Object.keys(ROLES) as Role[]).filter((r) => r !== 'eval');
   workers = [...startRoles(roles, store, target()), startEvalWorker(store, target()), startEvalWorker(store, target())];
-  await submitBuild(target(), { version: 'v1', sources: ['sources/a.parquet', 'sources/b.parquet'], load: { dim: DIM }, fit: { mPrime: 128, nLearn: 4000, olsSamples: 256, hidden: 64, epochs: 2, seed: 1 } });
+  await submitBuild(target(), { version: 'v1', sources: ['sources/a.parquet', 'sources/b.parquet'], input: { dim: DIM }, fit: { mPrime: 128, nLearn: 4000, olsSamples: 256, hidden: 64, epochs: 2, seed: 1 } });
   await waitForJob(target(), QUEUES.publish, jobIds.publish('v1'), 120_000);
 });
 after(async () => {

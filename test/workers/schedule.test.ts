@@ -100,7 +100,7 @@ describe('schedules', () => {
     const workers: Worker[] = startRoles(Object.keys(ROLES) as Role[], store, target);
     try {
       const load = { dim: 32 };
-      await submitBuild(target, { version: 'good', sources: ['sources/a.parquet', 'sources/b.parquet'], load, fit: { mPrime: 256, nLearn: 6000, olsSamples: 512, hidden: 128, epochs: 3, seed: 1 } });
+      await submitBuild(target, { version: 'good', sources: ['sources/a.parquet', 'sources/b.parquet'], input: load, fit: { mPrime: 256, nLearn: 6000, olsSamples: 512, hidden: 128, epochs: 3, seed: 1 } });
       await waitForJob(target, QUEUES.publish, jobIds.publish('good'), 120_000);
       // a much weaker model: 4 hidden units, no training of ψ
       const weak = { mPrime: 16, nLearn: 500, olsSamples: 16, hidden: 4, epochs: 0, seed: 1 };

@@ -14,10 +14,13 @@ import { currentVersion } from '../../versions/current.js';
 import type { CandidateSource } from '../../query/query-engine.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES } from '../../queue/queues.js';
-import { keys } from '../../store/keys.js';
+import { checkName, keys } from '../../store/keys.js';
+import { readManifest } from '../../versions/manifest.js';
+import { checkQueryDim } from '../../eval/query-set.js';
+import type { ReadShardOptions } from '../../parquet/read-shard.js';
 import { LocalStore } from '../../store/local-store.js';
 import { openStore } from '../../store/open-store.js';
-import { intList, newVersion, parse, positiveInt, print, type Command } from '../command.js';
+import { COLUMN_FLAGS, COLUMN_USAGE, columnMapping, intList, newVersion, parse, positiveInt, print, type Command } from '../command.js';
 import { readQueries } from './query.js';
 import { withQueues } from './with-queues.js';
 
@@ -33,6 +36,8 @@ export interface EvalOptions {
   batchSize: number;
   out?: string;
   timeoutS: number;
+  /** Column names and dim of a Parquet query file. */
+  mapping?: ReadShardOptions;
 }
 
 /** Every (k', efSearch, candidate source) combination; efSearch only varies for HNSW. */
@@ -69,11 +74,15 @@ function readGroundTruth(path: string, queryIds: string[]): Record<string, strin
 
 export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> {
   const store = openStore();
-  const queries = await readQueries(o.source);
+  for (const v of o.versions ?? []) checkName('version', v);
+  const queries = await readQueries(o.source, o.mapping);
   const versions = o.versions ?? [(await currentVersion(store)) ?? ''];
   if (!versions[0]) throw new ConfigError(`no published version in ${store.url}`);
   // fail here, not in every worker's retries
-  for (const v of versions) if (!(await store.head(keys.manifest(v)))) throw new ConfigError(`version ${v} is not published in ${store.url} (lemur versions lists them)`);
+  for (const v of versions) {
+    if (!(await store.head(keys.manifest(v)))) throw new ConfigError(`version ${v} is not published in ${store.url} (lemur versions lists them)`);
+    checkQueryDim(queries, o.source, v, Number((await readManifest(store, v)).config['dim']));
+  }
   const evalId = `eval-${newVersion()}`;
   const truth = o.groundtruth ? { given: readGroundTruth(o.groundtruth, queries.ids) } : { exactSample: o.exactSample ?? Math.min(200, queries.counts.length) };
   const t0 = performance.now();
@@ -100,7 +109,7 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
 export const evalCommand: Command = {
   name: 'eval',
   usage: `  eval <queries> [--groundtruth FILE | --exact-sample N] [--k 10] [--kprime 100,200] [--ef-search 200,400]
-       [--candidates hnsw,bruteforce] [--version V,W] [--batch N] [--out DIR] [--json]
+       [--candidates hnsw,bruteforce] [--version V,W] [--batch N] [--out DIR] [--json] ${COLUMN_USAGE}
                                               queued bulk evaluation: recall against exact MaxSim, QPS, latency;
                                               JSON + HTML report in the store (FILE: JSON lines {"query","ids"})`,
   async run(args) {
@@ -118,6 +127,7 @@ export const evalCommand: Command = {
         out: { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean', default: false },
+        ...COLUMN_FLAGS,
       },
       true,
     );
@@ -138,6 +148,7 @@ export const evalCommand: Command = {
       batchSize: positiveInt('batch', values.batch, 256),
       ...(values.out ? { out: values.out } : {}),
       timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
+      mapping: columnMapping(values),
     });
     print(r, values.json ?? false);
     return 0;

@@ -2,12 +2,14 @@
 import { parseFraction } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 import { listSchedules, removeSchedule, runScheduleNow, setSchedule } from '../../queue/schedules.js';
-import { FIT_FLAGS, fitOptions, needRedis, parse, print, type Command } from '../command.js';
+import { COLUMN_FLAGS, COLUMN_USAGE, FIT_FLAGS, columnMapping, fitOptions, needRedis, parse, print, type Command } from '../command.js';
+
+const hasColumns = (v: Record<string, unknown>): boolean => Object.keys(COLUMN_FLAGS).some((k) => v[k] !== undefined);
 
 export const scheduleCommand: Command = {
   name: 'schedule',
   usage: `  schedule set <name> --cron "0 3 * * *" [--tz Europe/Paris] [--source PREFIX] [--tolerance 0.01]
-                [--queries KEY] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
+                [--queries KEY] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N] ${COLUMN_USAGE}
   schedule list | remove <name> | run <name>  scheduled rebuilds (BullMQ job schedulers, one run per tick
                                               across replicas); a run that loses more recall@10 than the
                                               tolerance is not published; needs REDIS_URL`,
@@ -23,6 +25,7 @@ export const scheduleCommand: Command = {
         tolerance: { type: 'string' },
         queries: { type: 'string' },
         ...FIT_FLAGS,
+        ...COLUMN_FLAGS,
         json: { type: 'boolean', default: false },
       },
       true,
@@ -40,6 +43,7 @@ export const scheduleCommand: Command = {
             ...(values.tolerance !== undefined ? { tolerance: parseFraction('--tolerance', values.tolerance, 0.01) } : {}),
             ...(values.queries ? { queries: values.queries } : {}),
             fit: fitOptions(values),
+            ...(hasColumns(values) ? { input: columnMapping(values) } : {}),
           },
         });
         print(r, values.json ?? false);
