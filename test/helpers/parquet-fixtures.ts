@@ -18,9 +18,13 @@ export type FixtureLayout = 'flat' | 'nested' | 'fixed';
 
 /**
  * `rows` documents of dim `dim`: columns id (BIGINT), sid (VARCHAR 'doc-<i>'), n_tokens, and
- * the embeddings in the given layout, compressed with `codec`, `rowGroupSize` rows per group.
+ * the embeddings in the given layout, compressed with `codec`, `rowGroupSize` rows per group
+ * (`names` renames id, n_tokens and embeddings; rows are numbered from `firstRow`).
  */
-export async function writeFixture(path: string, o: { rows: number; dim: number; layout: FixtureLayout; codec: 'snappy' | 'zstd'; rowGroupSize: number; extraSql?: string }): Promise<void> {
+export async function writeFixture(
+  path: string,
+  o: { rows: number; dim: number; layout: FixtureLayout; codec: 'snappy' | 'zstd'; rowGroupSize: number; extraSql?: string; names?: { id?: string; nTokens?: string; embeddings?: string }; firstRow?: number },
+): Promise<void> {
   const inst = await DuckDBInstance.create(':memory:');
   const c = await inst.connect();
   const v = `(((i * 7919 + x) % 1000) / 1000.0 - 0.5)::FLOAT`;
@@ -30,7 +34,8 @@ export async function writeFixture(path: string, o: { rows: number; dim: number;
     fixed: `list_transform(range(1 + i % 3), t -> list_transform(range(${o.dim}), k -> ${v.replaceAll('x', '(t * ' + o.dim + ' + k)')})::FLOAT[${o.dim}])`,
   }[o.layout];
   await c.run(
-    `COPY (SELECT i::BIGINT AS id, 'doc-' || i AS sid, (1 + i % 3)::INTEGER AS n_tokens, ${emb} AS embeddings FROM range(${o.rows}) r(i) ${o.extraSql ?? ''})
+    `COPY (SELECT i::BIGINT AS ${o.names?.id ?? 'id'}, 'doc-' || i AS sid, (1 + i % 3)::INTEGER AS ${o.names?.nTokens ?? 'n_tokens'}, ${emb} AS ${o.names?.embeddings ?? 'embeddings'}
+       FROM range(${o.firstRow ?? 0}, ${(o.firstRow ?? 0) + o.rows}) r(i) ${o.extraSql ?? ''})
      TO '${path}' (FORMAT parquet, COMPRESSION ${o.codec}, ROW_GROUP_SIZE ${o.rowGroupSize})`,
   );
   c.closeSync();

@@ -78,7 +78,7 @@ describe('a build through the queues', () => {
     assert.match(lines[0]!, /build v2: 3 of 5 shards failed, nothing was published:/);
     assert.equal(lines.length, 4, err.message);
     assert.match(lines[1]!, /bad\.parquet: row 20, field `id`: duplicate id 7/);
-    assert.match(lines[2]!, /sources\/d12\.parquet: token vectors have dim 12, 4 other shards \(e\.g\. sources\/a\.parquet\) have dim 16/);
+    assert.match(lines[2]!, /sources\/d12\.parquet: token vectors have dim 12, 2 other shards \(e\.g\. sources\/a\.parquet\) have dim 16/);
     assert.match(lines[3]!, /nan\.parquet: row 20, field `embeddings`: .*NaN/);
     const q = new Queue(QUEUES.load, { connection: redisConnection(redis.url), prefix: redis.prefix });
     try {
