@@ -36,9 +36,14 @@ function fmtSeconds(s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** The payload cli-progress substitutes into the format for one stage. */
+/**
+ * The payload cli-progress substitutes into the format for one stage, sized to fit 80 columns:
+ * the train stage counts epochs and shows the loss, the others count their units with a rate.
+ */
 function payload(s: StageProgress, st: BarState, now: number): Record<string, string> {
-  const counts = s.stage === 'publish' ? '' : `${fmtCount(s.done)}/${fmtCount(s.total)} ${s.unit}`;
+  const epoch = s.stage === 'train' ? /epoch (\d+\/\d+)/.exec(s.detail ?? '')?.[1] : undefined;
+  const counts = s.stage === 'publish' ? '' : epoch ? `epoch ${epoch}` : `${fmtCount(s.done)}/${fmtCount(s.total)} ${s.unit}`;
+  const detail = s.stage === 'train' ? (/loss \S+/.exec(s.detail ?? '')?.[0] ?? '') : (s.detail ?? '');
   let rate = '';
   let eta = '';
   if (s.state === 'done' && st.startedAt !== undefined) {
@@ -48,12 +53,12 @@ function payload(s: StageProgress, st: BarState, now: number): Record<string, st
   } else if (st.startedAt !== undefined && s.done > (st.startDone ?? 0)) {
     const secs = (now - st.startedAt) / 1000;
     const perS = (s.done - (st.startDone ?? 0)) / Math.max(secs, 1e-3);
-    rate = `${perS >= 10 ? fmtCount(perS) : perS.toFixed(2)} ${s.unit}/s`;
+    if (s.stage !== 'train') rate = `${perS >= 10 ? fmtCount(perS) : perS.toFixed(1)}/s`;
     eta = `ETA ${fmtSeconds((s.total - s.done) / perS)}`;
   } else if (s.state === 'active') {
     eta = 'running';
   }
-  return { stage: s.stage.padEnd(7), counts: counts.padEnd(22), rate: rate.padEnd(16), eta, detail: s.detail ? ` ${s.detail}` : '' };
+  return { stage: s.stage.padEnd(7), counts: counts.padEnd(16), speed: rate.padEnd(8), when: eta.padEnd(12), detail };
 }
 
 export function openProgressView(o: { tty: boolean; stream?: NodeJS.WriteStream; lineEveryMs?: number }): ProgressView {
@@ -77,8 +82,9 @@ export function openProgressView(o: { tty: boolean; stream?: NodeJS.WriteStream;
   }
   const multi = new cliProgress.MultiBar(
     {
-      format: ' {stage} {bar} {counts} {rate} {eta}{detail}',
-      barsize: 28,
+      // {eta} and friends are cli-progress's own tokens: ours are named so they do not collide
+      format: ' {stage} {bar} {counts} {speed} {when} {detail}',
+      barsize: 20,
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,

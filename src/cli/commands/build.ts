@@ -38,10 +38,16 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
   if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.prefix}' in ${store.url}`);
   const t0 = performance.now();
   return withQueues(store, async (target, embedded) => {
-    log.info('build submitted', { version, shards: sources.length, store: store.url, embedded });
-    await submitBuild(target, { version, sources, fit: o.fit, ...(o.mapping ? { input: o.mapping } : {}) });
-    if (!embedded && !o.wait) return { version, shards: sources.length, submitted: true };
+    const submit = async (): Promise<void> => {
+      await submitBuild(target, { version, sources, fit: o.fit, ...(o.mapping ? { input: o.mapping } : {}) });
+      log.info('build submitted', { version, shards: sources.length, store: store.url, embedded });
+    };
+    if (!embedded && !o.wait) {
+      await submit();
+      return { version, shards: sources.length, submitted: true };
+    }
     return followBuild(target, version, { what: 'build', verbose: o.verbose ?? false }, async () => {
+      await submit();
       await waitForJob(target, QUEUES.train, jobIds.train(version), o.timeoutS * 1000);
       const r = (await waitForJob(target, QUEUES.publish, jobIds.publish(version), o.timeoutS * 1000)) as { docs: number };
       return { version, shards: sources.length, docs: r.docs, build_s: Math.round((performance.now() - t0) / 100) / 10 };

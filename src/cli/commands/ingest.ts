@@ -45,10 +45,18 @@ export async function runIngest(o: IngestOptions): Promise<Record<string, unknow
   if (Object.keys(mapping.columns!).length === 0) delete mapping.columns;
   const t0 = performance.now();
   return withQueues(store, async (target, embedded) => {
-    await submitIngest(target, { version, base, modelKey: m.modelKey, sources, input: mapping, ...(o.driftFraction !== undefined ? { driftFraction: o.driftFraction } : {}) });
-    log.info('ingest submitted', { version, base, shards: sources.length, embedded });
-    if (!embedded && !o.wait) return { version, base, shards: sources.length, submitted: true };
-    const r = await followBuild(target, version, { what: 'ingest', verbose: o.verbose ?? false }, async () => (await waitForJob(target, QUEUES.publish, jobIds.publish(version), o.timeoutS * 1000)) as { docs: number; added: number; upserted: number; retrain?: string });
+    const submit = async (): Promise<void> => {
+      await submitIngest(target, { version, base, modelKey: m.modelKey, sources, input: mapping, ...(o.driftFraction !== undefined ? { driftFraction: o.driftFraction } : {}) });
+      log.info('ingest submitted', { version, base, shards: sources.length, embedded });
+    };
+    if (!embedded && !o.wait) {
+      await submit();
+      return { version, base, shards: sources.length, submitted: true };
+    }
+    const r = await followBuild(target, version, { what: 'ingest', verbose: o.verbose ?? false }, async () => {
+      await submit();
+      return (await waitForJob(target, QUEUES.publish, jobIds.publish(version), o.timeoutS * 1000)) as { docs: number; added: number; upserted: number; retrain?: string };
+    });
     const out: Record<string, unknown> = { version, base, shards: sources.length, docs: r.docs, added: r.added, upserted: r.upserted, ingest_s: Math.round((performance.now() - t0) / 100) / 10 };
     if (r.retrain) {
       out['retrain'] = r.retrain;
