@@ -30,11 +30,14 @@ function errors(stderr: string): string[] {
 }
 
 before(async () => {
-  for (const d of ['duck', 'incoming', 'wide', 'mixed']) mkdirSync(join(tmp.dir, d), { recursive: true });
+  for (const d of ['duck', 'incoming', 'wide', 'mixed', 'badingest']) mkdirSync(join(tmp.dir, d), { recursive: true });
   await writeFixture(join(tmp.dir, 'duck/a.parquet'), { rows: 300, dim: 16, layout: 'nested', codec: 'zstd', rowGroupSize: 100, names });
   await writeFixture(join(tmp.dir, 'duck/b.parquet'), { rows: 200, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, names, firstRow: 300 });
   await writeFixture(join(tmp.dir, 'incoming/c.parquet'), { rows: 50, dim: 16, layout: 'nested', codec: 'zstd', rowGroupSize: 2048, names, firstRow: 1000 });
   await writeFixture(join(tmp.dir, 'wide/d12.parquet'), { rows: 40, dim: 12, layout: 'nested', codec: 'zstd', rowGroupSize: 2048, names, firstRow: 2000 });
+  await writeFixture(join(tmp.dir, 'badingest/d12.parquet'), { rows: 40, dim: 12, layout: 'nested', codec: 'zstd', rowGroupSize: 2048, names, firstRow: 3000 });
+  await writeFixture(join(tmp.dir, 'badingest/dup.parquet'), { rows: 20, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, names, firstRow: 4000, extraSql: "UNION ALL SELECT 4007, 'x', 1, list_transform(range(16), x -> 0.0::FLOAT)" });
+  await writeFixture(join(tmp.dir, 'badingest/ok.parquet'), { rows: 20, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, names, firstRow: 5000 });
   await writeFixture(join(tmp.dir, 'mixed/good.parquet'), { rows: 100, dim: 16, layout: 'nested', codec: 'zstd', rowGroupSize: 2048 });
   await writeFixture(join(tmp.dir, 'mixed/dup.parquet'), { rows: 20, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, extraSql: "UNION ALL SELECT 7, 'x', 1, list_transform(range(16), x -> 0.0::FLOAT)" });
   await writeFixture(join(tmp.dir, 'mixed/short.parquet'), { rows: 20, dim: 16, layout: 'flat', codec: 'snappy', rowGroupSize: 2048, extraSql: "UNION ALL SELECT 500, 'y', 3, list_transform(range(16), x -> 0.5::FLOAT)" });
@@ -82,6 +85,15 @@ describe('column mapping, dims and names through the CLI', () => {
     const last = errors(i.stderr).at(-1)!;
     assert.match(last, /ingest v3 failed: .*wide\/d12\.parquet: token vectors have dim 12, the model versions\/v1\/model\.lemur has dim 16/s);
     assert.equal(existsSync(join(tmp.dir, 'versions/v3/manifest.json')), false);
+
+    // an ingest with several bad shards names each of them and adds nothing, not even its good shard
+    const many = lemur('ingest', 'badingest/', '--version', 'v4');
+    assert.equal(many.status, 1);
+    const all = errors(many.stderr).at(-1)!;
+    assert.match(all, /ingest v4 failed: ingest v4: 2 of 3 shards failed, nothing was published:/);
+    assert.match(all, /badingest\/d12\.parquet: token vectors have dim 12/);
+    assert.match(all, /badingest\/dup\.parquet: row 20, field `doc_id`: duplicate id 4007/);
+    assert.equal(existsSync(join(tmp.dir, 'versions/v4/manifest.json')), false);
 
     const q = lemur('query', join(tmp.dir, 'wide/d12.parquet'), '--id-column', 'doc_id', '--embeddings-column', 'embedding');
     assert.equal(q.status, 1);

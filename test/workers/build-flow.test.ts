@@ -93,6 +93,8 @@ describe('a build through the queues', () => {
     assert.equal(await currentVersion(store), 'v1');
     const p = await buildProgress({ redisUrl: redis.url, prefix: redis.prefix }, 'v2');
     assert.equal(p?.failed, true);
+    assert.match(p?.failure ?? '', /^build v2: 3 of 5 shards failed, nothing was published:\n/);
+    assert.deepEqual(p?.stages.map((s) => [s.stage, s.state]).slice(0, 2), [['load', 'failed'], ['targets', 'failed']]);
     const badShard = p?.shards.find((s) => s.source === 'sources/bad.parquet');
     assert.equal(badShard?.load, 'failed');
     assert.match(badShard?.error ?? '', /row 20/);
