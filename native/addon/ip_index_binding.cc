@@ -12,6 +12,7 @@
 #include "../core/maxsim.h"
 #include "js_errors.h"
 #include "native_handle.h"
+#include "progress_binding.h"
 #include "promise_worker.h"
 #include "typed_arrays.h"
 
@@ -102,7 +103,8 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     return o;
   }
 
-  // add(x: Float32Array (n x d), ids: BigInt64Array (n), threads) -> Promise<void>
+  // add(x: Float32Array (n x d), ids: BigInt64Array (n), threads, onProgress?) -> Promise<void>;
+  // onProgress(done, total) counts vectors linked into the graph.
   Napi::Value Add(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Float32Array x = f32_arg(info, 0, "vectors");
@@ -115,9 +117,16 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     const float* xp = x.Data();
     const int64_t* ip = ids.Data();
     const int64_t n = static_cast<int64_t>(ids.ElementLength());
+    std::shared_ptr<JsProgress> progress = JsProgress::FromArg(info, 3, "onProgress");
     return PromiseWorker::Start(
-        env, [=]() { std::unique_lock<std::shared_mutex> g(s->lock); return s->index->add(xp, ip, n, threads); }, nullptr,
-        {x, ids, info.This()}, {use});
+        env,
+        [=]() {
+          return run_with_progress(progress, [&](const ProgressFn& fn) {
+            std::unique_lock<std::shared_mutex> g(s->lock);
+            return s->index->add(xp, ip, n, threads, fn);
+          });
+        },
+        nullptr, {x, ids, info.This()}, {use});
   }
 
   // search(q: Float32Array (nq x d), k, efSearch, threads) -> Promise<{ labels, distances }>

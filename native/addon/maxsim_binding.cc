@@ -5,10 +5,12 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "../core/cpu_features.h"
 #include "../core/maxsim_ops.h"
 #include "js_errors.h"
+#include "progress_binding.h"
 #include "promise_worker.h"
 #include "token_store_binding.h"
 #include "typed_arrays.h"
@@ -86,8 +88,9 @@ Napi::Value ExactTopK(const Napi::CallbackInfo& info) {
       {labels, distances, q, counts, info[2]}, {use});
 }
 
-// maxsimTargets(vectors, store, docIndices, out, threads, kernel): out is n x ndocs, preallocated
-// by the caller so a multi-GB target matrix is never copied.
+// maxsimTargets(vectors, store, docIndices, out, threads, kernel, onProgress?): out is n x ndocs,
+// preallocated by the caller so a multi-GB target matrix is never copied. onProgress(done, total)
+// counts learn rows (rows the kernel loops over; partial rows are counted by the documents done).
 Napi::Value Targets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Float32Array x = f32_arg(info, 0, "vectors");
@@ -104,8 +107,17 @@ Napi::Value Targets(const Napi::CallbackInfo& info) {
   const float* xp = x.Data();
   const int64_t* dp = docs.Data();
   float* yp = out.Data();
+  std::shared_ptr<JsProgress> progress = JsProgress::FromArg(info, 6, "onProgress");
   return PromiseWorker::Start(
-      env, [store, xp, n, dp, nd, opt, yp]() { return maxsim_targets(store->docs(), xp, n, dp, nd, opt, yp); },
+      env,
+      [store, xp, n, dp, nd, opt, yp, progress]() {
+        return run_with_progress(progress, [&](ProgressFn fn) {
+          ProgressMeter meter(std::move(fn), static_cast<uint64_t>(n), static_cast<uint64_t>(nd));
+          LEMUR_RETURN_IF_ERROR(maxsim_targets(store->docs(), xp, n, dp, nd, opt, yp, meter.active() ? &meter : nullptr));
+          meter.finish();
+          return Status::Ok();
+        });
+      },
       [](Napi::Env, const PromiseWorker::Kept& kept) { return kept[0].Value(); }, {out, x, docs, info[1]}, {use});
 }
 

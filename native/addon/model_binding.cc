@@ -8,6 +8,7 @@
 #include "../core/fixed_order_gemm.h"
 #include "../core/ols.h"
 #include "js_errors.h"
+#include "progress_binding.h"
 #include "promise_worker.h"
 #include "token_store_binding.h"
 #include "typed_arrays.h"
@@ -38,7 +39,8 @@ Napi::Value OlsBasis(const Napi::CallbackInfo& info) {
       {Z});
 }
 
-// olsWeights(store, sample, pinvT, h, mean, std, docIndices, out, threads, kernel) -> Promise<out>
+// olsWeights(store, sample, pinvT, h, mean, std, docIndices, out, threads, kernel, onProgress?) -> Promise<out>;
+// onProgress(done, total) counts documents.
 Napi::Value OlsWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Float32Array sample = f32_arg(info, 1, "sample");
@@ -66,8 +68,14 @@ Napi::Value OlsWeights(const Napi::CallbackInfo& info) {
   const float* pp = pinvT.Data();
   const int64_t* dp = docs.Data();
   float* wp = out.Data();
+  std::shared_ptr<JsProgress> progress = JsProgress::FromArg(info, 10, "onProgress");
   return PromiseWorker::Start(
-      env, [=]() { return ols_weights(store->docs(), sp, s, pp, h, mean, sd, dp, nd, opt, wp); },
+      env,
+      [=]() {
+        return run_with_progress(progress, [&](const ProgressFn& fn) {
+          return ols_weights(store->docs(), sp, s, pp, h, mean, sd, dp, nd, opt, wp, fn);
+        });
+      },
       [](Napi::Env, const PromiseWorker::Kept& k) { return k[0].Value(); }, {out, sample, pinvT, docs, info[0]},
       {use});
 }

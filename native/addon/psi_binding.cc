@@ -1,4 +1,4 @@
-// napi adapters for ψ: training (per-epoch progress through a thread-safe function), the gradient
+// napi adapters for ψ: training (epoch and batch progress through a thread-safe function), the gradient
 // check of its math, and NativePsi, the handle of one model's ψ weights, loaded once (copied and
 // validated off the event loop) and then used by every forward/features call without copying.
 #include <napi.h>
@@ -12,6 +12,7 @@
 #include "../core/psi_trainer.h"
 #include "js_errors.h"
 #include "native_handle.h"
+#include "progress_binding.h"
 #include "promise_worker.h"
 #include "typed_arrays.h"
 
@@ -152,7 +153,21 @@ double num_prop(const Napi::Object& o, const char* key, double dflt) {
   return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
 }
 
-// trainPsi(X, dim, Y, m, options, onEpoch?) -> Promise<{ psi, epochs, bestEpoch }>
+Napi::Object batch_to_js(Napi::Env env, const BatchStats& b) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("epoch", b.epoch);
+  o.Set("epochs", b.epochs);
+  o.Set("batch", static_cast<double>(b.batch));
+  o.Set("batches", static_cast<double>(b.batches));
+  o.Set("loss", b.loss);
+  return o;
+}
+
+// trainPsi(X, dim, Y, m, options, onEvent?) -> Promise<{ psi, epochs, bestEpoch, batches }>.
+// onEvent('batch', { epoch, epochs, batch, batches, loss }) and onEvent('epoch', EpochStats)
+// share one thread-safe function, so JS receives them in the order training produced them.
+// Epoch events and each epoch's last batch wait for room in the queue; other batch events are
+// dropped when it is full.
 Napi::Value TrainPsi(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Float32Array X = f32_arg(info, 0, "X");
@@ -174,36 +189,27 @@ Napi::Value TrainPsi(const Napi::CallbackInfo& info) {
   if (X.ElementLength() % dim != 0) throw_invalid_argument(env, "X length is not a multiple of dim");
   const int64_t n = static_cast<int64_t>(X.ElementLength()) / dim;
   if (static_cast<int64_t>(Y.ElementLength()) != n * m) throw_invalid_argument(env, "Y length != n * m");
-  std::shared_ptr<Napi::ThreadSafeFunction> tsfn;
-  if (info.Length() > 5 && info[5].IsFunction()) {
-    tsfn = std::make_shared<Napi::ThreadSafeFunction>(
-        Napi::ThreadSafeFunction::New(env, info[5].As<Napi::Function>(), "lemur-train-progress", 0, 1));
-  }
   auto result = std::make_shared<TrainResult>();
   const float* xp = X.Data();
   const float* yp = Y.Data();
+  std::shared_ptr<JsProgress> events = JsProgress::FromArg(info, 5, "onEvent");
   return PromiseWorker::Start(
       env,
       [=]() {
-        // Release the progress function however training ends (a thrown bad_alloc included):
-        // an unreleased thread-safe function keeps the event loop, and the process, alive.
-        struct ReleaseOnExit {
-          std::shared_ptr<Napi::ThreadSafeFunction> f;
-          ~ReleaseOnExit() {
-            if (f) f->Release();
-          }
-        } release{tsfn};
-        EpochCallback cb;
-        if (tsfn) {
-          cb = [tsfn](const EpochStats& s) {
-            auto* copy = new EpochStats(s);
-            tsfn->BlockingCall(copy, [](Napi::Env env, Napi::Function fn, EpochStats* st) {
-              fn.Call({epoch_to_js(env, *st)});
-              delete st;
-            });
+        ReleaseOnExit release(events.get());  // however training ends, a bad_alloc included
+        EpochCallback on_epoch;
+        BatchCallback on_batch;
+        if (events) {
+          on_epoch = [&events](const EpochStats& st) {
+            events->Post([st](Napi::Env env, Napi::Function fn) { fn.Call({Napi::String::New(env, "epoch"), epoch_to_js(env, st)}); },
+                         false);
+          };
+          on_batch = [&events](const BatchStats& b) {
+            events->Post([b](Napi::Env env, Napi::Function fn) { fn.Call({Napi::String::New(env, "batch"), batch_to_js(env, b)}); },
+                         b.batch != b.batches);
           };
         }
-        return train_psi(xp, n, dim, yp, m, opt, result.get(), cb);
+        return train_psi(xp, n, dim, yp, m, opt, result.get(), on_epoch, on_batch);
       },
       [result](Napi::Env env, const PromiseWorker::Kept&) {
         Napi::Object o = Napi::Object::New(env);
@@ -212,6 +218,7 @@ Napi::Value TrainPsi(const Napi::CallbackInfo& info) {
         for (size_t i = 0; i < result->epochs.size(); ++i) ep.Set(static_cast<uint32_t>(i), epoch_to_js(env, result->epochs[i]));
         o.Set("epochs", ep);
         o.Set("bestEpoch", result->best_epoch);
+        o.Set("batches", static_cast<double>(result->batches));
         return o;
       },
       {X, Y});

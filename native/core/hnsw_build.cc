@@ -245,7 +245,7 @@ class Builder {
 }  // namespace
 
 void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot, int64_t n0, int64_t n,
-                            int threads) {
+                            int threads, ProgressMeter* progress) {
   if (n <= 0) return;
   hnsw.prepare_level_tab(static_cast<size_t>(n), false);
   threads = std::max(1, threads);
@@ -312,6 +312,7 @@ void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot
       }
     }
     start += bs;
+    progress_add(progress, static_cast<uint64_t>(bs));
   }
 }
 

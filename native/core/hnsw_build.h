@@ -6,6 +6,8 @@
 #pragma once
 #include <cstdint>
 
+#include "progress.h"
+
 namespace faiss {
 struct HNSW;
 }
@@ -19,8 +21,9 @@ using DotFn = float (*)(const float* a, const float* b, int d);
 // d floats each, ntotal = n0 + n rows), under the inner-product metric. Levels are drawn from
 // hnsw.rng exactly as Faiss's IndexHNSW::add draws them. Work runs on up to `threads` threads
 // (parallel.h: plain threads, so exceptions reach the caller); the result does not depend on
-// that number. Throws std::bad_alloc only.
+// that number. `progress` (optional) is bumped by each batch's node count once the batch is
+// linked; the caller calls finish(). Throws std::bad_alloc only.
 void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot, int64_t n0, int64_t n,
-                            int threads);
+                            int threads, ProgressMeter* progress = nullptr);
 
 }  // namespace lemur

@@ -10,6 +10,7 @@
 #include <faiss/index_io.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <mutex>
@@ -46,6 +47,9 @@ struct FastIpStorage : faiss::IndexFlatIP {
 // It adds no state: write_index stores it as a plain IndexHNSWFlat ("IHNf").
 struct DeterministicHnswFlat : faiss::IndexHNSWFlat {
   const KernelTable* kt;
+  // Set by IpIndex::add for the duration of one add (under the index's exclusive lock): Faiss's
+  // IndexIDMap2::add_with_ids has no parameter to carry it through.
+  ProgressMeter* progress = nullptr;
   DeterministicHnswFlat(int d, int M, const KernelTable* table)
       : faiss::IndexHNSWFlat(d, M, faiss::METRIC_INNER_PRODUCT), kt(table) {
     delete storage;
@@ -57,7 +61,7 @@ struct DeterministicHnswFlat : faiss::IndexHNSWFlat {
     storage->add(n, x);
     ntotal = storage->ntotal;
     const float* xb = static_cast<const FastIpStorage*>(storage)->get_xb();
-    hnsw_add_deterministic(hnsw, xb, static_cast<int>(d), kt->dot, n0, n, omp_get_max_threads());
+    hnsw_add_deterministic(hnsw, xb, static_cast<int>(d), kt->dot, n0, n, omp_get_max_threads(), progress);
   }
 };
 
@@ -75,7 +79,7 @@ Status guard(const char* what, F&& f) {
 
 struct IpIndex::Impl {
   std::unique_ptr<faiss::IndexIDMap2> map;
-  faiss::IndexHNSW* hnsw = nullptr;  // owned by map (null for flat)
+  DeterministicHnswFlat* hnsw = nullptr;  // owned by map (null for flat)
   std::mutex ef_mutex;
 };
 
@@ -105,7 +109,7 @@ Status IpIndex::create(int d, const IpIndexParams& p, Kernel kernel, std::unique
 
 namespace {
 
-Status adopt(faiss::Index* raw, Kernel kernel, const std::string& where, std::unique_ptr<faiss::IndexIDMap2>* map_out, faiss::IndexHNSW** hnsw_out, IpIndexParams* params) {
+Status adopt(faiss::Index* raw, Kernel kernel, const std::string& where, std::unique_ptr<faiss::IndexIDMap2>* map_out, DeterministicHnswFlat** hnsw_out, IpIndexParams* params) {
   std::unique_ptr<faiss::Index> idx(raw);
   auto* map = dynamic_cast<faiss::IndexIDMap2*>(idx.get());
   if (!map) return Status::Error(StatusCode::kCorruptFile, where + ": not an IndexIDMap2 index");
@@ -185,10 +189,18 @@ IpIndex::~IpIndex() = default;
 
 int64_t IpIndex::ntotal() const { return impl_->map->ntotal; }
 
-Status IpIndex::add(const float* x, const int64_t* ids, int64_t n, int threads) {
+Status IpIndex::add(const float* x, const int64_t* ids, int64_t n, int threads, const ProgressFn& progress) {
   // omp_set_num_threads sets this (pool) thread's ICV only: calls from other threads keep theirs.
   omp_set_num_threads(threads);
-  return guard("add", [&]() { impl_->map->add_with_ids(n, x, ids); });
+  ProgressMeter meter(progress, static_cast<uint64_t>(std::max<int64_t>(n, 0)));
+  struct Attach {  // detached however add ends: the meter dies with this frame
+    DeterministicHnswFlat* h;
+    Attach(DeterministicHnswFlat* hh, ProgressMeter* m) : h(hh) { if (h) h->progress = m; }
+    ~Attach() { if (h) h->progress = nullptr; }
+  } attach(impl_->hnsw, meter.active() ? &meter : nullptr);
+  LEMUR_RETURN_IF_ERROR(guard("add", [&]() { impl_->map->add_with_ids(n, x, ids); }));
+  meter.finish();
+  return Status::Ok();
 }
 
 Status IpIndex::search(const float* q, int64_t nq, int64_t k, int ef_search, int threads, int64_t* labels,

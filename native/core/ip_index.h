@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cpu_features.h"
+#include "progress.h"
 #include "status.h"
 
 namespace lemur {
@@ -32,7 +33,8 @@ class IpIndex {
   static Status deserialize(const uint8_t* data, size_t size, Kernel kernel, std::unique_ptr<IpIndex>* out);
   ~IpIndex();
 
-  Status add(const float* x, const int64_t* ids, int64_t n, int threads);
+  // `progress` (optional) gets (vectors linked, n) while the HNSW graph grows, then (n, n).
+  Status add(const float* x, const int64_t* ids, int64_t n, int threads, const ProgressFn& progress = {});
   // Per query the k best ids by inner product (descending); -1 / -inf where fewer exist.
   Status search(const float* q, int64_t nq, int64_t k, int ef_search, int threads, int64_t* labels,
                 float* distances) const;

@@ -282,7 +282,7 @@ Status maxsim_exact_topk(const DocsView& docs, const QueryBatch& q, int64_t k,
 }
 
 Status maxsim_targets(const DocsView& docs, const float* x, int64_t n, const int64_t* doc_indices,
-                      int64_t ndocs, const MaxsimOptions& opt, float* Y) {
+                      int64_t ndocs, const MaxsimOptions& opt, float* Y, ProgressMeter* progress) {
   for (int64_t j = 0; j < ndocs; ++j) {
     if (doc_indices[j] < 0 || doc_indices[j] >= docs.n_docs) {
       return Status::Error(StatusCode::kInvalidArgument,
@@ -318,6 +318,9 @@ Status maxsim_targets(const DocsView& docs, const float* x, int64_t n, const int
           for (int64_t r = 0; r < nr; ++r) col[r * ndocs] = maxima[r];
         }
       }
+      // per doc chunk, not per task: a task of 1024 rows against thousands of documents can
+      // take seconds, longer than a report interval
+      progress_add(progress, static_cast<uint64_t>(end - begin) * chunk.ids.size());
     }
   });
   return Status::Ok();

@@ -6,6 +6,7 @@
 
 #include "cpu_features.h"
 #include "docs_view.h"
+#include "progress.h"
 #include "status.h"
 
 namespace lemur {
@@ -35,7 +36,9 @@ Status maxsim_exact_topk(const DocsView& docs, const QueryBatch& q, int64_t k,
                          const MaxsimOptions& opt, int64_t* labels, float* distances);
 
 // Y[i*ndocs + j] = max over tokens c of doc doc_indices[j] of <x_i, c>, for n vectors x.
+// `progress` (optional) is bumped by the cells of Y filled (rows x documents), from the worker
+// threads; the caller sizes its units and calls finish().
 Status maxsim_targets(const DocsView& docs, const float* x, int64_t n, const int64_t* doc_indices,
-                      int64_t ndocs, const MaxsimOptions& opt, float* Y);
+                      int64_t ndocs, const MaxsimOptions& opt, float* Y, ProgressMeter* progress = nullptr);
 
 }  // namespace lemur

@@ -49,10 +49,15 @@ Status ols_basis(const float* Z, int64_t s, int h, int threads, std::vector<floa
 }
 
 Status ols_weights(const DocsView& docs, const float* sample, int64_t s, const float* pinvT, int h, float mean,
-                   float std, const int64_t* doc_idx, int64_t ndocs, const MaxsimOptions& opt, float* W) {
+                   float std, const int64_t* doc_idx, int64_t ndocs, const MaxsimOptions& opt, float* W,
+                   const ProgressFn& progress) {
   if (!(std > 0.0f) || !std::isfinite(mean)) {
     return Status::Error(StatusCode::kInvalidArgument, "target std must be positive and mean finite");
   }
+  // Counted in target cells (s per document) as they fill: a block of 256 documents takes about
+  // half a second on 2 cores, so counting whole blocks would report too rarely on small shards.
+  ProgressMeter meter(progress, static_cast<uint64_t>(ndocs), static_cast<uint64_t>(s));
+  ProgressMeter* pm = meter.active() ? &meter : nullptr;
   const int64_t block = std::min(kOlsBlock, ndocs);
   std::vector<float> Y(static_cast<size_t>(s) * block);
   const float inv_std = 1.0f / std;
@@ -60,12 +65,13 @@ Status ols_weights(const DocsView& docs, const float* sample, int64_t s, const f
     const int64_t nb = std::min(kOlsBlock, ndocs - b0);
     // Y (s x nb): the block's targets, standardised in place (one rounding per op, no fusing:
     // the build compiles ISO C++, so -ffp-contract is off)
-    LEMUR_RETURN_IF_ERROR(maxsim_targets(docs, sample, s, doc_idx + b0, nb, opt, Y.data()));
+    LEMUR_RETURN_IF_ERROR(maxsim_targets(docs, sample, s, doc_idx + b0, nb, opt, Y.data(), pm));
     for (int64_t i = 0; i < s * nb; ++i) Y[i] = (Y[i] - mean) * inv_std;
     // W rows = Yᵀ · pinvT in the fixed per-element order: the same bits for a document at any
     // position of any block, on any kernel and thread count
     fixed_order_gemm_tn(Y.data(), nb, pinvT, h, s, nb, h, W + b0 * h, h, opt.threads, opt.kernel);
   }
+  meter.finish();
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 
 #include "docs_view.h"
 #include "maxsim_ops.h"
+#include "progress.h"
 #include "status.h"
 
 namespace lemur {
@@ -24,8 +25,11 @@ constexpr int64_t kOlsBlock = 256;
 Status ols_basis(const float* Z, int64_t s, int h, int threads, std::vector<float>* pinvT, int* rank);
 
 // W (ndocs x h): rows for docs[doc_idx[j]]. sample: s x dim probe vectors (the pinned OLS sample).
+// `progress` (optional) gets (documents done, ndocs), counted as the blocks' targets fill, then
+// (ndocs, ndocs) once every row is written.
 Status ols_weights(const DocsView& docs, const float* sample, int64_t s, const float* pinvT, int h, float mean,
-                   float std, const int64_t* doc_idx, int64_t ndocs, const MaxsimOptions& opt, float* W);
+                   float std, const int64_t* doc_idx, int64_t ndocs, const MaxsimOptions& opt, float* W,
+                   const ProgressFn& progress = {});
 
 // In-place (Y - mean) / std over n values; returns the global mean and (population) std.
 Status standardize(float* Y, int64_t n, int threads, float* mean, float* std);

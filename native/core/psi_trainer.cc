@@ -9,6 +9,7 @@
 
 #include "blas.h"
 #include "parallel.h"
+#include "progress.h"
 #include "rng.h"
 #include "row_ops.h"
 
@@ -218,7 +219,7 @@ double batch_loss(const Model& M, const float* X, const float* T, int64_t b, int
 }  // namespace
 
 Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, const TrainOptions& opt,
-                 TrainResult* out, const EpochCallback& on_epoch) {
+                 TrainResult* out, const EpochCallback& on_epoch, const BatchCallback& on_batch) {
   const bool elm = opt.epochs == 0;
   Model M;
   M.psi = init_psi(dim, opt, opt.seed, elm);
@@ -247,6 +248,9 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
   if (train.empty()) return Status::Error(StatusCode::kInvalidArgument, "no training rows left after the validation split");
 
   const int B = opt.batch;
+  const int64_t batches = (static_cast<int64_t>(train.size()) + B - 1) / B;
+  out->batches = batches;
+  ProgressGate gate;
   std::vector<float> xb(static_cast<size_t>(B) * dim), tb(static_cast<size_t>(B) * m);
   Workspace ws;
   PsiWeights best;
@@ -279,6 +283,12 @@ Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, 
       loss_rows += b;
       ++step;
       clip_and_adam(M, opt, step, &ws.partial);
+      const int64_t batch = at / B + 1;
+      // the running mean is the same expression as the epoch's train_loss, so the last batch's
+      // loss equals it bit for bit
+      if (on_batch && (batch == batches || gate.due())) {
+        on_batch(BatchStats{epoch, opt.epochs, batch, batches, loss_sum / static_cast<double>(loss_rows)});
+      }
     }
     EpochStats st{epoch, loss_sum / static_cast<double>(loss_rows), std::numeric_limits<double>::quiet_NaN(), 0};
     if (n_val > 0) {

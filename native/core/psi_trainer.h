@@ -36,14 +36,28 @@ struct TrainResult {
   PsiWeights psi;
   std::vector<EpochStats> epochs;
   int best_epoch = -1;  // epoch whose weights were kept (last, or best on validation)
+  int64_t batches = 0;  // batches per epoch (0 without training)
+};
+
+// Progress within an epoch.
+struct BatchStats {
+  int epoch;        // 1-based
+  int epochs;
+  int64_t batch;    // batches done in this epoch, 1-based
+  int64_t batches;  // batches per epoch
+  double loss;      // running mean training loss of this epoch so far (at batch == batches: its train_loss)
 };
 
 using EpochCallback = std::function<void(const EpochStats&)>;
+using BatchCallback = std::function<void(const BatchStats&)>;
 
 // X: n x dim learn vectors; Y: n x m standardised targets. A loss that becomes NaN or Inf stops
 // training with kInvalidInput naming the epoch and batch: a NaN model is never returned.
+// on_epoch follows every epoch. on_batch (optional) follows a batch at most every
+// kProgressInterval (progress.h) and always the last batch of an epoch, before that epoch's
+// validation and on_epoch; both are called on the calling thread.
 Status train_psi(const float* X, int64_t n, int dim, const float* Y, int64_t m, const TrainOptions& opt,
-                 TrainResult* out, const EpochCallback& on_epoch);
+                 TrainResult* out, const EpochCallback& on_epoch, const BatchCallback& on_batch = {});
 
 // One forward/backward pass without an update, for tests (finite-difference checks): grads in
 // the order weight, bias, gamma, beta of each layer, then the output layer.

@@ -1,6 +1,9 @@
 // C++-only tests of native/core (no Node): fixed-order GEMM against a naive fma loop on every
 // kernel the CPU has, the dot product's reference order, token store round trip and a damaged
-// file, top-k ties. A tiny harness: CHECK records a failure and the test goes on.
+// file, top-k ties, the progress meter's promises. A tiny harness: CHECK records a failure and
+// the test goes on.
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -8,12 +11,14 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../core/blas.h"
 #include "../core/cpu_features.h"
 #include "../core/fixed_order_gemm.h"
 #include "../core/maxsim.h"
+#include "../core/progress.h"
 #include "../core/token_store.h"
 #include "../core/topk.h"
 
@@ -146,6 +151,71 @@ void test_topk_ties() {
   CHECK(l4[0] == 3 && l4[1] == -1 && std::isinf(d4[3]) && d4[3] < 0, "padding %lld %lld", (long long)l4[0], (long long)l4[1]);
 }
 
+// ProgressMeter (progress.h): calls never overlap, done strictly increases and stays below total
+// until finish(), which reports (total, total) exactly once; the interval bounds the call count.
+void test_progress_meter() {
+  using namespace std::chrono;
+  {  // no callback: inactive, nothing to call
+    ProgressMeter m(ProgressFn{}, 10);
+    m.add(5);
+    m.finish();
+    CHECK(!m.active(), "a meter without a callback is active");
+  }
+  {  // 4 threads bumping for ~0.4 s with a 40 ms interval
+    constexpr uint64_t kTotal = 4 * 4000;
+    constexpr auto kInterval = milliseconds(40);
+    std::atomic<int> inside{0};
+    int overlaps = 0, finals = 0, order_errors = 0;
+    std::vector<uint64_t> seen;
+    ProgressMeter m(
+        [&](uint64_t done, uint64_t total) {
+          if (inside.fetch_add(1) != 0) ++overlaps;
+          if (total != kTotal || (!seen.empty() && done <= seen.back()) || (done >= total && done != total)) ++order_errors;
+          finals += done == total;
+          seen.push_back(done);
+          std::this_thread::sleep_for(microseconds(200));  // widen the window for an overlap
+          inside.fetch_sub(1);
+        },
+        kTotal, 1, kInterval);
+    const auto t0 = steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t) {
+      pool.emplace_back([&]() {
+        for (int i = 0; i < 4000; ++i) {
+          m.add(1);
+          std::this_thread::sleep_for(microseconds(100));
+        }
+      });
+    }
+    for (auto& th : pool) th.join();
+    m.finish();
+    m.finish();
+    const double elapsed = duration<double>(steady_clock::now() - t0).count();
+    const double bound = elapsed / duration<double>(kInterval).count() + 2;
+    CHECK(overlaps == 0, "%d overlapping callback calls", overlaps);
+    CHECK(order_errors == 0, "%d calls out of order or with done >= total before the end", order_errors);
+    CHECK(finals == 1 && !seen.empty() && seen.back() == kTotal, "%d final calls, last done %llu", finals,
+          seen.empty() ? 0ULL : (unsigned long long)seen.back());
+    CHECK(seen.size() >= 3 && seen.size() <= bound, "%zu calls in %.2f s (bound %.1f)", seen.size(), elapsed, bound);
+  }
+  {  // sub-units: 70 cells of 7 per unit are 10 units; a report never rounds up to the total
+    std::vector<std::pair<uint64_t, uint64_t>> calls;
+    ProgressMeter m([&](uint64_t d, uint64_t t) { calls.emplace_back(d, t); }, 10, 7, nanoseconds(0));
+    m.add(20);  // 2 units
+    m.add(49);  // 69 cells: 9 units
+    m.add(1);   // 70 cells: 10 units = total, left to finish()
+    m.finish();
+    const std::vector<std::pair<uint64_t, uint64_t>> want{{2, 10}, {9, 10}, {10, 10}};
+    CHECK(calls == want, "%zu calls, expected (2,10) (9,10) (10,10)", calls.size());
+  }
+  {  // the gate opens once per interval
+    ProgressGate g(milliseconds(30));
+    CHECK(!g.due(), "gate open before its interval");
+    std::this_thread::sleep_for(milliseconds(35));
+    CHECK(g.due() && !g.due(), "gate not open exactly once after its interval");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -155,6 +225,7 @@ int main(int argc, char** argv) {
   test_dot_order();
   test_token_store(dir);
   test_topk_ties();
+  test_progress_meter();
   if (failures) {
     std::fprintf(stderr, "core tests: %d failure(s)\n", failures);
     return 1;

@@ -11,11 +11,28 @@ import { FIT_DEFAULTS, withDefaults } from '../fit-defaults.js';
 import { log } from '../log.js';
 import { maxsimTargets } from '../native/maxsim.js';
 import { gatherTokens, olsBasis, standardizeTargets } from '../native/ols.js';
-import { psiForward, trainPsi, type TrainPsiOptions } from '../native/psi.js';
+import type { ProgressCallback } from '../native/progress.js';
+import { psiForward, trainPsi, type BatchProgress, type TrainPsiOptions } from '../native/psi.js';
 import type { TokenStore } from '../native/token-store.js';
 import { LemurModel, type LemurModelConfig } from './lemur-model.js';
 
-/** ψ's training options (hidden, numLayers, epochs, batch, lr, clip, valFraction, seed, threads, onEpoch) plus the sampling sizes. */
+/**
+ * Where a fit is, for a person watching it (a progress bar, BullMQ's job.updateProgress). Each
+ * phase's events come in order and its counts never go back; a phase that completes ends with
+ * done === total (train: batch === batches of the last epoch).
+ */
+export type FitProgress =
+  /** The MaxSim targets Y: done/total count entries of Y (learn vectors × target documents), over all stores. */
+  | { phase: 'targets'; done: number; total: number }
+  /** ψ's training, a few times a second at most and at the end of each epoch (with valLoss when a validation split is kept). */
+  | ({ phase: 'train'; valLoss?: number } & BatchProgress)
+  /**
+   * The OLS basis, in steps: 0 of 2 when it starts, 1 after ψ of the sample, 2 after pinv(ψ(sample)) by SVD (one LAPACK
+   * call that cannot report: ~8 s at the defaults on 2 cores, nearly the whole phase).
+   */
+  | { phase: 'ols'; done: number; total: number };
+
+/** ψ's training options (hidden, numLayers, epochs, batch, lr, clip, valFraction, seed, threads, onEpoch, onBatch) plus the sampling sizes. */
 export interface FitLemurOptions extends TrainPsiOptions {
   /** Target documents. @defaultValue FIT_DEFAULTS.mPrime (capped at the corpus size, with a warning) */
   mPrime?: number;
@@ -25,6 +42,8 @@ export interface FitLemurOptions extends TrainPsiOptions {
   learnPool?: Float32Array;
   /** OLS sample size s. @defaultValue FIT_DEFAULTS.olsSamples */
   olsSamples?: number;
+  /** Progress of the long phases (FitProgress), on the JS thread. What it throws fails the fit. */
+  onProgress?: (p: FitProgress) => void;
 }
 
 export interface FitTimings {
@@ -65,20 +84,31 @@ async function sampleCorpusTokens(stores: TokenStore[], rows: number, rng: Rando
 /**
  * Y (n × m') for target documents spread over several stores: each store's columns are built
  * natively, then placed side by side (columns grouped by store, in sampled order within a store).
+ * onProgress counts entries of Y over all stores: a store's rows count ms entries each.
  */
-async function buildTargets(learn: Float32Array, stores: TokenStore[], targets: { store: number; pos: number }[], threads: number): Promise<Float32Array> {
+async function buildTargets(
+  learn: Float32Array,
+  stores: TokenStore[],
+  targets: { store: number; pos: number }[],
+  threads: number,
+  onProgress?: ProgressCallback,
+): Promise<Float32Array> {
   const byStore = stores.map((_, s) => targets.filter((t) => t.store === s).map((t) => BigInt(t.pos)));
-  if (stores.length === 1) return maxsimTargets(learn, stores[0]!, BigInt64Array.from(byStore[0]!), { threads });
   const n = learn.length / stores[0]!.dim;
   const m = targets.length;
+  let before = 0; // entries of the stores already done
+  const storeProgress = (ms: number): ProgressCallback | undefined =>
+    onProgress && ((rows: number) => onProgress(before + rows * ms, n * m));
+  if (stores.length === 1) return maxsimTargets(learn, stores[0]!, BigInt64Array.from(byStore[0]!), { threads, onProgress: storeProgress(m) });
   const Y = new Float32Array(n * m);
   let col = 0;
   for (const [s, store] of stores.entries()) {
     const ms = byStore[s]!.length;
     if (ms === 0) continue;
-    const Ys = await maxsimTargets(learn, store, BigInt64Array.from(byStore[s]!), { threads });
+    const Ys = await maxsimTargets(learn, store, BigInt64Array.from(byStore[s]!), { threads, onProgress: storeProgress(ms) });
     for (let i = 0; i < n; i++) Y.set(Ys.subarray(i * ms, (i + 1) * ms), i * m + col);
     col += ms;
+    before += n * ms;
   }
   return Y;
 }
@@ -87,7 +117,11 @@ async function buildTargets(learn: Float32Array, stores: TokenStore[], targets: 
  * Fits on one token store or several (the shards of a corpus; documents and tokens are sampled
  * over all of them as one corpus).
  * @throws InvalidArgumentError (empty store, bad options, stores of different dims), InputDataError (non-finite data, a
- *   training loss that becomes NaN — no model is returned then)
+ *   training loss that becomes NaN — no model is returned then); whatever onProgress, onEpoch or onBatch throws
+ * @example
+ * const { model } = await fitLemur(stores, {
+ *   onProgress: (p) => void job.updateProgress(p.phase === 'train' ? { ...p } : { phase: p.phase, done: p.done, total: p.total }),
+ * });
  */
 export async function fitLemur(storeOrStores: TokenStore | TokenStore[], options: FitLemurOptions = {}): Promise<{ model: LemurModel; timings: FitTimings }> {
   const t0 = performance.now();
@@ -154,13 +188,22 @@ export async function fitLemur(storeOrStores: TokenStore | TokenStore[], options
   // 2. targets: n × m' max-sims, one native buffer, standardised in place
   t = performance.now();
   log.info('building training targets', { nLearn, mPrime, gb: Math.round((nLearn * mPrime * 4) / 1e8) / 10 });
-  let Y: Float32Array | undefined = await buildTargets(learn, stores, targetDocs, threads);
+  const onProgress = options.onProgress;
+  let Y: Float32Array | undefined = await buildTargets(
+    learn,
+    stores,
+    targetDocs,
+    threads,
+    onProgress && ((done, total) => onProgress({ phase: 'targets', done, total })),
+  );
   const stats = await standardizeTargets(Y, { threads });
   const targetsS = seconds(t);
   log.info('targets ready', { seconds: targetsS, mean: stats.mean, std: stats.std });
 
-  // 3. ψ
+  // 3. ψ. An epoch's last batch is held back and reported with onEpoch, which follows it and
+  // knows the validation loss.
   t = performance.now();
+  let epochEnd: BatchProgress | undefined;
   const trained = await trainPsi(learn, store.dim, Y, mPrime, {
     hidden: cfg.hidden,
     numLayers: cfg.numLayers,
@@ -174,15 +217,28 @@ export async function fitLemur(storeOrStores: TokenStore | TokenStore[], options
     onEpoch: (e) => {
       log.info('ψ epoch', { epoch: e.epoch, trainLoss: e.trainLoss, valLoss: e.valLoss, seconds: e.seconds });
       options.onEpoch?.(e);
+      if (onProgress && epochEnd) onProgress({ phase: 'train', ...epochEnd, loss: e.trainLoss, ...(e.valLoss === null ? {} : { valLoss: e.valLoss }) });
     },
+    ...(onProgress || options.onBatch
+      ? {
+          onBatch: (b: BatchProgress) => {
+            options.onBatch?.(b);
+            if (b.batch === b.batches) epochEnd = b;
+            else onProgress?.({ phase: 'train', ...b });
+          },
+        }
+      : {}),
   });
   Y = undefined; // 3.3 GB at the defaults: let it go before the OLS stage
   const trainS = seconds(t);
 
   // 4. OLS basis on the pinned sample
   t = performance.now();
+  onProgress?.({ phase: 'ols', done: 0, total: 2 });
   const Z = await psiForward(trained.psi, olsSample, { threads });
+  onProgress?.({ phase: 'ols', done: 1, total: 2 });
   const { pinvT, rank } = await olsBasis(Z, cfg.hidden, { threads });
+  onProgress?.({ phase: 'ols', done: 2, total: 2 });
   const olsBasisS = seconds(t);
   log.info('OLS basis ready', { samples: cfg.olsSamples, rank, seconds: olsBasisS });
 

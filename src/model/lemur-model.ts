@@ -6,9 +6,8 @@
  * memory once, at the first features() call; close() frees them (whoever opened the model closes
  * it, e.g. openVersion's close(); a finalizer frees them if nobody does).
  */
-import type { KernelName } from '../config.js';
 import { ClosedError, CorruptFileError, InvalidArgumentError } from '../errors.js';
-import { olsWeights } from '../native/ols.js';
+import { olsWeights, type OlsWeightsOptions } from '../native/ols.js';
 import { PsiHandle, type EpochStats, type PsiWeights } from '../native/psi.js';
 import type { TokenStore } from '../native/token-store.js';
 import { readArtifact, writeArtifact } from './model-artifact.js';
@@ -121,10 +120,13 @@ export class LemurModel {
 
   /**
    * W rows for documents of a store (all by default), docIndices.length × hidden. New documents
-   * get their rows the same way, with no retraining.
-   * @throws InvalidArgumentError when the store's dim differs from the model's
+   * get their rows the same way, with no retraining. options.onProgress(done, total) counts
+   * documents (olsWeights).
+   * @throws InvalidArgumentError when the store's dim differs from the model's; whatever onProgress throws
+   * @example
+   * const W = await model.weights(store, undefined, { onProgress: (done, total) => log.info('weights', { done, total }) });
    */
-  async weights(store: TokenStore, docIndices?: BigInt64Array, options: { threads?: number; kernel?: KernelName; out?: Float32Array } = {}): Promise<Float32Array> {
+  async weights(store: TokenStore, docIndices?: BigInt64Array, options: OlsWeightsOptions = {}): Promise<Float32Array> {
     if (store.dim !== this.dim) throw new InvalidArgumentError(`token store ${store.path} has dim ${store.dim}, the model expects ${this.dim}`);
     const idx = docIndices ?? BigInt64Array.from({ length: store.nDocs }, (_, i) => BigInt(i));
     return olsWeights(store, { sample: this.olsSample, pinvT: this.pinvT, h: this.hidden, mean: this.stats.mean, std: this.stats.std }, idx, options);

@@ -79,6 +79,21 @@ export interface NativeEpoch {
   seconds: number;
 }
 
+/** Progress within a ψ epoch (native/core/psi_trainer.h BatchStats). */
+export interface NativeBatch {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  loss: number;
+}
+
+/** (done, total) from a long native call, through a thread-safe function (progress_binding.h). */
+export type NativeProgress = (done: number, total: number) => void;
+
+/** ψ training's events, in the order training produced them (one thread-safe function). */
+export type NativeTrainEvent = (...event: ['epoch', NativeEpoch] | ['batch', NativeBatch]) => void;
+
 export interface NativeTrainOptions {
   hidden: number;
   numLayers: number;
@@ -102,7 +117,7 @@ export interface NativeIpIndexInfo {
 export interface NativeIpIndex {
   close(): void;
   info(): NativeIpIndexInfo;
-  add(vectors: Float32Array, ids: BigInt64Array, threads: number): Promise<void>;
+  add(vectors: Float32Array, ids: BigInt64Array, threads: number, onProgress?: NativeProgress): Promise<void>;
   search(queries: Float32Array, k: number, efSearch: number, threads: number): Promise<NativeHits>;
   writeFile(path: string): Promise<void>;
   serialize(): Promise<Uint8Array>;
@@ -120,8 +135,8 @@ interface Binding {
     Y: Float32Array,
     m: number,
     options: NativeTrainOptions,
-    onEpoch?: (e: NativeEpoch) => void,
-  ): Promise<{ psi: NativePsi; epochs: NativeEpoch[]; bestEpoch: number }>;
+    onEvent?: NativeTrainEvent,
+  ): Promise<{ psi: NativePsi; epochs: NativeEpoch[]; bestEpoch: number; batches: number }>;
   psiGradients(psi: NativePsi, outW: Float32Array, X: Float32Array, T: Float32Array, m: number): Promise<{ loss: number; grads: Float32Array[] }>;
   psiLoad(psi: NativePsi): Promise<NativePsiHandle>;
   olsBasis(Z: Float32Array, h: number, threads: number): Promise<{ pinvT: Float32Array; rank: number }>;
@@ -136,6 +151,7 @@ interface Binding {
     out: Float32Array,
     threads: number,
     kernel: string,
+    onProgress?: NativeProgress,
   ): Promise<Float32Array>;
   olsProject(Y: Float32Array, nb: number, pinvT: Float32Array, h: number, out: Float32Array, threads: number, kernel: string): Promise<Float32Array>;
   standardize(Y: Float32Array, threads: number): Promise<{ mean: number; std: number }>;
@@ -182,6 +198,7 @@ interface Binding {
     out: Float32Array,
     threads: number,
     kernel: string,
+    onProgress?: NativeProgress,
   ): Promise<Float32Array>;
 }
 

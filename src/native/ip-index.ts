@@ -8,6 +8,7 @@ import { ClosedError, InvalidArgumentError, fromNativeError } from '../errors.js
 import { binding, callNative, closeNative, type NativeIpIndex } from './binding.js';
 import { assertBigInt64Array, assertFinite, assertFloat32Array, assertInt } from './check.js';
 import { SearchResult } from './maxsim.js';
+import { withProgress, type ProgressCallback } from './progress.js';
 
 export type IpIndexKind = 'hnsw' | 'flat';
 
@@ -28,6 +29,16 @@ export interface IpSearchOptions {
   efSearch?: number;
   /** @defaultValue LEMUR_THREADS */
   threads?: number;
+}
+
+export interface IpAddOptions {
+  /** @defaultValue LEMUR_THREADS */
+  threads?: number;
+  /**
+   * Progress in vectors linked into the HNSW graph (a flat index reports only the end): at most
+   * every ~200 ms, then (n, n) before the promise resolves. Does not change a byte of the index.
+   */
+  onProgress?: ProgressCallback;
 }
 
 export class IpIndex {
@@ -85,15 +96,21 @@ export class IpIndex {
     return this.#native === undefined;
   }
 
-  /** Adds n vectors (n × d) with their 64-bit ids. Do not modify inputs until the promise settles. */
-  async add(vectors: Float32Array, ids: BigInt64Array, options: { threads?: number } = {}): Promise<void> {
+  /**
+   * Adds n vectors (n × d) with their 64-bit ids. Do not modify inputs until the promise settles.
+   * @throws InvalidArgumentError, InputDataError (non-finite vectors), ClosedError; whatever onProgress throws
+   * @example
+   * await index.add(W, ids, { onProgress: (done, total) => job.updateProgress(Math.round((100 * done) / total)) });
+   */
+  async add(vectors: Float32Array, ids: BigInt64Array, options: IpAddOptions = {}): Promise<void> {
     const n = this.#handle();
     const d = n.info().d;
     assertFloat32Array('vectors', vectors);
     assertBigInt64Array('ids', ids);
     if (vectors.length !== ids.length * d) throw new InvalidArgumentError(`Expected vectors.length = ids.length × d = ${ids.length * d} but received ${vectors.length}`);
     assertFinite('vectors', vectors, d);
-    await callNative(() => n.add(vectors, ids, options.threads ?? config().threads));
+    const threads = options.threads ?? config().threads;
+    await withProgress(options.onProgress, ids.length, (onProgress) => callNative(() => n.add(vectors, ids, threads, onProgress)));
   }
 
   /**

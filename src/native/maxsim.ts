@@ -17,6 +17,7 @@ import {
   assertInt32Array,
   assertPositions,
 } from './check.js';
+import { withProgress, type ProgressCallback } from './progress.js';
 import type { TokenStore } from './token-store.js';
 
 export interface MaxsimOptions {
@@ -120,6 +121,11 @@ export async function maxsimExactTopK(
 export interface TargetsOptions extends MaxsimOptions {
   /** Preallocated n × docIndices.length output (a multi-GB Y is then never allocated twice). */
   out?: Float32Array;
+  /**
+   * Progress in learn vectors (rows of Y; a row counts as it fills): at most every ~200 ms, then
+   * (n, n) before the promise resolves. Does not change a bit of Y.
+   */
+  onProgress?: ProgressCallback;
 }
 
 /**
@@ -127,7 +133,9 @@ export interface TargetsOptions extends MaxsimOptions {
  * @param vectors n × store.dim probe vectors
  * @param docIndices m doc positions of the store
  * @returns Y, n × m row-major (options.out when given)
- * @throws InvalidArgumentError, InputDataError, ClosedError
+ * @throws InvalidArgumentError, InputDataError, ClosedError; whatever onProgress throws
+ * @example
+ * const Y = await maxsimTargets(learn, store, docIndices, { onProgress: (done, total) => bar.update(done, { total }) });
  */
 export async function maxsimTargets(
   vectors: Float32Array,
@@ -151,5 +159,7 @@ export async function maxsimTargets(
     throw new InvalidArgumentError(`Expected out.length = ${n} × ${docIndices.length} = ${n * docIndices.length} but received ${out.length}`);
   }
   const [threads, kernel] = nativeOptions(options);
-  return callNative(() => binding.maxsimTargets(vectors, handle, docIndices, out, threads, kernel), store.path);
+  return withProgress(options.onProgress, n, (onProgress) =>
+    callNative(() => binding.maxsimTargets(vectors, handle, docIndices, out, threads, kernel, onProgress), store.path),
+  );
 }

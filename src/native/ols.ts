@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { binding, callNative } from './binding.js';
 import { assertBigInt64Array, assertFinite, assertFloat32Array, assertInt, assertPositions } from './check.js';
 import { SearchResult } from './maxsim.js';
+import { withProgress, type ProgressCallback } from './progress.js';
 import type { TokenStore } from './token-store.js';
 
 /**
@@ -33,16 +34,26 @@ export interface OlsWeightsInput {
   std: number;
 }
 
+export interface OlsWeightsOptions {
+  /** @defaultValue LEMUR_THREADS */
+  threads?: number;
+  /** @defaultValue LEMUR_KERNEL, else the best available */
+  kernel?: KernelName;
+  /** Preallocated docIndices.length × h output. */
+  out?: Float32Array;
+  /**
+   * Progress in documents (a block of documents counts as its targets fill): at most every
+   * ~200 ms, then (total, total) before the promise resolves. Does not change a bit of W.
+   */
+  onProgress?: ProgressCallback;
+}
+
 /**
  * W rows (docIndices.length × h) for documents of a store: pinv(Z) · ((Y_j − mean)/std).
  * Bit-identical for a document whatever else is weighted in the same call.
+ * @throws InvalidArgumentError, ClosedError; whatever onProgress throws
  */
-export async function olsWeights(
-  store: TokenStore,
-  input: OlsWeightsInput,
-  docIndices: BigInt64Array,
-  options: { threads?: number; kernel?: KernelName; out?: Float32Array } = {},
-): Promise<Float32Array> {
+export async function olsWeights(store: TokenStore, input: OlsWeightsInput, docIndices: BigInt64Array, options: OlsWeightsOptions = {}): Promise<Float32Array> {
   const handle = store.nativeHandle();
   const { sample, pinvT, h, mean, std } = input;
   assertFloat32Array('sample', sample);
@@ -53,9 +64,9 @@ export async function olsWeights(
   if (pinvT.length !== (sample.length / store.dim) * h) throw new InvalidArgumentError(`Expected pinvT of ${(sample.length / store.dim) * h} values but received ${pinvT.length}`);
   const out = options.out ?? new Float32Array(docIndices.length * h);
   if (out.length !== docIndices.length * h) throw new InvalidArgumentError(`Expected out.length = ${docIndices.length * h} but received ${out.length}`);
-  return callNative(
-    () => binding.olsWeights(handle, sample, pinvT, h, mean, std, docIndices, out, options.threads ?? config().threads, options.kernel ?? ''),
-    store.path,
+  const threads = options.threads ?? config().threads;
+  return withProgress(options.onProgress, docIndices.length, (onProgress) =>
+    callNative(() => binding.olsWeights(handle, sample, pinvT, h, mean, std, docIndices, out, threads, options.kernel ?? '', onProgress), store.path),
   );
 }
 

@@ -7,11 +7,24 @@
 import { config } from '../config.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { PSI_DEFAULTS, withDefaults } from '../fit-defaults.js';
-import { binding, callNative, closeNative, type NativeEpoch, type NativePsi, type NativePsiHandle } from './binding.js';
+import { binding, callNative, closeNative, type NativeBatch, type NativeEpoch, type NativePsi, type NativePsiHandle, type NativeTrainEvent } from './binding.js';
 import { assertCounts, assertFinite, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
 
 export type PsiWeights = NativePsi;
 export type EpochStats = NativeEpoch;
+
+/** Progress within an epoch of ψ's training. */
+export interface BatchProgress {
+  /** The epoch under way, 1-based. */
+  epoch: number;
+  epochs: number;
+  /** Batches done in this epoch, 1 … batches. */
+  batch: number;
+  /** Batches per epoch. */
+  batches: number;
+  /** Mean training loss of this epoch's batches so far; at batch === batches, the epoch's trainLoss. */
+  loss: number;
+}
 
 /** Options of ψ's training; every default is PSI_DEFAULTS (src/fit-defaults.ts). */
 export interface TrainPsiOptions {
@@ -35,6 +48,11 @@ export interface TrainPsiOptions {
   threads?: number;
   /** Called after each epoch (on the JS thread). */
   onEpoch?: (e: EpochStats) => void;
+  /**
+   * Called during an epoch at most every ~200 ms, and after its last batch (before that epoch's
+   * onEpoch), on the JS thread; (epoch, batch) strictly increase.
+   */
+  onBatch?: (p: BatchProgress) => void;
 }
 
 export interface TrainPsiResult {
@@ -42,6 +60,8 @@ export interface TrainPsiResult {
   epochs: EpochStats[];
   /** The epoch whose weights were kept. */
   bestEpoch: number;
+  /** Batches per epoch (0 when epochs is 0). */
+  batches: number;
 }
 
 /**
@@ -49,7 +69,8 @@ export interface TrainPsiResult {
  * without the head. Do not modify X or Y until the promise settles.
  * @param X n × dim learn vectors
  * @param Y n × m standardised targets
- * @throws InvalidArgumentError, InputDataError (non-finite inputs; a loss that becomes NaN, naming the epoch)
+ * @throws InvalidArgumentError, InputDataError (non-finite inputs; a loss that becomes NaN, naming the epoch);
+ *   whatever onEpoch or onBatch throws, once training has ended (later events are not delivered)
  */
 export async function trainPsi(X: Float32Array, dim: number, Y: Float32Array, m: number, options: TrainPsiOptions = {}): Promise<TrainPsiResult> {
   assertInt('dim', dim, { min: 1, max: 1 << 20 });
@@ -69,17 +90,48 @@ export async function trainPsi(X: Float32Array, dim: number, Y: Float32Array, m:
   assertInt('threads', o.threads, { min: 1, max: 1024 });
   if (!(o.lr > 0) || !(o.clip > 0)) throw new InvalidArgumentError(`Expected positive lr and clip but received ${o.lr} and ${o.clip}`);
   if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new InvalidArgumentError(`Expected valFraction in [0, 1) but received ${o.valFraction}`);
-  // Progress arrives through a thread-safe function whose calls may land after the promise
-  // settles; deliver each epoch exactly once and in order, all before this function returns.
-  const onEpoch = options.onEpoch;
-  let delivered = 0;
-  const deliver = (e: EpochStats): void => {
-    if (!onEpoch || e.epoch <= delivered) return;
-    delivered = e.epoch;
-    onEpoch(e);
+  // Events arrive through a thread-safe function whose calls may land after the promise
+  // settles: those are dropped, and what a success has not delivered yet (the last epochs, and
+  // the last batch of each) is delivered from the result, in training order, before this returns.
+  const { onEpoch, onBatch } = options;
+  let open = true;
+  let failed = false;
+  let error: unknown;
+  let epochAt = 0; // last epoch given to onEpoch
+  let batchAt = { epoch: 0, batch: 0 }; // last batch given to onBatch
+  const safely = (f: () => void): void => {
+    try {
+      f();
+    } catch (err) {
+      failed = true;
+      error = err;
+    }
   };
-  const r = await callNative(() => binding.trainPsi(X, dim, Y, m, o, onEpoch ? deliver : undefined));
-  for (const e of r.epochs) deliver(e);
+  const epoch = (e: EpochStats): void => {
+    if (!open || failed || !onEpoch || e.epoch <= epochAt) return;
+    epochAt = e.epoch;
+    safely(() => onEpoch(e));
+  };
+  const batch = (b: BatchProgress): void => {
+    if (!open || failed || !onBatch || b.epoch < batchAt.epoch || (b.epoch === batchAt.epoch && b.batch <= batchAt.batch)) return;
+    batchAt = { epoch: b.epoch, batch: b.batch };
+    safely(() => onBatch(b));
+  };
+  const onEvent: NativeTrainEvent = (...[kind, e]) => (kind === 'epoch' ? epoch(e) : batch(e));
+  let r: TrainPsiResult;
+  try {
+    r = await callNative(() => binding.trainPsi(X, dim, Y, m, o, onEpoch || onBatch ? onEvent : undefined));
+  } finally {
+    open = false;
+  }
+  open = true; // for the result's own deliveries only
+  for (const e of r.epochs) {
+    const last: NativeBatch = { epoch: e.epoch, epochs: o.epochs, batch: r.batches, batches: r.batches, loss: e.trainLoss };
+    batch(last);
+    epoch(e);
+  }
+  open = false;
+  if (failed) throw error;
   return r;
 }
 
