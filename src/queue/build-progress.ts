@@ -93,28 +93,20 @@ function docsStage(stage: 'weights' | 'index', shards: ShardProgress[], jobs: Se
   return { stage, state: stageState(jobs.map((j) => j.state)), done: Math.floor(done), total, unit: 'docs' };
 }
 
-/** targets and train from the train job's report (its phases run in that order). */
+/** targets and train from the train job's report (its phases run in that order: targets, train, ols). */
 function trainStages(train: Seen): StageProgress[] {
-  const r = reported(train);
-  const finished = train.state === 'completed';
-  const failed = train.state === 'failed';
-  const targets: StageProgress = { stage: 'targets', state: finished ? 'done' : failed ? 'failed' : 'waiting', done: 0, total: 0, unit: 'docs' };
-  const fit: StageProgress = { stage: 'train', state: finished ? 'done' : failed ? 'failed' : 'waiting', done: 0, total: 0, unit: 'batches' };
   const last = (train.job?.progress ?? {}) as Partial<JobProgressReport>;
-  if (r?.phase === 'targets') {
-    Object.assign(targets, { state: 'active', done: r.done, total: r.total, unit: r.unit });
-  } else if (r && r.phase !== undefined) {
-    // past the targets: they are complete
-    Object.assign(targets, { state: 'done', done: 1, total: 1 });
-    if (r.phase === 'train') Object.assign(fit, { state: 'active', done: r.done, total: r.total, unit: r.unit });
-    else Object.assign(fit, { state: 'done', done: 1, total: 1 });
-  }
-  if (finished) {
-    Object.assign(targets, { done: 1, total: 1 });
-    Object.assign(fit, { done: 1, total: 1 });
-  }
+  const order = ['targets', 'train', 'ols'];
+  const at = train.state === 'completed' ? order.length : last.phase ? order.indexOf(last.phase) : -1;
+  const stage = (name: 'targets' | 'train', unit: string): StageProgress => {
+    const i = order.indexOf(name);
+    const state: StageProgress['state'] = at > i ? 'done' : train.state === 'failed' ? 'failed' : at === i ? 'active' : 'waiting';
+    const n = last.phases?.[name];
+    return { stage: name, state, done: n ? n.done : 0, total: n ? n.total : 0, unit: n?.unit ?? unit };
+  };
+  const fit = stage('train', 'batches');
   if (last.epoch !== undefined && last.epochs !== undefined) fit.detail = `epoch ${last.epoch}/${last.epochs}${last.loss !== undefined ? ` loss ${last.loss.toFixed(4)}` : ''}`;
-  return [targets, fit];
+  return [stage('targets', 'max-sims'), fit];
 }
 
 export async function buildProgress(t: QueueTarget, version: string): Promise<BuildProgress | undefined> {

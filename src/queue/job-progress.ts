@@ -17,6 +17,8 @@ export interface JobProgressReport {
   epoch?: number;
   epochs?: number;
   loss?: number;
+  /** A job of several phases: the last numbers of each phase so far (the bars of finished phases keep their counts). */
+  phases?: Record<string, { done: number; total: number; unit: string }>;
 }
 
 export interface JobProgress {
