@@ -26,7 +26,7 @@ export async function followBuild<T>(target: QueueTarget, version: string, o: Fo
   let logFile: string | undefined;
   if (bars) {
     logFile = scratchLogFile(`${o.what}-${version}.log`);
-    view.print(`${o.what} ${version}: worker logs in ${logFile} (--verbose shows them here)`);
+    view.print(`${o.what} ${version}: worker logs in ${logFile} (--verbose: here)`);
     restoreLogs = routeLogs(logFile, (text) => view.print(text));
   }
   let last: BuildProgress | undefined;

@@ -26,7 +26,7 @@ interface BarState {
 }
 
 function fmtCount(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n));
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n));
 }
 
 function fmtSeconds(s: number): string {
@@ -58,7 +58,7 @@ function payload(s: StageProgress, st: BarState, now: number): Record<string, st
   } else if (s.state === 'active') {
     eta = 'running';
   }
-  return { stage: s.stage.padEnd(7), counts: counts.padEnd(16), speed: rate.padEnd(8), when: eta.padEnd(12), detail };
+  return { stage: s.stage.padEnd(7), counts: counts.padEnd(20), speed: rate.padEnd(7), when: eta.padEnd(12), detail };
 }
 
 export function openProgressView(o: { tty: boolean; stream?: NodeJS.WriteStream; lineEveryMs?: number }): ProgressView {
@@ -84,7 +84,7 @@ export function openProgressView(o: { tty: boolean; stream?: NodeJS.WriteStream;
     {
       // {eta} and friends are cli-progress's own tokens: ours are named so they do not collide
       format: ' {stage} {bar} {counts} {speed} {when} {detail}',
-      barsize: 20,
+      barsize: 16,
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
