@@ -68,11 +68,6 @@ export function objectBuffer(store: ObjectStore, key: string, size: number): { b
   };
 }
 
-/** Uploads a local file (streamed) under `key`. */
-export async function putFile(store: ObjectStore, key: string, path: string): Promise<void> {
-  await store.putFile(key, path);
-}
-
 /** Keys of the Parquet objects under a prefix (sorted, as ObjectStore.list returns them). */
 export async function listParquet(store: ObjectStore, prefix: string): Promise<string[]> {
   return (await store.list(prefix)).map((o) => o.key).filter((k) => k.toLowerCase().endsWith('.parquet'));
