@@ -40,7 +40,7 @@ export interface S3StoreOptions {
   region?: string;
   /**
    * Bytes per part of a multipart upload, at least 5 MiB (S3's minimum); raised for a file that
-   * would need more than 10 000 parts. @defaultValue 16 MiB
+   * would need more than 10 000 parts. @defaultValue 8 MiB (the AWS CLI's)
    */
   partSize?: number;
   /** Parts uploaded at once (each held in memory while it is sent). @defaultValue 4 */
@@ -61,7 +61,7 @@ export class S3Store implements ObjectStore {
   readonly #queueSize: number;
 
   constructor(o: S3StoreOptions) {
-    this.#partSize = o.partSize ?? 16 * 1024 * 1024;
+    this.#partSize = o.partSize ?? 8 * 1024 * 1024;
     this.#queueSize = o.queueSize ?? 4;
     if (!Number.isInteger(this.#partSize) || this.#partSize < MIN_PART_BYTES) throw new InvalidArgumentError(`Expected partSize to be an integer ≥ ${MIN_PART_BYTES} (5 MiB, S3's minimum part) but received ${o.partSize}`);
     if (!Number.isInteger(this.#queueSize) || this.#queueSize < 1) throw new InvalidArgumentError(`Expected queueSize to be an integer ≥ 1 but received ${o.queueSize}`);
