@@ -34,6 +34,10 @@ export function defaultArtifactCache(): ArtifactCache {
  * A local file holding `key`, usable until release(). Hold it while a native object has the
  * file open; the cache never removes a held copy.
  * @throws StoreError (NOT_FOUND when the object is missing)
+ * @example
+ * const copy = await localCopy(store, shard.tokensKey);
+ * const ts = await TokenStore.open(copy.path);
+ * try { … } finally { ts.close(); copy.release(); }
  */
 export async function localCopy(store: ObjectStore, key: string, options: LocalCopyOptions = {}): Promise<LocalCopy> {
   if (store instanceof LocalStore) {
