@@ -5,16 +5,27 @@
  */
 import { createHash } from 'node:crypto';
 
-import { CorruptFileError, StoreError } from '../errors.js';
+import { CorruptFileError, LemurError, StoreError } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
+
+/** A failure mid-stream (a cut connection, a short read) as a StoreError naming the object. */
+function streamFailure(store: ObjectStore, key: string, err: unknown): Error {
+  if (err instanceof LemurError) return err;
+  return new StoreError(`${store.url}: reading '${key}' failed: ${(err as Error)?.message ?? String(err)}`, key, false, { cause: err });
+}
 
 /** An object's size and sha256, hashed while it streams (one chunk in memory at a time). */
 export async function hashObject(store: ObjectStore, key: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  for await (const chunk of await store.getStream(key)) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
+  const stream = await store.getStream(key);
+  try {
+    for await (const chunk of stream) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+  } catch (err) {
+    throw streamFailure(store, key, err);
   }
   return { bytes, sha256: hash.digest('hex') };
 }
@@ -27,14 +38,19 @@ export async function hashObject(store: ObjectStore, key: string): Promise<{ byt
 export async function readObjectInto(store: ObjectStore, key: string, target: Uint8Array): Promise<void> {
   const stream = await store.getStream(key);
   let at = 0;
-  for await (const chunk of stream) {
-    const c = chunk as Buffer;
-    if (at + c.length > target.byteLength) {
-      stream.destroy();
-      throw new CorruptFileError(`${store.url}/${key}: more than the expected ${target.byteLength} bytes`, `${store.url}/${key}`);
+  try {
+    for await (const chunk of stream) {
+      const c = chunk as Buffer;
+      if (at + c.length > target.byteLength) {
+        throw new CorruptFileError(`${store.url}/${key}: more than the expected ${target.byteLength} bytes`, `${store.url}/${key}`);
+      }
+      target.set(c, at);
+      at += c.length;
     }
-    target.set(c, at);
-    at += c.length;
+  } catch (err) {
+    throw streamFailure(store, key, err);
+  } finally {
+    stream.destroy();
   }
   if (at !== target.byteLength) throw new CorruptFileError(`${store.url}/${key}: ${at} bytes, expected ${target.byteLength}`, `${store.url}/${key}`);
 }

@@ -213,6 +213,7 @@ describe('S3Store downloads', () => {
     assert.equal(readFileSync(dst, 'utf8'), 'whole');
     assert.deepEqual(readdirSync(dir), ['obj.bin']);
     // the same cut, read as a stream, fails instead of ending early
-    await assert.rejects(hashObject(cut, 'x/obj.bin'));
+    await assert.rejects(hashObject(cut, 'x/obj.bin'), (e: Error) => e instanceof StoreError && e.key === 'x/obj.bin');
+    await assert.rejects(readObjectInto(cut, 'x/obj.bin', new Uint8Array(8 * MiB)), StoreError);
   });
 });
