@@ -21,7 +21,8 @@ export interface ObjectInfo {
 export interface TransferOptions {
   /**
    * Bytes moved so far and the object's size, as data moves (per chunk; per part for an S3
-   * upload). A callback that throws fails the transfer.
+   * upload). It should not throw: one that does fails the transfer, but an upload whose last
+   * report throws may already have written the object.
    */
   onProgress?: (done: number, total: number) => void;
 }

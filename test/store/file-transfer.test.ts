@@ -98,6 +98,18 @@ for (const [name, make] of stores) {
       assert.deepEqual(await hashObject(store, 'big/obj.bin'), { bytes: BIG, sha256: bigSha });
     });
 
+    it('moves an empty file both ways', async () => {
+      const store = make();
+      const src = join(tmp.dir, `${name}-empty`);
+      writeFileSync(src, '');
+      await store.putFile('empty/obj', src);
+      assert.equal((await store.head('empty/obj'))?.size, 0);
+      const dst = join(tmp.dir, `${name}-empty-down`);
+      assert.equal((await store.getFile('empty/obj', dst)).size, 0);
+      assert.equal(readFileSync(dst).length, 0);
+      assert.deepEqual(await hashObject(store, 'empty/obj'), { bytes: 0, sha256: createHash('sha256').digest('hex') });
+    });
+
     it('replaces the file at the target path whole', async () => {
       const store = make();
       await store.put('small/a', Buffer.from('new content'));
