@@ -4,7 +4,8 @@
  * dashboard and the AWS region (loadServiceConfig). Nothing else in the project reads
  * process.env (the addon's loader only sets OMP_WAIT_POLICY for Faiss before it loads).
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { ConfigError } from './errors.js';
 
@@ -26,6 +27,17 @@ export interface LemurConfig {
   driftFraction: number;
   /** LEMUR_EVAL_TOLERANCE: largest recall@10 drop a scheduled rebuild may have and still be published. @defaultValue 0.01 */
   evalTolerance: number;
+  /**
+   * LEMUR_CACHE_DIR: the folder of local copies of S3 artifacts (token stores, models, indexes),
+   * shared by every process on the machine. @defaultValue `<os.tmpdir()>/lemur-cache`
+   */
+  cacheDir: string;
+  /**
+   * LEMUR_CACHE_BYTES: the size the cache folder is trimmed to (least recently used copies not
+   * in use are removed first; copies in use are never removed). Bytes, or a number with
+   * KiB/MiB/GiB/TiB (or KB/MB/GB/TB, powers of 1000). @defaultValue 10 GiB
+   */
+  cacheBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -42,6 +54,19 @@ export function parseFraction(name: string, v: string | undefined, dflt: number)
   if (v === undefined || v === '') return dflt;
   const x = Number(v);
   if (!Number.isFinite(x) || x < 0 || x > 1) throw new ConfigError(`Expected ${name} to be a number in [0, 1] but received '${v}'`);
+  return x;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** A byte count like 5000000, 500MB or 1.5GiB, or the default when unset. */
+export function parseBytes(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined || v === '') return dflt;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+  const u = m?.[2]!.toLowerCase() ?? '';
+  const unit = m && Object.hasOwn(BYTE_UNITS, u) ? BYTE_UNITS[u] : undefined;
+  const x = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(x)) throw new ConfigError(`Expected ${name} to be a byte count like 20GiB, 500MB or 1000000 but received '${v}'`);
   return x;
 }
 
@@ -78,6 +103,8 @@ export function loadConfig(env: Env = process.env): LemurConfig {
     kernel,
     driftFraction,
     evalTolerance,
+    cacheDir: env['LEMUR_CACHE_DIR'] || join(tmpdir(), 'lemur-cache'),
+    cacheBytes: parseBytes('LEMUR_CACHE_BYTES', env['LEMUR_CACHE_BYTES'], 10 * 2 ** 30),
   };
 }
 

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 
+import { StoreError } from '../errors.js';
 import { TokenStore } from '../native/token-store.js';
 import { localCopy, type LocalCopy } from '../store/local-copy.js';
 import { makeScratchDir } from '../store/scratch.js';
-import { putFile } from '../store/files.js';
+import { objectBuffer } from '../store/files.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { EvalBatchResult, EvalPlan, ExactBatchPayload, TruthRows, EvalBatchPayload, BatchTiming } from './plan.js';
@@ -29,7 +30,7 @@ export async function putQueries(store: ObjectStore, evalId: string, q: QuerySet
   try {
     const local = join(scratch.dir, 'queries.lts');
     await TokenStore.write(local, { vectors: q.vectors, counts: q.counts, dim: q.dim, ids: q.ids });
-    await putFile(store, keys.evalQueries(evalId), local);
+    await store.putFile(keys.evalQueries(evalId), local, { move: true });
   } finally {
     scratch.cleanup();
   }
@@ -128,10 +129,11 @@ export async function runEvalBatch(store: ObjectStore, versions: VersionCache, q
   return { batch: p.batch, resultsKey, timings };
 }
 
-/** Reads one batch's result rows back. */
+/** Reads one batch's result rows back (the Parquet footer, then its column chunks, by ranged reads). */
 export async function readResults(store: ObjectStore, key: string): Promise<ResultRow[]> {
-  const raw = await store.get(key);
-  const file = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
+  const info = await store.head(key);
+  if (!info) throw new StoreError(`${store.url}: no object '${key}'`, key, true);
+  const file = objectBuffer(store, key, info.size);
   const objs = (await parquetReadObjects({ file, columns: ['query', 'version', 'setting', 'rank', 'id', 'score'] })) as unknown as ResultRow[];
   return objs.map((o) => ({ query: Number(o.query), version: o.version, setting: o.setting, rank: Number(o.rank), id: o.id, score: Number(o.score) }));
 }

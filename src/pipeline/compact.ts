@@ -20,7 +20,7 @@ import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { localCopy } from '../store/local-copy.js';
 import { makeScratchDir } from '../store/scratch.js';
-import { putFile, readWeights } from '../store/files.js';
+import { readWeights } from '../store/files.js';
 import { writeIndex } from './stages.js';
 
 export interface CompactOutcome {
@@ -93,7 +93,7 @@ async function writeShard(store: ObjectStore, version: string, shardId: string, 
     const local = join(scratch.dir, 'tokens.lts');
     await TokenStore.write(local, { vectors: flat, counts: Int32Array.from(counts), dim, ids: outIds, dtype });
     const tokensKey = keys.shardTokens(shardId, `compact-${version}`);
-    await putFile(store, tokensKey, local);
+    await store.putFile(tokensKey, local, { move: true });
 
     const docs = counts.length;
     let kept: Float32Array | undefined;

@@ -6,7 +6,6 @@
  * token store is never overwritten); the source record is written last, so a crash between the
  * two leaves a shard that simply loads again.
  */
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 
 import { log } from '../log.js';
@@ -53,7 +52,7 @@ export async function loadShard(store: ObjectStore, sourceKey: string, options: 
   try {
     const local = join(scratch.dir, 'tokens.lts');
     await TokenStore.write(local, { vectors: data.vectors, counts: data.counts, dim: data.dim, ids: data.ids, dtype });
-    await store.put(tokensKey, createReadStream(local));
+    await store.putFile(tokensKey, local, { move: true });
   } finally {
     scratch.cleanup();
   }

@@ -13,7 +13,7 @@ import { fitLemur, type FitLemurOptions } from '../model/fit-lemur.js';
 import { LemurModel } from '../model/lemur-model.js';
 import { IpIndex } from '../native/ip-index.js';
 import { TokenStore } from '../native/token-store.js';
-import { putFile, readWeights } from '../store/files.js';
+import { readWeights } from '../store/files.js';
 import { keys } from '../store/keys.js';
 import { localCopy, type LocalCopy } from '../store/local-copy.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -46,7 +46,7 @@ export async function trainStage(store: ObjectStore, version: string, shards: Lo
     const { model } = await fitLemur(stores, options);
     const local = join(scratch.dir, 'model.lemur');
     await model.save(local);
-    await putFile(store, keys.model(version), local);
+    await store.putFile(keys.model(version), local, { move: true });
     return { modelKey: keys.model(version), seconds: (performance.now() - t0) / 1000 };
   } finally {
     for (const s of stores) s.close();
@@ -115,7 +115,7 @@ export async function writeIndex(store: ObjectStore, key: string, W: Float32Arra
     metrics.docsIndexed.inc(docs);
     const local = join(scratch.dir, 'index.faiss');
     await ix.save(local);
-    await putFile(store, key, local);
+    await store.putFile(key, local, { move: true });
   } finally {
     ix.close();
     scratch.cleanup();

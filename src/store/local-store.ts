@@ -1,20 +1,26 @@
 /**
  * LocalStore: a folder as the object store (the embedded default, `./.lemur`). Keys map to
  * files below the root and can never leave it; writes go to a temporary file in the same
- * folder, are fsynced, then renamed over the target (atomic on POSIX).
+ * folder, are fsynced, then renamed over the target (atomic on POSIX). Files move in and out as
+ * streams of COPY_CHUNK_BYTES (or by rename, for putFile with `move`).
  */
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { StoreError } from '../errors.js';
-import { checkKey, type ObjectInfo, type ObjectStore } from './object-store.js';
+import { COPY_CHUNK_BYTES, TEMP_NAME, tempPath, writeFileAtomic } from './atomic-file.js';
+import { checkKey, type ObjectInfo, type ObjectStore, type PutFileOptions, type TransferOptions } from './object-store.js';
 
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+/** size-mtime: changes whenever a write replaces the file (every write is a new file, renamed). */
+function etagOf(s: { size: number; mtimeMs: number }): string {
+  return `${s.size}-${Math.round(s.mtimeMs * 1000)}`;
 }
 
 export class LocalStore implements ObjectStore {
@@ -24,6 +30,11 @@ export class LocalStore implements ObjectStore {
   constructor(root: string) {
     this.root = resolve(root);
     this.url = `file://${this.root}`;
+  }
+
+  /** The file that holds `key` (which need not exist). */
+  localPath(key: string): string {
+    return this.#path(key);
   }
 
   #path(key: string): string {
@@ -36,7 +47,7 @@ export class LocalStore implements ObjectStore {
   async put(key: string, body: Uint8Array | Readable): Promise<void> {
     const path = this.#path(key);
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const tmp = tempPath(path);
     try {
       if (body instanceof Uint8Array) {
         const fh = await open(tmp, 'w');
@@ -57,6 +68,44 @@ export class LocalStore implements ObjectStore {
       await rm(tmp, { force: true });
       throw new StoreError(`${this.url}: writing '${key}' failed: ${(err as Error).message}`, key, false, { cause: err });
     }
+  }
+
+  async putFile(key: string, src: string, options: PutFileOptions = {}): Promise<void> {
+    const path = this.#path(key);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      if (options.move && (await this.#moveInto(src, path, options))) return;
+      const fh = await open(src, 'r');
+      const size = await fh.stat().then((st) => st.size, async (err: unknown) => {
+        await fh.close();
+        throw err;
+      });
+      // the read stream owns (and closes) the handle
+      await writeFileAtomic(fh.createReadStream({ highWaterMark: COPY_CHUNK_BYTES }), path, { expectedBytes: size, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+      if (options.move) await rm(src, { force: true });
+    } catch (err) {
+      throw new StoreError(`${this.url}: writing '${key}' from ${src} failed: ${(err as Error).message}`, key, false, { cause: err });
+    }
+  }
+
+  /** Renames `src` over `path` after an fsync; false when they are on different filesystems. */
+  async #moveInto(src: string, path: string, options: TransferOptions): Promise<boolean> {
+    const fh = await open(src, 'r');
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(src, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false;
+      throw err;
+    }
+    options.onProgress?.(size, size);
+    return true;
   }
 
   /**
@@ -103,15 +152,41 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async getRange(key: string, start: number, end: number): Promise<Buffer> {
-    const path = this.#path(key);
-    let fh;
+  /** Opens the object's current file (a later write renames a new file in; this one stays whole). */
+  async #open(key: string): Promise<FileHandle> {
     try {
-      fh = await open(path, 'r');
+      return await open(this.#path(key), 'r');
     } catch (err) {
       if (isMissing(err)) throw new StoreError(`${this.url}: no object '${key}'`, key, true);
       throw new StoreError(`${this.url}: reading '${key}' failed: ${(err as Error).message}`, key, false, { cause: err });
     }
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    const fh = await this.#open(key);
+    return fh.createReadStream({ highWaterMark: COPY_CHUNK_BYTES });
+  }
+
+  async getFile(key: string, path: string, options: TransferOptions = {}): Promise<ObjectInfo> {
+    const fh = await this.#open(key);
+    let info: ObjectInfo;
+    try {
+      const s = await fh.stat();
+      info = { key, size: s.size, etag: etagOf(s) };
+    } catch (err) {
+      await fh.close();
+      throw new StoreError(`${this.url}: stat '${key}' failed: ${(err as Error).message}`, key, false, { cause: err });
+    }
+    try {
+      await writeFileAtomic(fh.createReadStream({ highWaterMark: COPY_CHUNK_BYTES }), path, { expectedBytes: info.size, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    } catch (err) {
+      throw new StoreError(`${this.url}: downloading '${key}' to ${path} failed: ${(err as Error).message}`, key, false, { cause: err });
+    }
+    return info;
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+    const fh = await this.#open(key);
     try {
       const size = (await fh.stat()).size;
       const to = Math.min(end, size);
@@ -134,7 +209,7 @@ export class LocalStore implements ObjectStore {
     try {
       const s = await stat(path);
       if (!s.isFile()) return undefined;
-      return { key, size: s.size, etag: `${s.size}-${Math.round(s.mtimeMs * 1000)}` };
+      return { key, size: s.size, etag: etagOf(s) };
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw new StoreError(`${this.url}: stat '${key}' failed: ${(err as Error).message}`, key, false, { cause: err });
@@ -155,7 +230,7 @@ export class LocalStore implements ObjectStore {
         const full = join(dir, e.name);
         if (e.isDirectory()) {
           await walk(full);
-        } else if (e.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(e.name) && !e.name.endsWith('.swap-lock')) {
+        } else if (e.isFile() && !TEMP_NAME.test(e.name) && !e.name.endsWith('.swap-lock')) {
           const key = relative(this.root, full).split(sep).join('/');
           if (key.startsWith(prefix)) {
             const info = await this.head(key);

@@ -1,8 +1,11 @@
 /**
  * The object store every stage reads and writes: a local folder (the embedded default) or an
  * S3-compatible bucket. Keys are '/'-separated relative paths. Writes are atomic: a reader sees
- * the old object or the complete new one, never a part. Reads can be ranged (Parquet footers
- * and row groups, without downloading whole shards).
+ * the old object or the complete new one, never a part. Artifacts (token stores, models, W
+ * rows, indexes) move between the store and local files as streams (getFile, putFile,
+ * getStream), never as one Buffer: an artifact can outgrow RAM and Node's Buffer limit. Reads
+ * can be ranged (Parquet footers and row groups, without downloading whole shards); `get` is for
+ * small objects (manifests, JSON records, the pointer).
  */
 import type { Readable } from 'node:stream';
 
@@ -15,13 +18,54 @@ export interface ObjectInfo {
   etag: string;
 }
 
+export interface TransferOptions {
+  /**
+   * Bytes moved so far and the object's size, as data moves (per chunk; per part for an S3
+   * upload). It should not throw: one that does fails the transfer, but an upload whose last
+   * report throws may already have written the object.
+   */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface PutFileOptions extends TransferOptions {
+  /**
+   * The caller is done with the file: a LocalStore renames it into place when it can (same
+   * filesystem) instead of copying, and every store removes it after a successful upload.
+   * @defaultValue false
+   */
+  move?: boolean;
+}
+
 export interface ObjectStore {
   /** Where this store points (for logs and errors). */
   readonly url: string;
   /** Writes an object atomically. */
   put(key: string, body: Uint8Array | Readable): Promise<void>;
-  /** The whole object. @throws StoreError (NOT_FOUND when missing) */
+  /**
+   * Uploads a local file as `key`, streamed (multipart on S3), atomically: a failed upload leaves
+   * the old object or none, never a part. Fails if the file changes size while it is read.
+   * @throws StoreError
+   */
+  putFile(key: string, path: string, options?: PutFileOptions): Promise<void>;
+  /**
+   * The whole object as one Buffer: for small objects only (manifests, JSON records, the
+   * pointer); artifacts go through getFile, getStream or getRange.
+   * @throws StoreError (NOT_FOUND when missing)
+   */
   get(key: string): Promise<Buffer>;
+  /**
+   * The whole object as a stream of chunks (hashing, reading into a preallocated array). A
+   * missing object rejects here, before any stream exists; the caller must consume or destroy
+   * the stream. @throws StoreError (NOT_FOUND when missing)
+   */
+  getStream(key: string): Promise<Readable>;
+  /**
+   * Downloads an object into the local file `path` (parent folders created), streamed through a
+   * temporary file beside it that is fsynced and renamed over `path`: a failed download leaves
+   * what was at `path` before and no partial file. Returns the size and etag of the bytes written.
+   * @throws StoreError (NOT_FOUND when missing)
+   */
+  getFile(key: string, path: string, options?: TransferOptions): Promise<ObjectInfo>;
   /** Bytes [start, end) of an object. */
   getRange(key: string, start: number, end: number): Promise<Buffer>;
   /** Size and etag, or undefined when the object does not exist. */

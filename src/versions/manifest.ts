@@ -3,10 +3,9 @@
  * artifact. Written once every artifact exists and hashes as recorded (src/versions/publish.ts);
  * readers check it, so they never see a half-written version.
  */
-import { createHash } from 'node:crypto';
-
 import { CorruptFileError, InvalidArgumentError, StoreError } from '../errors.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
+import { hashObject } from '../store/files.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { currentVersion } from './current.js';
@@ -67,16 +66,15 @@ export interface Manifest {
 
 export type ManifestInput = Omit<Manifest, 'format' | 'version' | 'createdAt' | 'docs' | 'artifacts'>;
 
-/** An artifact's size and sha256, as the manifest records it. */
+/** An artifact's size and sha256, as the manifest records it (hashed as it streams, never held whole). */
 export async function describeArtifact(store: ObjectStore, key: string): Promise<ArtifactRef> {
-  let body: Buffer;
   try {
-    body = await store.get(key);
+    const { bytes, sha256 } = await hashObject(store, key);
+    return { key, bytes, sha256 };
   } catch (err) {
     if (err instanceof StoreError && err.notFound) throw new InvalidArgumentError(`cannot publish: artifact '${key}' does not exist`);
     throw err;
   }
-  return { key, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
 }
 
 /** Every artifact key of a shard. */

@@ -4,19 +4,21 @@
  * a delete writes a new sorted list of positions for the new version and the query engine skips
  * them; `compact` later rewrites the shard without them. External ids never change.
  */
-import { CorruptFileError } from '../errors.js';
+import { readObjectInto } from '../store/files.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { ShardEntry } from './manifest.js';
 import { readStoreIds } from './store-ids.js';
 
-/** The shard's tombstoned positions, sorted. */
+/**
+ * The shard's tombstoned positions, sorted, streamed straight into the array (uint32
+ * little-endian, the host's order on x86-64 and arm64, as W rows assume too).
+ * @throws CorruptFileError when the list is not shard.deleted positions long
+ */
 export async function readDeleted(store: ObjectStore, shard: ShardEntry): Promise<Uint32Array> {
   if (!shard.deletedKey || shard.deleted === 0) return new Uint32Array(0);
-  const raw = await store.get(shard.deletedKey);
-  if (raw.length !== shard.deleted * 4) throw new CorruptFileError(`${store.url}/${shard.deletedKey}: ${raw.length} bytes for ${shard.deleted} positions`, `${store.url}/${shard.deletedKey}`);
   const out = new Uint32Array(shard.deleted);
-  for (let i = 0; i < out.length; i++) out[i] = raw.readUInt32LE(i * 4);
+  await readObjectInto(store, shard.deletedKey, new Uint8Array(out.buffer));
   return out;
 }
 

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import { loadConfig } from '../../src/config.js';
@@ -12,6 +14,8 @@ describe('loadConfig', () => {
     assert.equal(c.kernel, undefined);
     assert.ok(c.threads >= 1);
     assert.equal(c.s3ForcePathStyle, false);
+    assert.equal(c.cacheDir, join(tmpdir(), 'lemur-cache'));
+    assert.equal(c.cacheBytes, 10 * 2 ** 30);
   });
 
   it('reads every variable of the conventions', () => {
@@ -23,6 +27,8 @@ describe('loadConfig', () => {
       LEMUR_THREADS: '3',
       LEMUR_KERNEL: 'avx2',
       LEMUR_DRIFT_FRACTION: '0.5',
+      LEMUR_CACHE_DIR: '/var/cache/lemur',
+      LEMUR_CACHE_BYTES: '20GiB',
     });
     assert.deepEqual(c, {
       redisUrl: 'redis://127.0.0.1:7000',
@@ -33,7 +39,21 @@ describe('loadConfig', () => {
       kernel: 'avx2',
       driftFraction: 0.5,
       evalTolerance: 0.01,
+      cacheDir: '/var/cache/lemur',
+      cacheBytes: 20 * 2 ** 30,
     });
+  });
+
+  it('reads cache sizes in bytes, binary and decimal units', () => {
+    const bytes = (v: string): number => loadConfig({ LEMUR_CACHE_BYTES: v }).cacheBytes;
+    assert.equal(bytes('1000000'), 1_000_000);
+    assert.equal(bytes('0'), 0);
+    assert.equal(bytes('500MB'), 500_000_000);
+    assert.equal(bytes('1.5 GiB'), 1.5 * 2 ** 30);
+    assert.equal(bytes('2tib'), 2 * 2 ** 40);
+    for (const bad of ['-1', 'lots', '5 GB free', '1e9', '10G', '5constructor']) {
+      assert.throws(() => bytes(bad), (e: Error) => e instanceof ConfigError && e.message.includes(`LEMUR_CACHE_BYTES`) && e.message.includes(`'${bad}'`), bad);
+    }
   });
 
   it('rejects invalid values with a message naming the variable and the value', () => {
