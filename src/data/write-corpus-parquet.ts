@@ -14,6 +14,8 @@ export interface WriteCorpusOptions {
   to?: number;
   /** File name stem. @defaultValue 'part' */
   stem?: string;
+  /** Column names. @defaultValue id, embeddings, n_tokens */
+  names?: { id?: string; embeddings?: string; nTokens?: string };
 }
 
 export async function writeCorpusParquet(store: ObjectStore, prefix: string, corpus: Corpus, shards: number, options: WriteCorpusOptions = {}): Promise<string[]> {
@@ -39,9 +41,9 @@ export async function writeCorpusParquet(store: ObjectStore, prefix: string, cor
     }
     const buf = parquetWriteBuffer({
       columnData: [
-        { name: 'id', data: ids, type: 'STRING' },
-        { name: 'embeddings', data: blobs, type: 'BYTE_ARRAY' },
-        { name: 'n_tokens', data: counts, type: 'INT32' },
+        { name: options.names?.id ?? 'id', data: ids, type: 'STRING' },
+        { name: options.names?.embeddings ?? 'embeddings', data: blobs, type: 'BYTE_ARRAY' },
+        { name: options.names?.nTokens ?? 'n_tokens', data: counts, type: 'INT32' },
       ],
     });
     const key = `${prefix}${options.stem ?? 'part'}-${String(s).padStart(3, '0')}.parquet`;
