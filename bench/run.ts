@@ -13,6 +13,7 @@ const BENCHES: Record<string, string> = {
   incremental: 'incremental.js',
   ols: 'ols.js',
   compare: 'compare.js',
+  validate: 'validate.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);
