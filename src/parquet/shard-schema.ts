@@ -48,7 +48,6 @@ export interface LeafColumn {
 export type EmbeddingsLayout = 'flat' | 'nested' | 'blob';
 
 export interface ShardSchema {
-  columns: ShardColumns;
   id: LeafColumn & { kind: 'int' | 'string' };
   embeddings: LeafColumn & { layout: EmbeddingsLayout };
   nTokens: LeafColumn | undefined;
@@ -177,5 +176,5 @@ export function checkShardSchema(tree: SchemaTree, asked: Partial<ShardColumns> 
     if (!isPrimitive(countType, INTEGERS)) return bad(columns.nTokens, countType, 'an integer token count');
     nTokens = leafColumn(tree, columns.nTokens, countType.leaf);
   }
-  return { ok: true, schema: { columns, id, embeddings, nTokens } };
+  return { ok: true, schema: { id, embeddings, nTokens } };
 }
