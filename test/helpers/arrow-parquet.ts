@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 
 import * as arrow from 'apache-arrow';
-import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm/node';
+import { Compression, Table as WasmTable, WriterPropertiesBuilder, WriterVersion, writeParquet } from 'parquet-wasm/node';
 
 import { fixtureTokens, fixtureValue } from './parquet-fixtures.js';
 
@@ -17,6 +17,8 @@ export interface ArrowWriteOptions {
   rowGroupSize?: number;
   /** data page size limit in bytes (small: many pages per chunk) @defaultValue arrow-rs's 1 MiB */
   pageBytes?: number;
+  /** 2: DATA_PAGE_V2 pages (levels uncompressed before the values) @defaultValue 1 */
+  pageVersion?: 1 | 2;
 }
 
 /** Writes `columns` (one Arrow vector each) as a Parquet file at `path`. */
@@ -25,6 +27,7 @@ export function writeArrowParquet(path: string, columns: Record<string, arrow.Ve
   const codec = { zstd: Compression.ZSTD, snappy: Compression.SNAPPY, none: Compression.UNCOMPRESSED }[o.codec ?? 'zstd'];
   let props = new WriterPropertiesBuilder().setCompression(codec).setMaxRowGroupSize(o.rowGroupSize ?? 1024);
   if (o.pageBytes !== undefined) props = props.setDataPageSizeLimit(o.pageBytes);
+  if (o.pageVersion === 2) props = props.setWriterVersion(WriterVersion.V2);
   const wasmTable = WasmTable.fromIPCStream(arrow.tableToIPC(table, 'stream'));
   writeFileSync(path, writeParquet(wasmTable, props.build()));
 }

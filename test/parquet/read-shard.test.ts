@@ -134,6 +134,18 @@ describe('readShard on arrow-rs files', () => {
     });
   }
 
+  it('reads DATA_PAGE_V2 pages exactly (levels stored apart from the compressed values)', async () => {
+    for (const layout of ['flat', 'nested'] as const) {
+      const key = `shards/arrow-v2-${layout}.parquet`;
+      writeArrowFixture(join(tmp.dir, key), { rows: 2000, dim: 16, layout, rowGroupSize: 600, pageBytes: 4096, pageVersion: 2 });
+      const bytes = readFileSync(join(tmp.dir, key));
+      const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const chunk = meta.row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'embedding')!.meta_data!;
+      assert.equal(parquetHeader({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: Number(chunk.data_page_offset) }).type, 'DATA_PAGE_V2');
+      checkFixture(await readShard(store, key, { columns: userColumns }), 2000, 16);
+    }
+  });
+
   it('agrees with hyparquet\'s row assembly on short lists (bit-packed levels), from both writers', async () => {
     await writeFixture(join(tmp.dir, 'shards/short-duck.parquet'), { rows: 2000, dim: 3, layout: 'nested', codec: 'snappy', rowGroupSize: 512 });
     writeArrowFixture(join(tmp.dir, 'shards/short-arrow.parquet'), { rows: 2000, dim: 3, layout: 'nested', codec: 'snappy', rowGroupSize: 512, pageBytes: 1024 });

@@ -57,20 +57,24 @@ describe('validateShard', () => {
     const floats = new arrow.List(new arrow.Field('element', new arrow.Float32(), true));
     const tokens = new arrow.List(new arrow.Field('element', floats, true));
     const emb = [[[1, 2], [3, 4]], [[1, 2], null], null, [], [[1, 2], []], [[1, null]], [[1, 2], [3]], [[5, 6]]];
-    writeArrowParquet(join(tmp.dir, 'bad/nulls.parquet'), { doc_id: vectorOf(new arrow.Int64(), emb.map((_, i) => BigInt(i))), embedding: vectorOf(tokens, emb) });
-    const f = await validateShard(store, 'bad/nulls.parquet', { columns: userColumns });
-    assert.deepEqual(
-      f.problems.map((p) => p.message),
-      [
-        'row 1, field `embedding`: token 1 is null',
-        'row 2, field `embedding`: no embeddings (null)',
-        'row 3, field `embedding`: empty document (no token vectors)',
-        'row 4, field `embedding`: token 1 is empty',
-        'row 5, field `embedding`: token 0, component 1: value null is not a finite number',
-        'row 6, field `embedding`: token 1 has 1 values, expected 2',
-      ],
-    );
-    assert.equal(f.docs, 2);
+    // V1 and V2 data pages store levels differently: both must give the same rows
+    for (const pageVersion of [1, 2] as const) {
+      writeArrowParquet(join(tmp.dir, 'bad/nulls.parquet'), { doc_id: vectorOf(new arrow.Int64(), emb.map((_, i) => BigInt(i))), embedding: vectorOf(tokens, emb) }, { pageVersion });
+      const f = await validateShard(store, 'bad/nulls.parquet', { columns: userColumns });
+      assert.deepEqual(
+        f.problems.map((p) => p.message),
+        [
+          'row 1, field `embedding`: token 1 is null',
+          'row 2, field `embedding`: no embeddings (null)',
+          'row 3, field `embedding`: empty document (no token vectors)',
+          'row 4, field `embedding`: token 1 is empty',
+          'row 5, field `embedding`: token 0, component 1: value null is not a finite number',
+          'row 6, field `embedding`: token 1 has 1 values, expected 2',
+        ],
+        `pages V${pageVersion}`,
+      );
+      assert.equal(f.docs, 2);
+    }
     const flat = new arrow.List(new arrow.Field('element', new arrow.Float32(), true));
     writeArrowParquet(join(tmp.dir, 'bad/flat-nulls.parquet'), { doc_id: vectorOf(new arrow.Utf8(), ['a', null, 'c']), embedding: vectorOf(flat, [[1, 2], [3, 4], [5, null]]), n_tokens: vectorOf(new arrow.Int32(), [1, 1, null]) });
     const g = await validateShard(store, 'bad/flat-nulls.parquet', { columns: userColumns });
