@@ -15,3 +15,6 @@ export { fitLemur, type FitLemurOptions, type FitProgress, type FitTimings } fro
 export { QueryEngine, EngineResult, DEFAULT_FLAT_BELOW, type EngineShard, type EngineSearchOptions, type EngineBuildOptions, type CandidateSource, type DocId } from './query/query-engine.js';
 export { generateCorpus, type Corpus, type SyntheticCorpusOptions } from './data/synthetic-corpus.js';
 export { readSharedDataset, type SharedDataset } from './data/shared-dataset.js';
+export { validateShard, validateSources, validationLines, type ValidateOptions, type FileValidation, type ValidationReport } from './parquet/validate-sources.js';
+export type { ReadShardOptions, ShardProblem } from './parquet/scan-shard.js';
+export type { ShardColumns } from './parquet/shard-schema.js';

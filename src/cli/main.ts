@@ -14,11 +14,12 @@ import { queryCommand } from './commands/query.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { statusCommand } from './commands/status.js';
+import { validateCommand } from './commands/validate.js';
 import { versionsCommand } from './commands/versions.js';
 import { workerCommand } from './commands/worker.js';
 
 /** In the order `lemur help` lists them. */
-const COMMANDS: Command[] = [demoCommand, buildCommand, workerCommand, dashboardCommand, queryCommand, statusCommand, ingestCommand, deleteCommand, compactCommand, evalCommand, scheduleCommand, versionsCommand, rollbackCommand];
+const COMMANDS: Command[] = [demoCommand, validateCommand, buildCommand, workerCommand, dashboardCommand, queryCommand, statusCommand, ingestCommand, deleteCommand, compactCommand, evalCommand, scheduleCommand, versionsCommand, rollbackCommand];
 
 const USAGE = `usage: lemur <command> [options]
 

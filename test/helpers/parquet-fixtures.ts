@@ -2,7 +2,10 @@
  * Parquet fixtures written by an independent writer (DuckDB), with the value of token t,
  * component k of row i given by `fixtureValue`, so a reader's output can be checked exactly.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+
 import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetMetadata } from 'hyparquet';
 
 /** float32 of the value DuckDB computes for (row i, flat position x) in the fixtures. */
 export function fixtureValue(i: number, x: number): number {
@@ -25,19 +28,26 @@ export async function writeFixture(
   path: string,
   o: { rows: number; dim: number; layout: FixtureLayout; codec: 'snappy' | 'zstd'; rowGroupSize: number; extraSql?: string; names?: { id?: string; nTokens?: string; embeddings?: string }; firstRow?: number },
 ): Promise<void> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const c = await inst.connect();
   const v = `(((i * 7919 + x) % 1000) / 1000.0 - 0.5)::FLOAT`;
   const emb = {
     flat: `list_transform(range((1 + i % 3) * ${o.dim}), x -> ${v})`,
     nested: `list_transform(range(1 + i % 3), t -> list_transform(range(${o.dim}), k -> ${v.replaceAll('x', '(t * ' + o.dim + ' + k)')}))`,
     fixed: `list_transform(range(1 + i % 3), t -> list_transform(range(${o.dim}), k -> ${v.replaceAll('x', '(t * ' + o.dim + ' + k)')})::FLOAT[${o.dim}])`,
   }[o.layout];
-  await c.run(
-    `COPY (SELECT i::BIGINT AS ${o.names?.id ?? 'id'}, 'doc-' || i AS sid, (1 + i % 3)::INTEGER AS ${o.names?.nTokens ?? 'n_tokens'}, ${emb} AS ${o.names?.embeddings ?? 'embeddings'}
-       FROM range(${o.firstRow ?? 0}, ${(o.firstRow ?? 0) + o.rows}) r(i) ${o.extraSql ?? ''})
-     TO '${path}' (FORMAT parquet, COMPRESSION ${o.codec}, ROW_GROUP_SIZE ${o.rowGroupSize})`,
+  const first = o.firstRow ?? 0;
+  await writeQuery(
+    path,
+    `SELECT i::BIGINT AS ${o.names?.id ?? 'id'}, 'doc-' || i AS sid, (1 + i % 3)::INTEGER AS ${o.names?.nTokens ?? 'n_tokens'}, ${emb} AS ${o.names?.embeddings ?? 'embeddings'}
+     FROM range(${first}, ${first + o.rows}) r(i) ${o.extraSql ?? ''}`,
+    o,
   );
+}
+
+/** The rows of a DuckDB query as a Parquet file (any column types: the bad ones a user's files have). */
+export async function writeQuery(path: string, sql: string, o: { codec?: 'snappy' | 'zstd'; rowGroupSize?: number } = {}): Promise<void> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  await c.run(`COPY (${sql}) TO '${path}' (FORMAT parquet, COMPRESSION ${o.codec ?? 'zstd'}, ROW_GROUP_SIZE ${o.rowGroupSize ?? 2048})`);
   c.closeSync();
   inst.closeSync();
 }
@@ -62,4 +72,20 @@ export async function writeBlobFixture(path: string, rows: { id: string; values:
   await c.run(`COPY t TO '${path}' (FORMAT parquet, COMPRESSION snappy)`);
   c.closeSync();
   inst.closeSync();
+}
+
+/**
+ * Overwrites `length` bytes in the middle of one column chunk's pages (row group `rowGroup`, the
+ * leaf whose path starts with `column`), located from the file's own footer: a corrupt page.
+ * Returns the byte range overwritten.
+ */
+export function corruptColumnChunk(path: string, rowGroup: number, column: string, length = 256): [number, number] {
+  const bytes = readFileSync(path);
+  const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const chunk = meta.row_groups[rowGroup]!.columns.find((c) => c.meta_data!.path_in_schema[0] === column)!.meta_data!;
+  const start = Number(chunk.dictionary_page_offset || chunk.data_page_offset);
+  const at = start + Math.floor(Number(chunk.total_compressed_size) / 2);
+  for (let i = 0; i < length; i++) bytes[at + i] = (i * 151 + 89) & 0xff;
+  writeFileSync(path, bytes);
+  return [at, at + length];
 }

@@ -1,16 +1,23 @@
 /**
- * The Parquet shard reader on files from an independent writer (DuckDB): every layout, snappy
- * and zstd, several row groups, int and string ids; and bad rows named by file, row and field.
+ * The Parquet shard reader on files from two independent writers (DuckDB, arrow-rs through
+ * parquet-wasm): every layout, snappy and zstd, several row groups and pages, int and string ids,
+ * agreement with hyparquet's own row assembly; bad rows named by file, row and field; corrupt,
+ * short and truncated files named as such.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+
+import { parquetHeader } from 'hyparquet/src/column.js';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 
 import { InputDataError } from '../../src/errors.js';
 import { readShard } from '../../src/parquet/read-shard.js';
 import { LocalStore } from '../../src/store/local-store.js';
-import { fixtureTokens, fixtureValue, writeBlobFixture, writeFixture, type FixtureLayout } from '../helpers/parquet-fixtures.js';
+import { writeArrowFixture } from '../helpers/arrow-parquet.js';
+import { corruptColumnChunk, fixtureTokens, fixtureValue, writeBlobFixture, writeFixture, writeQuery, type FixtureLayout } from '../helpers/parquet-fixtures.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir();
@@ -98,5 +105,104 @@ describe('readShard', () => {
     await assert.rejects(readShard(store, 'bad/garbage.parquet'), (e: Error) => e instanceof InputDataError && /not a readable Parquet file/.test(e.message));
     await assert.rejects(readShard(store, 'bad/none.parquet'), (e: Error) => e instanceof InputDataError && /does not exist/.test(e.message));
     await assert.rejects(readShard(store, 'shards/sid.parquet', { columns: { embeddings: 'vectors' } }), (e: Error) => e instanceof InputDataError && /no column `vectors`/.test(e.message));
+  });
+});
+
+const userColumns = { id: 'doc_id', embeddings: 'embedding' };
+
+/** readShard's rejection as an InputDataError (or a failed assertion). */
+async function failure(key: string, options = {}): Promise<InputDataError> {
+  try {
+    await readShard(store, key, options);
+  } catch (e) {
+    assert.ok(e instanceof InputDataError, String(e));
+    assert.equal(e.file, `${store.url}/${key}`);
+    return e;
+  }
+  return assert.fail(`expected ${key} to fail`);
+}
+
+describe('readShard on arrow-rs files', () => {
+  for (const layout of ['flat', 'fixed', 'nested'] as const) {
+    it(`reads ${layout} embeddings exactly (zstd, a dictionary page then plain ones, small pages, several row groups)`, async () => {
+      const key = `shards/arrow-${layout}.parquet`;
+      writeArrowFixture(join(tmp.dir, key), { rows: 3000, dim: 16, layout, rowGroupSize: 700, pageBytes: 4096 });
+      const data = await readShard(store, key, { columns: userColumns });
+      assert.equal(data.rowGroups, 5);
+      assert.deepEqual((data.ids as string[]).slice(2998), ['doc-2998', 'doc-2999']);
+      checkFixture(data, 3000, 16);
+    });
+  }
+
+  it('reads DATA_PAGE_V2 pages exactly (levels stored apart from the compressed values)', async () => {
+    for (const layout of ['flat', 'nested'] as const) {
+      const key = `shards/arrow-v2-${layout}.parquet`;
+      writeArrowFixture(join(tmp.dir, key), { rows: 2000, dim: 16, layout, rowGroupSize: 600, pageBytes: 4096, pageVersion: 2 });
+      const bytes = readFileSync(join(tmp.dir, key));
+      const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const chunk = meta.row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'embedding')!.meta_data!;
+      assert.equal(parquetHeader({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: Number(chunk.data_page_offset) }).type, 'DATA_PAGE_V2');
+      checkFixture(await readShard(store, key, { columns: userColumns }), 2000, 16);
+    }
+  });
+
+  it('agrees with hyparquet\'s row assembly on short lists (bit-packed levels), from both writers', async () => {
+    await writeFixture(join(tmp.dir, 'shards/short-duck.parquet'), { rows: 2000, dim: 3, layout: 'nested', codec: 'snappy', rowGroupSize: 512 });
+    writeArrowFixture(join(tmp.dir, 'shards/short-arrow.parquet'), { rows: 2000, dim: 3, layout: 'nested', codec: 'snappy', rowGroupSize: 512, pageBytes: 1024 });
+    for (const [key, cols] of [['shards/short-duck.parquet', {}], ['shards/short-arrow.parquet', userColumns]] as const) {
+      const data = await readShard(store, key, { columns: cols });
+      const bytes = readFileSync(join(tmp.dir, key));
+      const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      const rows = await parquetReadObjects({ file, compressors, columns: [cols.embeddings ?? 'embeddings'] });
+      const expected = rows.flatMap((r) => (r[cols.embeddings ?? 'embeddings'] as number[][]).flat());
+      assert.deepEqual(Array.from(data.counts), rows.map((r) => (r[cols.embeddings ?? 'embeddings'] as unknown[]).length));
+      assert.deepEqual(Array.from(data.vectors), expected);
+    }
+  });
+});
+
+describe('readShard on corrupt and truncated files', () => {
+  it('names a zstd page that no longer decodes: column, row group and its rows', async () => {
+    const key = 'bad/corrupt-arrow.parquet';
+    writeArrowFixture(join(tmp.dir, key), { rows: 2000, dim: 16, layout: 'flat', rowGroupSize: 500 });
+    corruptColumnChunk(join(tmp.dir, key), 1, 'embedding');
+    const e = await failure(key, { columns: userColumns });
+    assert.equal(e.field, 'embedding');
+    assert.ok(e.row! >= 500 && e.row! < 1000, String(e.row));
+    assert.match(e.message, /: row group 1 \(rows 500-999\), column `embedding`: corrupt page \d+ \(from row \d+\): /);
+    assert.doesNotMatch(e.message, /undefined|not a finite number/);
+  });
+
+  it('names a corrupt zstd page of a DuckDB file (the user\'s layout: doc_id, n_tokens, list<float>)', async () => {
+    const key = 'bad/corrupt-duck.parquet';
+    await writeQuery(join(tmp.dir, key), `SELECT 'd' || i AS doc_id, 4 AS n_tokens, list_transform(range(64), x -> ((i * 31 + x) % 997 / 997.0 - 0.5)::FLOAT) AS embedding FROM range(6000) r(i)`, { rowGroupSize: 2048 });
+    corruptColumnChunk(join(tmp.dir, key), 2, 'embedding');
+    const e = await failure(key, { columns: userColumns });
+    assert.equal(e.field, 'embedding');
+    assert.match(e.message, /: row group 2 \(rows 4096-5999\), column `embedding`: corrupt page \d+ \(from row \d+\): /);
+  });
+
+  it('names a page whose levels decode short', async () => {
+    const key = 'bad/short.parquet';
+    const path = join(tmp.dir, key);
+    writeArrowFixture(path, { rows: 400, dim: 8, layout: 'flat', codec: 'none', rowGroupSize: 400 });
+    // the first data page of `embedding`: after its header come the repetition levels' byte length
+    const bytes = readFileSync(path);
+    const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const chunk = meta.row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'embedding')!.meta_data!;
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: Number(chunk.data_page_offset) };
+    assert.equal(parquetHeader(reader).type, 'DATA_PAGE');
+    bytes.writeUInt32LE(2, reader.offset);
+    writeFileSync(path, bytes);
+    const e = await failure(key, { columns: userColumns });
+    assert.match(e.message, /row group 0 \(rows 0-399\), column `embedding`: corrupt page \d+ \(from row 0\): page does not decode: repetition levels(: a bit-packed run of \d+ values runs past their end| end after \d+ of 4\d\d values)$/);
+  });
+
+  it('names a truncated file', async () => {
+    const key = 'bad/truncated.parquet';
+    await writeFixture(join(tmp.dir, key), { rows: 3000, dim: 8, layout: 'flat', codec: 'zstd', rowGroupSize: 1024 });
+    truncateSync(join(tmp.dir, key), Math.floor(readFileSync(join(tmp.dir, key)).length / 2));
+    const e = await failure(key);
+    assert.match(e.message, /not a readable Parquet file: it does not end with the PAR1 magic \(a truncated file, or not Parquet\)$/);
   });
 });

@@ -1,0 +1,433 @@
+/**
+ * The one pass over a corpus shard that reading (readShard) and validating (validateSources)
+ * share: the footer, the column types, then row group by row group (the next group's bytes
+ * fetched while this one decodes) every row checked. A good row goes to the visitor's `row`, each
+ * problem to its `problem`, which either throws (readShard: the first problem fails the shard) or
+ * collects and lets the scan go on (validation). It keeps one or two row groups in memory and, of
+ * the rows before, only their ids (for duplicates).
+ */
+import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type ColumnMetaData, type FileMetaData } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+
+import { InputDataError, InvalidArgumentError } from '../errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { decodeColumnChunk, type ChunkData } from './column-chunk.js';
+import { checkShardSchema, type LeafColumn, type RepeatedLevel, type ShardColumns, type ShardSchema } from './shard-schema.js';
+
+export interface ReadShardOptions {
+  columns?: Partial<ShardColumns>;
+  /** Expected dim; inferred (and then required to agree across rows) when absent. */
+  dim?: number;
+}
+
+/** One thing wrong with a shard. */
+export interface ShardProblem {
+  /** The row (0-based, in file order) where it is, when it is in a row or page. */
+  row?: number;
+  /** The column concerned, when one is. */
+  field?: string;
+  /** What and where, without the file: "row 17, field `id`: duplicate id 5 (first at row 3)". */
+  message: string;
+}
+
+export interface ShardVisitor {
+  /** A row that passed every check; `values` (tokens × dim float32) is only valid during the call. */
+  row?(id: bigint | string, tokens: number, values: Float32Array): void;
+  /** A problem; the scan goes on after it (as far as it can) unless this throws. */
+  problem(p: ShardProblem): void;
+}
+
+export interface ShardScan {
+  /** store URL + key, as named in errors */
+  source: string;
+  /** object size in bytes (0 when missing) */
+  bytes: number;
+  etag: string;
+  rowGroups: number;
+  /** rows the footer announces */
+  rows: number;
+  /** rows that passed every check, and their tokens */
+  docs: number;
+  tokens: number;
+  idKind: 'int' | 'string' | undefined;
+  /** the given dim, else the one the first good row showed */
+  dim: number | undefined;
+}
+
+/** How a shard is named in messages: the store's URL and the key. */
+export function shardSource(store: ObjectStore, key: string): string {
+  return `${store.url}/${key}`;
+}
+
+/** A problem as the error readShard throws (and a build reports). */
+export function problemError(source: string, p: ShardProblem): InputDataError {
+  return new InputDataError(`shard ${source}: ${p.message}`, { file: source, row: p.row, field: p.field });
+}
+
+/** The footer is read from this many bytes at the end (more when it is longer): hyparquet's 512 KiB would read much of a small file twice. */
+const FOOTER_READ = 1 << 16;
+
+/** Gaps up to this size between the column chunks a row group needs are read rather than split into more requests. */
+const MAX_READ_GAP = 1 << 20;
+
+/** An hyparquet AsyncBuffer over ranged reads of one object (the footer). */
+function objectBuffer(store: ObjectStore, key: string, size: number): AsyncBuffer {
+  return {
+    byteLength: size,
+    slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+      const b = await store.getRange(key, start, end ?? size);
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    },
+  };
+}
+
+function chunkRange(meta: ColumnMetaData): [number, number] {
+  // as hyparquet: the dictionary page (when there is one) comes first
+  const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+  return [start, start + Number(meta.total_compressed_size)];
+}
+
+/** The first index whose value is NaN or ±Infinity, or -1. */
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    if (x - x !== 0) return i;
+  }
+  return -1;
+}
+
+/** Per row of a non-repeated column: its value, undefined where null. */
+function perRow(c: ChunkData, leaf: LeafColumn): ArrayLike<unknown> {
+  if (!c.def) return c.values;
+  const out = new Array<unknown>(c.entries);
+  for (let i = 0, v = 0; i < c.entries; i++) out[i] = c.def[i] === leaf.maxDef ? c.values[v++] : undefined;
+  return out;
+}
+
+/** The rows of a list<float> or list<list<float>> chunk, walked once from its levels. */
+interface ListRows {
+  /** row r's values are [valueStart[r], valueStart[r + 1]) */
+  valueStart: Int32Array;
+  /** list<list<float>>: row r's tokens are [tokenStart[r], tokenStart[r + 1]); token t's values start at tokenValues[t] (one more entry ends the last) */
+  tokenStart: Int32Array;
+  tokenValues: Int32Array;
+  /** the first null or empty document, token or value of a row (its token lengths then mean nothing) */
+  problems: Map<number, string>;
+}
+
+/** Dremel levels → rows; a string when the levels cannot be a chunk of `rows` rows. */
+function walkLists(c: ChunkData, leaf: LeafColumn, rows: number): ListRows | string {
+  const nested = leaf.repeated.length === 2;
+  const rep = c.rep!;
+  const def = c.def;
+  const maxDef = leaf.maxDef;
+  const valueStart = new Int32Array(rows + 1);
+  const tokenStart = new Int32Array(nested ? rows + 1 : 0);
+  let tokenValues = new Int32Array(nested ? rows * 8 + 1 : 0);
+  const problems = new Map<number, string>();
+  const outerSelf = leaf.repeated[0]!.self;
+  let row = -1;
+  let tok = -1;
+  let v = 0;
+  // entry indices where the current row and token began (to say which value is null)
+  let rowEntry = 0;
+  let tokEntry = 0;
+  if (c.entries > 0 && rep[0] !== 0) return 'its first value continues a row';
+  if (!nested && !def) {
+    // every entry a value (the usual list<float>): rows start where the repetition level is 0
+    let i = 0;
+    for (let r = 0; r < rows; r++) {
+      if (i >= c.entries) return `its levels hold ${r} rows, the row group ${rows}`;
+      valueStart[r] = i;
+      const next = rep.indexOf(0, i + 1);
+      i = next < 0 ? c.entries : next;
+    }
+    if (i !== c.entries) return `its levels hold more rows than the row group's ${rows}`;
+    valueStart[rows] = c.entries;
+    return { valueStart, tokenStart, tokenValues, problems };
+  }
+  for (let i = 0; i < c.entries; i++) {
+    const r = rep[i]!;
+    const d = def ? def[i]! : maxDef;
+    if (r === 0) {
+      if (++row >= rows) return `its levels hold more rows than the row group's ${rows}`;
+      valueStart[row] = v;
+      if (nested) tokenStart[row] = tok + 1;
+      rowEntry = i;
+    }
+    if (nested && r <= 1 && d >= outerSelf) {
+      if (++tok + 1 >= tokenValues.length) {
+        const grown = new Int32Array(tokenValues.length * 2);
+        grown.set(tokenValues);
+        tokenValues = grown;
+      }
+      tokenValues[tok] = v;
+      tokEntry = i;
+    }
+    if (d === maxDef) v++;
+    else if (!problems.has(row)) problems.set(row, nullEntry(leaf, d, nested ? tok - tokenStart[row]! : 0, i - (nested ? tokEntry : rowEntry)));
+  }
+  if (row + 1 !== rows) return `its levels hold ${row + 1} rows, the row group ${rows}`;
+  valueStart[rows] = v;
+  if (nested) {
+    tokenStart[rows] = tok + 1;
+    tokenValues[tok + 1] = v;
+  }
+  return { valueStart, tokenStart, tokenValues, problems };
+}
+
+/** What an entry below the maximum definition level is: a null or empty document or token, or a null value (token t, position k). */
+function nullEntry(leaf: LeafColumn, d: number, t: number, k: number): string {
+  const [outer, inner] = leaf.repeated as [RepeatedLevel, RepeatedLevel | undefined];
+  if (d < outer.parent) return 'no embeddings (null)';
+  if (d < outer.self) return 'empty document (no token vectors)';
+  if (!inner) return `value ${k} of the list is null`;
+  if (d < inner.parent) return `token ${t} is null`;
+  if (d < inner.self) return `token ${t} is empty`;
+  return `token ${t}, component ${k}: value null is not a finite number`;
+}
+
+/** Row group `g`'s column chunks (id, embeddings, n_tokens), read in as few ranged reads as gaps allow. */
+async function fetchGroup(store: ObjectStore, key: string, metas: ColumnMetaData[]): Promise<Uint8Array[]> {
+  const ranges = metas.map(chunkRange);
+  const order = ranges.map((_, i) => i).sort((a, b) => ranges[a]![0] - ranges[b]![0]);
+  const out = new Array<Uint8Array>(metas.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i + 1;
+    let end = ranges[order[i]!]![1];
+    while (j < order.length && ranges[order[j]!]![0] - end <= MAX_READ_GAP) end = Math.max(end, ranges[order[j++]!]![1]);
+    const start = ranges[order[i]!]![0];
+    const buf = await store.getRange(key, start, end);
+    for (; i < j; i++) {
+      const [s, e] = ranges[order[i]!]!;
+      out[order[i]!] = buf.subarray(s - start, Math.min(e - start, buf.length));
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads and checks `key` in one pass (see the file comment). Problems go to `visitor.problem`;
+ * missing objects and unreadable footers are problems too, transient store failures are thrown.
+ * @throws InvalidArgumentError for a dim that is not a positive integer; StoreError from the store;
+ *   whatever `visitor.problem` throws
+ */
+export async function scanShard(store: ObjectStore, key: string, options: ReadShardOptions, visitor: ShardVisitor): Promise<ShardScan> {
+  if (options.dim !== undefined && (!Number.isInteger(options.dim) || options.dim < 1)) throw new InvalidArgumentError(`Expected dim >= 1 but received ${options.dim}`);
+  const source = shardSource(store, key);
+  const scan: ShardScan = { source, bytes: 0, etag: '', rowGroups: 0, rows: 0, docs: 0, tokens: 0, idKind: undefined, dim: options.dim };
+  const info = await store.head(key);
+  if (!info) {
+    visitor.problem({ message: 'object does not exist' });
+    return scan;
+  }
+  scan.bytes = info.size;
+  scan.etag = info.etag;
+  let metadata: FileMetaData;
+  try {
+    metadata = await parquetMetadataAsync(objectBuffer(store, key, info.size), { initialFetchSize: FOOTER_READ });
+  } catch (err) {
+    const why = info.size < 12 ? `${info.size} bytes is too short for Parquet` : /PAR1/.test((err as Error).message) ? 'it does not end with the PAR1 magic (a truncated file, or not Parquet)' : (err as Error).message;
+    visitor.problem({ message: `not a readable Parquet file: ${why}` });
+    return scan;
+  }
+  scan.rowGroups = metadata.row_groups.length;
+  scan.rows = Number(metadata.num_rows);
+  const check = checkShardSchema(parquetSchema(metadata), options.columns);
+  if (!check.ok) {
+    visitor.problem({ field: check.field, message: check.message });
+    return scan;
+  }
+  const schema = check.schema;
+  scan.idKind = schema.id.kind;
+  if (scan.rows === 0) {
+    visitor.problem({ message: 'no rows' });
+    return scan;
+  }
+  const leaves = [schema.id, schema.embeddings, ...(schema.nTokens ? [schema.nTokens] : [])];
+  const groupStarts: number[] = [];
+  for (let g = 0, at = 0; g < metadata.row_groups.length; at += Number(metadata.row_groups[g]!.num_rows), g++) groupStarts.push(at);
+  const groupWhere = (g: number): string => `row group ${g} (rows ${groupStarts[g]}-${groupStarts[g]! + Number(metadata.row_groups[g]!.num_rows) - 1})`;
+
+  // each group's chunks, or why they cannot be read, decided from the footer alone
+  const plan = metadata.row_groups.map((group, g): ColumnMetaData[] | ShardProblem => {
+    const first = groupStarts[g]!;
+    const where = groupWhere(g);
+    const metas: ColumnMetaData[] = [];
+    for (const leaf of leaves) {
+      const meta = group.columns.find((c) => c.meta_data?.path_in_schema.join('.') === leaf.path.join('.'))?.meta_data;
+      if (!meta) return { row: first, field: leaf.name, message: `${where}: no column chunk for \`${leaf.name}\`` };
+      const [, end] = chunkRange(meta);
+      if (end > info.size) return { row: first, field: leaf.name, message: `${where}, column \`${leaf.name}\`: the column chunk ends at byte ${end}, past the end of the file (${info.size} bytes): truncated` };
+      metas.push(meta);
+    }
+    return metas;
+  });
+  const fetchAt = (g: number): Promise<Uint8Array[]> | undefined => {
+    const p = plan[g];
+    if (!Array.isArray(p)) return undefined;
+    const pending = fetchGroup(store, key, p);
+    pending.catch(() => undefined); // awaited below; a scan stopped by a problem must not leave it unhandled
+    return pending;
+  };
+
+  const seen = new Map<bigint | string, number>();
+  let next = fetchAt(0);
+  for (let g = 0; g < metadata.row_groups.length; g++) {
+    const p = plan[g]!;
+    const pending = next;
+    next = fetchAt(g + 1);
+    if (!Array.isArray(p)) {
+      visitor.problem(p);
+      continue;
+    }
+    const bytes = await pending!;
+    const first = groupStarts[g]!;
+    const rows = Number(metadata.row_groups[g]!.num_rows);
+    const where = groupWhere(g);
+    const chunks: ChunkData[] = [];
+    let broken: ShardProblem | undefined;
+    for (let c = 0; c < leaves.length && !broken; c++) {
+      const leaf = leaves[c]!;
+      const meta = p[c]!;
+      const [start, end] = chunkRange(meta);
+      if (bytes[c]!.length !== end - start) {
+        broken = { row: first, field: leaf.name, message: `${where}, column \`${leaf.name}\`: read ${bytes[c]!.length} of the column chunk's ${end - start} bytes: truncated` };
+        break;
+      }
+      const r = decodeColumnChunk(bytes[c]!, meta, leaf, compressors);
+      if (!r.ok) {
+        const row = first + r.rowsBefore;
+        broken = { row, field: leaf.name, message: `${where}, column \`${leaf.name}\`: corrupt page ${r.page} (from row ${row}): ${r.reason}` };
+        break;
+      }
+      if (leaf.maxRep === 0 && r.data.entries !== rows) {
+        broken = { row: first, field: leaf.name, message: `${where}, column \`${leaf.name}\`: corrupt column chunk: ${r.data.entries} values for ${rows} rows` };
+        break;
+      }
+      chunks.push(r.data);
+    }
+    if (!broken) broken = checkGroup(schema, scan, chunks, first, rows, where, seen, visitor);
+    if (broken) visitor.problem(broken);
+  }
+  return scan;
+}
+
+/**
+ * The row checks of one decoded row group, in the order a row is read: id (missing,
+ * duplicate), n_tokens, the embeddings' shape and dim, n_tokens against the embeddings, finite
+ * values. Returns a problem that spoils the whole group (levels that do not make rows).
+ */
+function checkGroup(schema: ShardSchema, scan: ShardScan, chunks: ChunkData[], first: number, rows: number, where: string, seen: Map<bigint | string, number>, visitor: ShardVisitor): ShardProblem | undefined {
+  const { id: idLeaf, embeddings: embLeaf, nTokens: countLeaf } = schema;
+  const ids = perRow(chunks[0]!, idLeaf);
+  const counts = countLeaf ? perRow(chunks[2]!, countLeaf) : undefined;
+  const emb = chunks[1]!;
+  const layout = embLeaf.layout;
+  const blobs = layout === 'blob' ? perRow(emb, embLeaf) : undefined;
+  let lists: ListRows | undefined;
+  let floats: Float32Array | undefined;
+  if (layout !== 'blob') {
+    const walked = walkLists(emb, embLeaf, rows);
+    if (typeof walked === 'string') return { row: first, field: embLeaf.name, message: `${where}, column \`${embLeaf.name}\`: corrupt column chunk: ${walked}` };
+    lists = walked;
+    floats = emb.values instanceof Float32Array ? emb.values : new Float32Array(emb.values as Float64Array);
+  }
+  const wide = emb.values instanceof Float64Array ? emb.values : undefined;
+
+  for (let r = 0; r < rows; r++) {
+    const row = first + r;
+    const fail = (field: string, what: string): void => visitor.problem({ row, field, message: `row ${row}, field \`${field}\`: ${what}` });
+    // id
+    const raw = ids[r];
+    if (raw === undefined || raw === null) {
+      fail(idLeaf.name, 'missing id');
+      continue;
+    }
+    const id = typeof raw === 'string' ? raw : BigInt(raw as number | bigint);
+    if (typeof id === 'bigint' && BigInt.asIntN(64, id) !== id) {
+      fail(idLeaf.name, `id ${id} does not fit a signed 64-bit integer`);
+      continue;
+    }
+    const firstAt = seen.get(id);
+    if (firstAt !== undefined) {
+      fail(idLeaf.name, `duplicate id ${id} (first at row ${firstAt})`);
+      continue;
+    }
+    seen.set(id, row);
+    // declared token count
+    let declared: number | undefined;
+    if (counts) {
+      const c = counts[r];
+      declared = c === undefined || c === null ? NaN : Number(c);
+      if (!Number.isInteger(declared) || declared < 1) {
+        fail(countLeaf!.name, `${c === undefined || c === null ? 'null' : String(c)} is not a positive token count`);
+        continue;
+      }
+    }
+    // embeddings: the row's values, its token count, dim
+    let values: Float32Array;
+    let valueBase = 0;
+    let ntok: number;
+    if (blobs) {
+      const b = blobs[r] as Uint8Array | undefined;
+      if (b === undefined || b === null) {
+        fail(embLeaf.name, 'no embeddings (null)');
+        continue;
+      }
+      if (b.byteLength === 0 || b.byteLength % 4 !== 0) {
+        fail(embLeaf.name, `${b.byteLength} bytes is not a non-empty whole number of float32 values`);
+        continue;
+      }
+      // float32 little-endian; a view when aligned (the page buffer), a copy otherwise
+      values = b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    } else {
+      const problem = lists!.problems.get(r);
+      if (problem) {
+        fail(embLeaf.name, problem);
+        continue;
+      }
+      valueBase = lists!.valueStart[r]!;
+      values = floats!.subarray(valueBase, lists!.valueStart[r + 1]!);
+    }
+    if (layout === 'nested') {
+      const { tokenStart, tokenValues } = lists!;
+      const t0 = tokenStart[r]!;
+      ntok = tokenStart[r + 1]! - t0;
+      scan.dim ??= tokenValues[t0 + 1]! - tokenValues[t0]!;
+      let bad = -1;
+      for (let t = t0; t < t0 + ntok && bad < 0; t++) if (tokenValues[t + 1]! - tokenValues[t]! !== scan.dim) bad = t;
+      if (bad >= 0) {
+        fail(embLeaf.name, `token ${bad - t0} has ${tokenValues[bad + 1]! - tokenValues[bad]!} values, expected ${scan.dim}`);
+        continue;
+      }
+    } else {
+      const d = scan.dim ?? (declared !== undefined ? values.length / declared : undefined);
+      if (d === undefined) {
+        fail(embLeaf.name, `cannot infer dim from ${layout === 'blob' ? 'a binary blob' : 'a flat list'}: give dim or an n_tokens column`);
+        continue;
+      }
+      if (!Number.isInteger(d) || values.length % d !== 0) {
+        fail(embLeaf.name, `${values.length} values, expected a multiple of ${d}`);
+        continue;
+      }
+      scan.dim ??= d;
+      ntok = values.length / scan.dim;
+    }
+    if (declared !== undefined && ntok !== declared) {
+      fail(countLeaf!.name, `says ${declared} tokens, the embeddings hold ${ntok}`);
+      continue;
+    }
+    const bad = firstNonFinite(values);
+    if (bad >= 0) {
+      const x = wide ? wide[valueBase + bad]! : values[bad]!;
+      const what = Number.isFinite(x) ? `value ${x} is outside the float32 range` : `value ${x} is not a finite number`;
+      fail(embLeaf.name, `token ${Math.floor(bad / scan.dim!)}, component ${bad % scan.dim!}: ${what}`);
+      continue;
+    }
+    scan.docs++;
+    scan.tokens += ntok;
+    visitor.row?.(id, ntok, values);
+  }
+  return undefined;
+}
