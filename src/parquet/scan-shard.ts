@@ -6,10 +6,11 @@
  * collects and lets the scan go on (validation). It keeps one or two row groups in memory and, of
  * the rows before, only their ids (for duplicates).
  */
-import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type ColumnMetaData, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetSchema, type ColumnMetaData, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
 import { InputDataError, InvalidArgumentError } from '../errors.js';
+import { objectBuffer } from '../store/files.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { decodeColumnChunk, type ChunkData } from './column-chunk.js';
 import { checkShardSchema, type LeafColumn, type RepeatedLevel, type ShardColumns, type ShardSchema } from './shard-schema.js';
@@ -69,17 +70,6 @@ const FOOTER_READ = 1 << 16;
 
 /** Gaps up to this size between the column chunks a row group needs are read rather than split into more requests. */
 const MAX_READ_GAP = 1 << 20;
-
-/** An hyparquet AsyncBuffer over ranged reads of one object (the footer). */
-function objectBuffer(store: ObjectStore, key: string, size: number): AsyncBuffer {
-  return {
-    byteLength: size,
-    slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
-      const b = await store.getRange(key, start, end ?? size);
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    },
-  };
-}
 
 function chunkRange(meta: ColumnMetaData): [number, number] {
   // as hyparquet: the dictionary page (when there is one) comes first

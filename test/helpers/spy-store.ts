@@ -6,6 +6,9 @@ export function spyStore(inner: ObjectStore): { store: ObjectStore; reads: [key:
   const store: ObjectStore = {
     url: inner.url,
     put: (k, b) => inner.put(k, b),
+    putFile: (k, path, o) => inner.putFile(k, path, o),
+    getStream: (k) => inner.getStream(k),
+    getFile: (k, path, o) => inner.getFile(k, path, o),
     get: (k) => inner.get(k),
     getRange: (k, s, e) => {
       reads.push([k, s, e]);

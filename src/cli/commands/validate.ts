@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import { validateSources, validationLines, type FileValidation } from '../../parquet/validate-sources.js';
 import { listParquet } from '../../store/files.js';
+import { checkPrefix } from '../../store/keys.js';
 import { LocalStore } from '../../store/local-store.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import { openStore } from '../../store/open-store.js';
@@ -32,6 +33,7 @@ async function resolveTarget(target: string): Promise<Target> {
     }
     return { store: new LocalStore(resolve(dirname(target))), keys: [basename(target)], name: () => target };
   }
+  checkPrefix(target);
   const store = openStore();
   const exact = target.toLowerCase().endsWith('.parquet') && (await store.head(target)) !== undefined;
   return { store, keys: exact ? [target] : await listParquet(store, target), name: (f) => f.key };
