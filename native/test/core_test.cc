@@ -1,7 +1,7 @@
 // C++-only tests of native/core (no Node): fixed-order GEMM against a naive fma loop on every
-// kernel the CPU has, the dot product's reference order, token store round trip and a damaged
-// file, top-k ties, the progress meter's promises. A tiny harness: CHECK records a failure and
-// the test goes on.
+// kernel the CPU has, the dot products' reference orders (fp32, fp16 and byte rows), token
+// store round trip and a damaged file, top-k ties, the progress meter's promises. A tiny
+// harness: CHECK records a failure and the test goes on.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -17,6 +17,7 @@
 #include "../core/blas.h"
 #include "../core/cpu_features.h"
 #include "../core/fixed_order_gemm.h"
+#include "../core/half.h"
 #include "../core/maxsim.h"
 #include "../core/progress.h"
 #include "../core/token_store.h"
@@ -91,6 +92,41 @@ void test_dot_order() {
     for (Kernel kern : kernels()) {
       const float got = kernel_table(kern).dot(a.data(), b.data(), d);
       CHECK(same_bits(got, p[0]), "d=%d kernel %s: dot %.9g, reference order %.9g", d, kernel_name(kern), got, p[0]);
+    }
+  }
+}
+
+// dot_f16 / dot_u8: 64 partials (i mod 64, fma each), then the tree +32, +16, +8, +4, +2, +1.
+// Values of mixed sign and magnitude with signed zeros, so another order would change bits.
+void test_compact_dot_order() {
+  std::mt19937 g(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int d : {1, 7, 15, 16, 17, 63, 64, 65, 100, 128, 130, 2048}) {
+    for (int rep = 0; rep < 8; ++rep) {
+      std::vector<float> q(d);
+      std::vector<uint16_t> h(d);
+      std::vector<uint8_t> c(d);
+      for (int i = 0; i < d; ++i) {
+        q[i] = i % 29 == 3 ? -0.0f : nd(g) * std::exp(2.0f * nd(g));
+        h[i] = i % 31 == 5 ? 0x8000 : float_to_half(nd(g) * std::exp(nd(g)));
+        c[i] = static_cast<uint8_t>(g() & 0xff);
+      }
+      float pf[64] = {0}, pu[64] = {0};
+      for (int i = 0; i < d; ++i) {
+        pf[i % 64] = std::fma(q[i], half_to_float(h[i]), pf[i % 64]);
+        pu[i % 64] = std::fma(q[i], static_cast<float>(c[i]), pu[i % 64]);
+      }
+      for (int w = 32; w >= 1; w /= 2)
+        for (int l = 0; l < w; ++l) {
+          pf[l] = pf[l] + pf[l + w];
+          pu[l] = pu[l] + pu[l + w];
+        }
+      for (Kernel kern : kernels()) {
+        const float f = kernel_table(kern).dot_f16(q.data(), h.data(), d);
+        const float u = kernel_table(kern).dot_u8(q.data(), c.data(), d);
+        CHECK(same_bits(f, pf[0]), "d=%d kernel %s: dot_f16 %.9g, reference order %.9g", d, kernel_name(kern), f, pf[0]);
+        CHECK(same_bits(u, pu[0]), "d=%d kernel %s: dot_u8 %.9g, reference order %.9g", d, kernel_name(kern), u, pu[0]);
+      }
     }
   }
 }
@@ -223,6 +259,7 @@ int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "/tmp";
   test_fixed_order_gemm();
   test_dot_order();
+  test_compact_dot_order();
   test_token_store(dir);
   test_topk_ties();
   test_progress_meter();
