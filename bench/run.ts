@@ -14,6 +14,7 @@ const BENCHES: Record<string, string> = {
   ols: 'ols.js',
   compare: 'compare.js',
   'store-memory': 'store-memory.js',
+  'compact-w': 'compact-w.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);
