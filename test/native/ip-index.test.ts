@@ -336,6 +336,22 @@ describe('compact storage (fp16, sq8)', () => {
     }
   }
 
+  it('fp32 scan gives the bits and order of innerProductTopK over the same rows (1-7 queries and batches), with ids for positions', async () => {
+    const ix = IpIndex.create({ d, kind: 'hnsw', M: 16 });
+    try {
+      await ix.add(X, ids);
+      for (const count of [1, 7, 20]) {
+        const F = Q.subarray(0, count * d);
+        const want = await innerProductTopK(F, X, d, 25, { threads: 2 });
+        const got = await ix.scan(F, 25, { threads: 2 });
+        assert.ok(bits(got.distances).equals(bits(want.distances)), `${count} queries`);
+        assert.deepEqual(got.labels, BigInt64Array.from(want.labels, (p) => ids[Number(p)]!));
+      }
+    } finally {
+      ix.close();
+    }
+  });
+
   it('reconstruct gives the rows back: fp32 exactly, fp16 to half precision, sq8 to half a quantisation step', async () => {
     const dim = 33;
     const count = 300;
