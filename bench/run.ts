@@ -15,6 +15,7 @@ const BENCHES: Record<string, string> = {
   compare: 'compare.js',
   'store-memory': 'store-memory.js',
   validate: 'validate.js',
+  'compact-w': 'compact-w.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);

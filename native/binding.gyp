@@ -20,6 +20,7 @@
         "core/ols.cc",
         "core/fixed_order_gemm.cc",
         "core/hnsw_build.cc",
+        "core/row_codec.cc",
         "core/ip_index.cc",
         "addon/js_errors.cc",
         "addon/token_store_binding.cc",

@@ -5,8 +5,8 @@
 //
 // Build (after the addon is built, from the repo root):
 //   g++ -O2 -std=c++17 -fopenmp -o /tmp/hnsw_build_bench bench/native/hnsw_build_bench.cc \
-//     native/build/Release/obj.target/lemur/core/{ip_index,hnsw_build,maxsim_scalar,maxsim_avx2,maxsim_avx512,maxsim_dispatch,cpu_features}.o \
-//     /usr/lib/x86_64-linux-gnu/libfaiss.a -lopenblas -llapack
+//     native/build/Release/obj.target/lemur/core/{ip_index,hnsw_build,row_codec,ols,fixed_order_gemm,maxsim_ops,maxsim_scalar,maxsim_avx2,maxsim_avx512,maxsim_dispatch,cpu_features}.o \
+//     /usr/lib/x86_64-linux-gnu/libfaiss.a -lopenblas -llapacke -llapack
 // Run: /tmp/hnsw_build_bench [n=10000] [d=2048] [data=random|clustered] [nq=200] [noise=0.7]
 //        [centres=100] [seed=1]      (env ONLY_T2=1 skips the 1-thread build, NO_FAISS=1 Faiss's)
 #include <faiss/IndexFlat.h>

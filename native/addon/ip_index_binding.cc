@@ -32,8 +32,10 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
   static void Init(Napi::Env env, Napi::Object exports) {
     Define(env, "NativeIpIndex",
            {InstanceMethod<&IpIndexWrap::Info>("info"), InstanceMethod<&IpIndexWrap::Add>("add"),
-            InstanceMethod<&IpIndexWrap::Search>("search"), InstanceMethod<&IpIndexWrap::WriteFile>("writeFile"),
-            InstanceMethod<&IpIndexWrap::Serialize>("serialize")});
+            InstanceMethod<&IpIndexWrap::Search>("search"), InstanceMethod<&IpIndexWrap::Scan>("scan"),
+            InstanceMethod<&IpIndexWrap::Reconstruct>("reconstruct"),
+            InstanceMethod<&IpIndexWrap::ReconstructRange>("reconstructRange"),
+            InstanceMethod<&IpIndexWrap::WriteFile>("writeFile"), InstanceMethod<&IpIndexWrap::Serialize>("serialize")});
     exports.Set("createIpIndex", Napi::Function::New(env, Create, "createIpIndex"));
     exports.Set("readIpIndex", Napi::Function::New(env, Read, "readIpIndex"));
     exports.Set("deserializeIpIndex", Napi::Function::New(env, Deserialize, "deserializeIpIndex"));
@@ -48,7 +50,7 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     return New(std::move(s));
   }
 
-  // createIpIndex(d, kind, M, efConstruction, kernel) -> NativeIpIndex (O(1), synchronous)
+  // createIpIndex(d, kind, M, efConstruction, kernel, storage) -> NativeIpIndex (O(1), synchronous)
   static Napi::Value Create(const Napi::CallbackInfo& info) {
     const int d = static_cast<int>(int_arg(info, 0, "d", 1, 1 << 20));
     const std::string kind = string_arg(info, 1, "kind");
@@ -58,8 +60,11 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     else throw_invalid_argument(info.Env(), "index kind must be 'hnsw' or 'flat'");
     p.M = static_cast<int>(int_arg(info, 2, "M", 2, 512));
     p.ef_construction = static_cast<int>(int_arg(info, 3, "efConstruction", 1, 1 << 16));
+    const Kernel kernel = kernel_arg(info, 4);
+    Status enc = parse_row_encoding(info.Length() > 5 && info[5].IsString() ? string_arg(info, 5, "storage") : "fp32", &p.storage);
+    if (!enc.ok()) throw_status(info.Env(), enc);
     std::unique_ptr<IpIndex> ix;
-    Status st = IpIndex::create(d, p, kernel_arg(info, 4), &ix);
+    Status st = IpIndex::create(d, p, kernel, &ix);
     if (!st.ok()) throw_status(info.Env(), st);
     return Own(std::move(ix));
   }
@@ -100,6 +105,8 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     o.Set("kind", ix.kind() == IpIndexKind::kHnsw ? "hnsw" : "flat");
     o.Set("M", ix.M());
     o.Set("efConstruction", ix.ef_construction());
+    o.Set("storage", row_encoding_name(ix.storage()));
+    o.Set("bytesPerVector", static_cast<double>(ix.bytes_per_vector()));
     return o;
   }
 
@@ -150,6 +157,63 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
         env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->search(qp, nq, k, ef, threads, lp, dp); },
         [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
         {labels, distances, q, info.This()}, {use});
+  }
+
+  // scan(q: Float32Array (nq x d), k, threads) -> Promise<{ labels, distances }>: exact top-k
+  // over every stored row by the index's inner product
+  Napi::Value Scan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Float32Array q = f32_arg(info, 0, "queries");
+    const int64_t k = int_arg(info, 1, "k", 1, int64_t{1} << 30);
+    const int threads = static_cast<int>(int_arg(info, 2, "threads", 1, 1024));
+    UsePtr<SharedIndex> use = acquire(env);
+    std::shared_ptr<SharedIndex> s = use->object();
+    const int d = s->index->d();
+    if (q.ElementLength() % d != 0) throw_invalid_argument(env, "queries length is not a multiple of d");
+    const int64_t nq = static_cast<int64_t>(q.ElementLength()) / d;
+    Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, nq * k);
+    Napi::Float32Array distances = Napi::Float32Array::New(env, nq * k);
+    const float* qp = q.Data();
+    int64_t* lp = labels.Data();
+    float* dp = distances.Data();
+    return PromiseWorker::Start(
+        env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->scan(qp, nq, k, threads, lp, dp); },
+        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
+        {labels, distances, q, info.This()}, {use});
+  }
+
+  // reconstruct(ids: BigInt64Array (n), threads, out: Float32Array (n x d)) -> Promise<out>
+  Napi::Value Reconstruct(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::BigInt64Array ids = i64_arg(info, 0, "ids");
+    const int threads = static_cast<int>(int_arg(info, 1, "threads", 1, 1024));
+    Napi::Float32Array out = f32_arg(info, 2, "out");
+    UsePtr<SharedIndex> use = acquire(env);
+    std::shared_ptr<SharedIndex> s = use->object();
+    const int64_t n = static_cast<int64_t>(ids.ElementLength());
+    if (out.ElementLength() != static_cast<size_t>(n) * s->index->d()) throw_invalid_argument(env, "out length != ids length * d");
+    const int64_t* ip = ids.Data();
+    float* op = out.Data();
+    return PromiseWorker::Start(
+        env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->reconstruct(ip, n, threads, op); },
+        [](Napi::Env, const PromiseWorker::Kept& kept) { return kept[0].Value(); }, {out, ids, info.This()}, {use});
+  }
+
+  // reconstructRange(start, n, threads, out: Float32Array (n x d)) -> Promise<out>
+  Napi::Value ReconstructRange(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t start = int_arg(info, 0, "start", 0, int64_t{1} << 50);
+    const int64_t n = int_arg(info, 1, "n", 0, int64_t{1} << 50);
+    const int threads = static_cast<int>(int_arg(info, 2, "threads", 1, 1024));
+    Napi::Float32Array out = f32_arg(info, 3, "out");
+    UsePtr<SharedIndex> use = acquire(env);
+    std::shared_ptr<SharedIndex> s = use->object();
+    if (out.ElementLength() != static_cast<size_t>(n) * s->index->d()) throw_invalid_argument(env, "out length != n * d");
+    float* op = out.Data();
+    return PromiseWorker::Start(
+        env,
+        [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->reconstruct_range(start, n, threads, op); },
+        [](Napi::Env, const PromiseWorker::Kept& kept) { return kept[0].Value(); }, {out, info.This()}, {use});
   }
 
   // writeFile(path) -> Promise<void>

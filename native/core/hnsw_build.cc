@@ -54,10 +54,13 @@ struct CloserFirst {  // min-heap: the best unexpanded candidate on top
   bool operator()(const Cand& a, const Cand& b) const { return closer(b, a); }
 };
 
-// Per-thread search state: an epoch-stamped visited table (no clearing per search).
+// Per-thread state: an epoch-stamped visited table (no clearing per search), the node being
+// linked as a prepared query, and the kept neighbours of a selection as prepared queries.
 struct Scratch {
   std::vector<uint32_t> seen;
   uint32_t epoch = 0;
+  PreparedQuery base;
+  std::vector<PreparedQuery> kept;
   void next_epoch(size_t ntotal) {
     if (seen.size() < ntotal) seen.resize(ntotal, 0);
     if (++epoch == 0) {  // wrapped: stale stamps could now match
@@ -89,17 +92,16 @@ struct ReverseLink {
 
 class Builder {
  public:
-  Builder(faiss::HNSW& h, const float* xb, int d, DotFn dot) : h_(h), xb_(xb), d_(d), dot_(dot) {}
+  Builder(faiss::HNSW& h, const RowsView& rows) : h_(h), rows_(rows) {}
 
-  const float* row(node_t i) const { return xb_ + static_cast<size_t>(i) * d_; }
-  float dis(const float* q, node_t j) const { return -dot_(q, row(j), d_); }
+  float dis(const PreparedQuery& q, node_t j) const { return -q.ip(rows_, j); }
 
   // The slice of node i's neighbour table for one level; -1 marks the end of a short list.
   node_t* begin(node_t i, int level) const { return h_.neighbors.data() + h_.offsets[i] + h_.cum_nneighbor_per_level[level]; }
   node_t* end(node_t i, int level) const { return h_.neighbors.data() + h_.offsets[i] + h_.cum_nneighbor_per_level[level + 1]; }
 
   // Moves `cur` downhill on one level until no neighbour is closer.
-  void greedy(const float* q, int level, Cand* cur) const {
+  void greedy(const PreparedQuery& q, int level, Cand* cur) const {
     for (bool moved = true; moved;) {
       moved = false;
       for (const node_t* p = begin(cur->id, level); p != end(cur->id, level) && *p >= 0; ++p) {
@@ -113,7 +115,7 @@ class Builder {
   }
 
   // Beam search of width ef on one level from `entry`; out = results, closest first.
-  void beam(const float* q, int level, Cand entry, int ef, Scratch* s, std::vector<Cand>* out) const {
+  void beam(const PreparedQuery& q, int level, Cand entry, int ef, Scratch* s, std::vector<Cand>* out) const {
     s->next_epoch(h_.levels.size());
     std::priority_queue<Cand, std::vector<Cand>, CloserFirst> todo;
     std::priority_queue<Cand, std::vector<Cand>, FartherFirst> best;
@@ -140,20 +142,23 @@ class Builder {
 
   // HNSW's neighbour-selection heuristic over candidates sorted closest first: keep a candidate
   // unless it is closer to an already kept one than to the base node, up to `cap`. Lists that
-  // fit are kept whole, as Faiss does.
-  void select(std::vector<Cand>* cands, int cap) const {
+  // fit are kept whole, as Faiss does. A kept node is prepared once as the query side of its
+  // comparisons (for fp32 rows <kept, c> has the bits of <c, kept>: each FMA's product commutes).
+  void select(std::vector<Cand>* cands, int cap, Scratch* s) const {
     if (static_cast<int>(cands->size()) <= cap) return;
+    if (static_cast<int>(s->kept.size()) < cap) s->kept.resize(cap);
     std::vector<Cand> kept;
     kept.reserve(cap);
     for (const Cand& c : *cands) {
       bool good = true;
-      for (const Cand& k : kept) {
-        if (dis(row(c.id), k.id) < c.dis) {
+      for (size_t k = 0; k < kept.size(); ++k) {
+        if (dis(s->kept[k], c.id) < c.dis) {
           good = false;
           break;
         }
       }
       if (good) {
+        s->kept[kept.size()].set_row(rows_, c.id);
         kept.push_back(c);
         if (static_cast<int>(kept.size()) >= cap) break;
       }
@@ -176,7 +181,8 @@ class Builder {
                 std::vector<Link>* links) const {
     links->clear();
     if (entry < 0) return;
-    const float* q = row(i);
+    PreparedQuery& q = s->base;
+    q.set_row(rows_, i);
     const int node_top = h_.levels[i] - 1;
     Cand cur{dis(q, entry), entry};
     int level = top;
@@ -187,18 +193,18 @@ class Builder {
     // Levels above the frozen graph's top (a later add drew higher levels): peers only.
     for (int l = node_top; l > top; --l) {
       found.clear();
-      link_level(i, l, ef, peers, &found, links);
+      link_level(i, l, ef, peers, &found, s, links);
     }
     for (; level >= 0; --level) {
       beam(q, level, cur, ef, s, &found);
       cur = found.front();  // the next level down starts from the closest found here
-      link_level(i, level, ef, peers, &found, links);
+      link_level(i, level, ef, peers, &found, s, links);
     }
   }
 
   // Node i's list on one level: the search's results plus the peers on that level, best ef,
   // thinned by the heuristic.
-  void link_level(node_t i, int level, int ef, const std::vector<Cand>& peers, std::vector<Cand>* found,
+  void link_level(node_t i, int level, int ef, const std::vector<Cand>& peers, std::vector<Cand>* found, Scratch* s,
                   std::vector<Link>* links) const {
     const size_t nfound = found->size();
     for (const Cand& c : peers) {
@@ -208,13 +214,13 @@ class Builder {
       std::sort(found->begin(), found->end(), closer);
       if (static_cast<int>(found->size()) > ef) found->resize(ef);
     }
-    select(found, h_.nb_neighbors(level));
+    select(found, h_.nb_neighbors(level), s);
     write(i, level, *found);
     for (const Cand& c : *found) links->push_back(Link{level, c.id, c.dis});
   }
 
   // Phase 2 for one target list: its current links plus the batch's requests (in batch order).
-  void link_back(const ReverseLink* r, const ReverseLink* r_end) const {
+  void link_back(const ReverseLink* r, const ReverseLink* r_end, Scratch* s) const {
     const node_t t = r->target;
     const int level = r->level;
     const int cap = h_.nb_neighbors(level);
@@ -225,27 +231,26 @@ class Builder {
       for (; r != r_end; ++r) *used++ = r->source;
       return;
     }
-    const float* x = row(t);
+    PreparedQuery& x = s->base;
+    x.set_row(rows_, t);
     std::vector<Cand> cands;
     cands.reserve((used - b) + (r_end - r));
     for (const node_t* p = b; p != used; ++p) cands.push_back(Cand{dis(x, *p), *p});
     for (; r != r_end; ++r) cands.push_back(Cand{r->dis, r->source});
     std::sort(cands.begin(), cands.end(), closer);
-    select(&cands, cap);
+    select(&cands, cap, s);
     write(t, level, cands);
   }
 
  private:
   faiss::HNSW& h_;
-  const float* xb_;
-  int d_;
-  DotFn dot_;
+  const RowsView& rows_;
 };
 
 }  // namespace
 
-void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot, int64_t n0, int64_t n,
-                            int threads, ProgressMeter* progress) {
+void hnsw_add_deterministic(faiss::HNSW& hnsw, const RowsView& rows, int64_t n0, int64_t n, int threads,
+                            ProgressMeter* progress) {
   if (n <= 0) return;
   hnsw.prepare_level_tab(static_cast<size_t>(n), false);
   threads = std::max(1, threads);
@@ -256,7 +261,7 @@ void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot
   for (int64_t i = 0; i < n; ++i) order[i] = static_cast<node_t>(n0 + i);
   std::stable_sort(order.begin(), order.end(), [&](node_t a, node_t b) { return hnsw.levels[a] > hnsw.levels[b]; });
 
-  Builder builder(hnsw, xb, d, dot);
+  Builder builder(hnsw, rows);
   std::vector<Scratch> scratch(static_cast<size_t>(threads));
   std::vector<std::vector<Link>> links;
   std::vector<ReverseLink> requests;
@@ -297,9 +302,9 @@ void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot
     }
     group_start.push_back(requests.size());
     const int64_t ngroups = static_cast<int64_t>(group_start.size()) - 1;
-    parallel_for(ngroups, threads, 16, [&](int64_t b, int64_t e, int) {
+    parallel_for(ngroups, threads, 16, [&](int64_t b, int64_t e, int t) {
       for (int64_t g = b; g < e; ++g) {
-        builder.link_back(requests.data() + group_start[g], requests.data() + group_start[g + 1]);
+        builder.link_back(requests.data() + group_start[g], requests.data() + group_start[g + 1], &scratch[t]);
       }
     });
 

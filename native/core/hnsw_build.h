@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "progress.h"
+#include "row_codec.h"
 
 namespace faiss {
 struct HNSW;
@@ -14,16 +15,16 @@ struct HNSW;
 
 namespace lemur {
 
-// <a, b> over d floats; must itself be deterministic (KernelTable::dot is, on every ISA).
-using DotFn = float (*)(const float* a, const float* b, int d);
-
-// Inserts graph nodes [n0, n0 + n) of `hnsw`, whose vectors are rows n0.. of `xb` (row-major,
-// d floats each, ntotal = n0 + n rows), under the inner-product metric. Levels are drawn from
-// hnsw.rng exactly as Faiss's IndexHNSW::add draws them. Work runs on up to `threads` threads
+// Inserts graph nodes [n0, n0 + n) of `hnsw`, whose vectors are rows n0.. of `rows` (rows.n =
+// n0 + n stored rows, in any encoding), under the inner-product metric. Node i is scored
+// against node j as a search would score it: PreparedQuery::set_row(i), then ip(j), so the
+// graph is built on the stored (encoded) rows and search and build agree (for fp32 rows the
+// score is KernelTable::dot, deterministic on every ISA). Levels are drawn from hnsw.rng
+// exactly as Faiss's IndexHNSW::add draws them. Work runs on up to `threads` threads
 // (parallel.h: plain threads, so exceptions reach the caller); the result does not depend on
 // that number. `progress` (optional) is bumped by each batch's node count once the batch is
 // linked; the caller calls finish(). Throws std::bad_alloc only.
-void hnsw_add_deterministic(faiss::HNSW& hnsw, const float* xb, int d, DotFn dot, int64_t n0, int64_t n,
-                            int threads, ProgressMeter* progress = nullptr);
+void hnsw_add_deterministic(faiss::HNSW& hnsw, const RowsView& rows, int64_t n0, int64_t n, int threads,
+                            ProgressMeter* progress = nullptr);
 
 }  // namespace lemur

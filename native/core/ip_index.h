@@ -1,10 +1,12 @@
 // IpIndex: an inner-product candidate index over W rows with 64-bit external ids, on the real
-// Faiss library: IndexIDMap2 over IndexHNSWFlat(d, M, METRIC_INNER_PRODUCT), or over IndexFlatIP
-// (exact; faster for small shards). The HNSW's flat storage is replaced by a subclass whose
-// distance computer uses our runtime-dispatched inner product (Debian's libfaiss is built for
-// SSE only); on disk it is a plain IndexFlatIP, so files stay readable by any Faiss. The graph
-// is built by hnsw_build.h's deterministic insertion, not Faiss's lock-based parallel add, so
-// the same rows and ids in the same order give the same bytes with any thread count and kernel.
+// Faiss library: IndexIDMap2 over an HNSW graph (IndexHNSWFlat, or IndexHNSWSQ for compact
+// rows), or over the bare storage (exact; faster for small shards). The rows are stored as
+// fp32 (IndexFlatIP), fp16 or sq8 (IndexScalarQuantizer QT_fp16 / QT_8bit, row_codec.h); on
+// disk these are Faiss's own types, so files stay readable by any Faiss. In memory the storage
+// is replaced by a subclass whose distance computer uses our runtime-dispatched inner products
+// (Debian's libfaiss is built for SSE only). The graph is built by hnsw_build.h's deterministic
+// insertion over the stored rows, not Faiss's lock-based parallel add, so the same rows and
+// ids in the same order give the same bytes with any thread count and kernel.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -13,6 +15,7 @@
 
 #include "cpu_features.h"
 #include "progress.h"
+#include "row_codec.h"
 #include "status.h"
 
 namespace lemur {
@@ -23,6 +26,9 @@ struct IpIndexParams {
   IpIndexKind kind = IpIndexKind::kHnsw;
   int M = 32;
   int ef_construction = 40;
+  // How rows are stored. sq8 trains its per-dimension range on the first add's rows; later
+  // adds are clamped to that range (Faiss's ScalarQuantizer semantics).
+  RowEncoding storage = RowEncoding::kFp32;
 };
 
 class IpIndex {
@@ -38,6 +44,15 @@ class IpIndex {
   // Per query the k best ids by inner product (descending); -1 / -inf where fewer exist.
   Status search(const float* q, int64_t nq, int64_t k, int ef_search, int threads, int64_t* labels,
                 float* distances) const;
+  // The stored rows of n external ids, decoded to fp32 (n x d): what the index scores against.
+  // An id the index does not hold is kInvalidArgument, naming it.
+  Status reconstruct(const int64_t* ids, int64_t n, int threads, float* out) const;
+  // The stored rows at positions [i0, i0 + n) (the order of add), decoded to fp32.
+  Status reconstruct_range(int64_t i0, int64_t n, int threads, float* out) const;
+  // Exact top-k over every stored row by the index's own inner product (scan_topk): external
+  // ids, descending; -1 / -inf where fewer exist. Up to kScanPassMaxQueries queries the scores
+  // are the bits HNSW search reports for the same rows, on every kernel and thread count.
+  Status scan(const float* q, int64_t nq, int64_t k, int threads, int64_t* labels, float* distances) const;
   Status write_file(const std::string& path) const;
   Status serialize(std::vector<uint8_t>* out) const;
 
@@ -46,6 +61,9 @@ class IpIndex {
   IpIndexKind kind() const { return kind_; }
   int M() const { return M_; }
   int ef_construction() const { return ef_construction_; }
+  RowEncoding storage() const { return storage_; }
+  // Bytes of one stored row (code_size): 4d, 2d or d.
+  size_t bytes_per_vector() const { return row_code_size(storage_, d_); }
 
  private:
   IpIndex() = default;
@@ -55,6 +73,7 @@ class IpIndex {
   IpIndexKind kind_ = IpIndexKind::kHnsw;
   int M_ = 0;
   int ef_construction_ = 0;
+  RowEncoding storage_ = RowEncoding::kFp32;
 };
 
 }  // namespace lemur

@@ -50,6 +50,14 @@ struct KernelTable {
   FmaProbe fma_probes[kFmaProbes];
   // <a, b> over d floats: the inner product of candidate generation (HNSW distance computer).
   float (*dot)(const float* a, const float* b, int d);
+  // The compact rows' inner products (row_codec.h): <q, half_to_float(h)> over d halves, and
+  // sum w[i] * c[i] over d bytes (an SQ8 row against a query pre-scaled per dimension). Their
+  // own fixed order, on every ISA: 64 partials, partial l takes i = l (mod 64) ascending with
+  // one FMA each (lanes past d keep their partial), then the tree p[l] += p[l+32], +16, +8, +4,
+  // +2, +1. Four independent FMA chains per AVX-512 lane group where dot has one: compact rows
+  // come from memory 2-4x faster, and one chain would leave the conversions waiting on it.
+  float (*dot_f16)(const float* q, const uint16_t* h, int d);
+  float (*dot_u8)(const float* w, const uint8_t* c, int d);
 };
 
 const KernelTable& kernel_table(Kernel k);

@@ -152,6 +152,14 @@ LEMUR_AVX2 double fma_mem_avx2(int64_t iters, float* sink) {
   return 2.0 * 8 * kMemChains * static_cast<double>(iters);
 }
 
+// 8 partials -> one sum: p[l] += p[l+4], +2, +1 in that order.
+LEMUR_AVX2 inline float tree8(__m256 s8) {
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // p[l] + p[l+4]
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                             // + p[l+2]
+  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                         // + p[l+1]
+  return _mm_cvtss_f32(s1);
+}
+
 // The order of dot_scalar (maxsim_scalar.cc), bit for bit: lo holds partials 0-7, hi 8-15, one
 // FMA chain per lane; the tail updates only the lanes it covers; then p[l] += p[l+8], +4, +2, +1.
 // One chain per lane is latency-bound (d/16 FMAs deep), but at d = 2048 the 16 KB of operands
@@ -175,18 +183,75 @@ LEMUR_AVX2 float dot_avx2(const float* a, const float* b, int d) {
     lo = _mm256_blendv_ps(lo, f0, _mm256_castsi256_ps(m0));
     hi = _mm256_blendv_ps(hi, f1, _mm256_castsi256_ps(m1));
   }
-  const __m256 s8 = _mm256_add_ps(lo, hi);                                             // p[l] + p[l+8]
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // + p[l+4]
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                             // + p[l+2]
-  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                         // + p[l+1]
-  return _mm_cvtss_f32(s1);
+  return tree8(_mm256_add_ps(lo, hi));  // p[l] + p[l+8], then the rest of the tree
 }
+
+// Compact rows (maxsim.h, dot_f16/dot_u8): 64 partials in eight ymm, partial 8j + t in lane t
+// of p[j], eight independent FMA chains; the tail goes 8 elements at a time, the last one
+// through a buffer, masked and blended (as dot_avx2); then p[l] += p[l+32] (p[j] + p[j+4]),
+// +16 (+ p[j+2]), +8 (p[0] + p[1]) and tree8's +4, +2, +1.
+struct WidenF16 {
+  LEMUR_AVX2 static __m256 full(const uint16_t* h) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+  }
+  LEMUR_AVX2 static __m256 part(const uint16_t* h, int n) {
+    alignas(16) uint16_t buf[8] = {0};
+    for (int j = 0; j < n; ++j) buf[j] = h[j];
+    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(buf)));
+  }
+};
+
+struct WidenU8 {
+  LEMUR_AVX2 static __m256 full(const uint8_t* c) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c))));
+  }
+  LEMUR_AVX2 static __m256 part(const uint8_t* c, int n) {
+    alignas(16) uint8_t buf[16] = {0};
+    for (int j = 0; j < n; ++j) buf[j] = c[j];
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(buf))));
+  }
+};
+
+template <class Widen, class T>
+LEMUR_AVX2 inline float dot64(const float* q, const T* x, int d) {
+  __m256 p[8];
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) p[j] = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 64 <= d; i += 64) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) p[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), Widen::full(x + i + 8 * j), p[j]);
+  }
+  // (unrolled, so p[j] keeps constant indices and stays in registers)
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    const int b = i + 8 * j;
+    if (b >= d) break;
+    if (b + 8 <= d) {
+      p[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + b), Widen::full(x + b), p[j]);
+    } else {
+      alignas(32) int32_t idx[8];
+      for (int l = 0; l < 8; ++l) idx[l] = b + l < d ? -1 : 0;
+      const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+      const __m256 f = _mm256_fmadd_ps(_mm256_maskload_ps(q + b, m), Widen::part(x + b, d - b), p[j]);
+      p[j] = _mm256_blendv_ps(p[j], f, _mm256_castsi256_ps(m));
+    }
+  }
+  const __m256 s32a = _mm256_add_ps(p[0], p[4]), s32b = _mm256_add_ps(p[1], p[5]);
+  const __m256 s32c = _mm256_add_ps(p[2], p[6]), s32d = _mm256_add_ps(p[3], p[7]);
+  const __m256 s16a = _mm256_add_ps(s32a, s32c), s16b = _mm256_add_ps(s32b, s32d);
+  return tree8(_mm256_add_ps(s16a, s16b));
+}
+
+LEMUR_AVX2 float dot_f16_avx2(const float* q, const uint16_t* h, int d) { return dot64<WidenF16>(q, h, d); }
+LEMUR_AVX2 float dot_u8_avx2(const float* w, const uint8_t* c, int d) { return dot64<WidenU8>(w, c, d); }
 
 }  // namespace
 
 const KernelTable& avx2_kernel_table() {
   static const KernelTable t{Kernel::kAvx2, panel_max_avx2, half_to_float_avx2,
-                            {{"reg", kRegChains, fma_reg_avx2}, {"mem", kMemChains, fma_mem_avx2}}, dot_avx2};
+                            {{"reg", kRegChains, fma_reg_avx2}, {"mem", kMemChains, fma_mem_avx2}}, dot_avx2,
+                            dot_f16_avx2, dot_u8_avx2};
   return t;
 }
 

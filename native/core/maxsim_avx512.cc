@@ -165,6 +165,18 @@ LEMUR_AVX512 double fma_mem_avx512(int64_t iters, float* sink) {
   return 2.0 * 16 * kMemChains * static_cast<double>(iters);
 }
 
+// 16 partials -> one sum: p[l] += p[l+8], +4, +2, +1 in that order (not _mm512_reduce_add_ps,
+// whose order is the compiler's). The high 256 bits through a pd extract:
+// _mm512_extractf32x8_ps would need AVX512DQ.
+LEMUR_AVX512 inline float tree16(__m512 p) {
+  const __m256 hi8 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1));
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(p), hi8);                     // p[l] + p[l+8]
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // + p[l+4]
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                             // + p[l+2]
+  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                         // + p[l+1]
+  return _mm_cvtss_f32(s1);
+}
+
 // The order of dot_scalar (maxsim_scalar.cc), bit for bit: one zmm of 16 partials, one FMA
 // chain per lane; the tail is a masked FMA that leaves masked-off partials untouched; then the
 // explicit tree p[l] += p[l+8], +4, +2, +1 (not _mm512_reduce_add_ps, whose order is the
@@ -177,20 +189,67 @@ LEMUR_AVX512 float dot_avx512(const float* a, const float* b, int d) {
     const __mmask16 m = static_cast<__mmask16>((1u << (d - i)) - 1);
     p = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), p, m);
   }
-  // The high 256 bits through a pd extract: _mm512_extractf32x8_ps would need AVX512DQ.
-  const __m256 hi8 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1));
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(p), hi8);                     // p[l] + p[l+8]
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));  // + p[l+4]
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                             // + p[l+2]
-  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                         // + p[l+1]
-  return _mm_cvtss_f32(s1);
+  return tree16(p);
 }
+
+// Compact rows (maxsim.h, dot_f16/dot_u8): 64 partials in four zmm, partial 16j + t in lane t
+// of p[j], four independent FMA chains; the tail goes 16 elements at a time, the last one
+// masked; then p[l] += p[l+32] (p0 + p2, p1 + p3), +16, and tree16's +8, +4, +2, +1.
+struct WidenF16 {
+  LEMUR_AVX512 static __m512 full(const uint16_t* h) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+  }
+  // n < 16 values through a small buffer: a masked 16-bit load would need AVX512BW.
+  LEMUR_AVX512 static __m512 part(const uint16_t* h, int n) {
+    alignas(32) uint16_t buf[16] = {0};
+    for (int j = 0; j < n; ++j) buf[j] = h[j];
+    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(buf)));
+  }
+};
+
+struct WidenU8 {
+  LEMUR_AVX512 static __m512 full(const uint8_t* c) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c))));
+  }
+  LEMUR_AVX512 static __m512 part(const uint8_t* c, int n) {
+    alignas(16) uint8_t buf[16] = {0};
+    for (int j = 0; j < n; ++j) buf[j] = c[j];
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(buf))));
+  }
+};
+
+template <class Widen, class T>
+LEMUR_AVX512 inline float dot64(const float* q, const T* x, int d) {
+  __m512 p[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int i = 0;
+  for (; i + 64 <= d; i += 64) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) p[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16 * j), Widen::full(x + i + 16 * j), p[j]);
+  }
+  // (unrolled, so p[j] keeps constant indices and stays in registers)
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const int b = i + 16 * j;
+    if (b >= d) break;
+    if (b + 16 <= d) {
+      p[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q + b), Widen::full(x + b), p[j]);
+    } else {
+      const __mmask16 m = static_cast<__mmask16>((1u << (d - b)) - 1);
+      p[j] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(m, q + b), Widen::part(x + b, d - b), p[j], m);
+    }
+  }
+  return tree16(_mm512_add_ps(_mm512_add_ps(p[0], p[2]), _mm512_add_ps(p[1], p[3])));
+}
+
+LEMUR_AVX512 float dot_f16_avx512(const float* q, const uint16_t* h, int d) { return dot64<WidenF16>(q, h, d); }
+LEMUR_AVX512 float dot_u8_avx512(const float* w, const uint8_t* c, int d) { return dot64<WidenU8>(w, c, d); }
 
 }  // namespace
 
 const KernelTable& avx512_kernel_table() {
   static const KernelTable t{Kernel::kAvx512, panel_max_avx512, half_to_float_avx512,
-                            {{"reg", kRegChains, fma_reg_avx512}, {"mem", kMemChains, fma_mem_avx512}}, dot_avx512};
+                            {{"reg", kRegChains, fma_reg_avx512}, {"mem", kMemChains, fma_mem_avx512}}, dot_avx512,
+                            dot_f16_avx512, dot_u8_avx512};
   return t;
 }
 

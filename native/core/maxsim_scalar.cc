@@ -70,11 +70,31 @@ float dot_scalar(const float* a, const float* b, int d) {
   return p[0] + p[1];
 }
 
+// The reference order of the compact rows' inner products (maxsim.h): 64 partials, partial l
+// sums q[i] * x[i] for i = l mod 64 in ascending i with one std::fma each, then the tree
+// p[l] += p[l+32], +16, +8, +4, +2, +1. x[i] is exact in fp32 (a half, or a byte 0..255).
+template <class T, class Widen>
+float dot64_scalar(const float* q, const T* x, int d, Widen widen) {
+  float p[64] = {0};
+  for (int i = 0; i < d; ++i) p[i & 63] = std::fma(q[i], widen(x[i]), p[i & 63]);
+  for (int w = 32; w >= 1; w /= 2) {
+    for (int l = 0; l < w; ++l) p[l] = p[l] + p[l + w];
+  }
+  return p[0];
+}
+
+float dot_f16_scalar(const float* q, const uint16_t* h, int d) { return dot64_scalar(q, h, d, half_to_float); }
+
+float dot_u8_scalar(const float* w, const uint8_t* c, int d) {
+  return dot64_scalar(w, c, d, [](uint8_t v) { return static_cast<float>(v); });
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernel_table() {
   static const KernelTable t{Kernel::kScalar, panel_max_scalar, half_to_float_scalar,
-                            {{"reg", 12, fma_loop_scalar<12>}, {"reg", 8, fma_loop_scalar<8>}}, dot_scalar};
+                            {{"reg", 12, fma_loop_scalar<12>}, {"reg", 8, fma_loop_scalar<8>}}, dot_scalar,
+                            dot_f16_scalar, dot_u8_scalar};
   return t;
 }
 

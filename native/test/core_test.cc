@@ -1,7 +1,8 @@
 // C++-only tests of native/core (no Node): fixed-order GEMM against a naive fma loop on every
-// kernel the CPU has, the dot product's reference order, token store round trip and a damaged
-// file, top-k ties, the progress meter's promises. A tiny harness: CHECK records a failure and
-// the test goes on.
+// kernel the CPU has, the dot products' reference orders (fp32, fp16 and byte rows), the
+// compact rows' codecs against Faiss's own and their files read by a stock Faiss, token store
+// round trip and a damaged file, top-k ties, the progress meter's promises. A tiny harness:
+// CHECK records a failure and the test goes on.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -14,11 +15,19 @@
 #include <thread>
 #include <vector>
 
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexScalarQuantizer.h>
+#include <faiss/index_io.h>
+
 #include "../core/blas.h"
 #include "../core/cpu_features.h"
 #include "../core/fixed_order_gemm.h"
+#include "../core/half.h"
+#include "../core/ip_index.h"
 #include "../core/maxsim.h"
 #include "../core/progress.h"
+#include "../core/row_codec.h"
 #include "../core/token_store.h"
 #include "../core/topk.h"
 
@@ -92,6 +101,146 @@ void test_dot_order() {
       const float got = kernel_table(kern).dot(a.data(), b.data(), d);
       CHECK(same_bits(got, p[0]), "d=%d kernel %s: dot %.9g, reference order %.9g", d, kernel_name(kern), got, p[0]);
     }
+  }
+}
+
+// dot_f16 / dot_u8: 64 partials (i mod 64, fma each), then the tree +32, +16, +8, +4, +2, +1.
+// Values of mixed sign and magnitude with signed zeros, so another order would change bits.
+void test_compact_dot_order() {
+  std::mt19937 g(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int d : {1, 7, 15, 16, 17, 63, 64, 65, 100, 128, 130, 2048}) {
+    for (int rep = 0; rep < 8; ++rep) {
+      std::vector<float> q(d);
+      std::vector<uint16_t> h(d);
+      std::vector<uint8_t> c(d);
+      for (int i = 0; i < d; ++i) {
+        q[i] = i % 29 == 3 ? -0.0f : nd(g) * std::exp(2.0f * nd(g));
+        h[i] = i % 31 == 5 ? 0x8000 : float_to_half(nd(g) * std::exp(nd(g)));
+        c[i] = static_cast<uint8_t>(g() & 0xff);
+      }
+      float pf[64] = {0}, pu[64] = {0};
+      for (int i = 0; i < d; ++i) {
+        pf[i % 64] = std::fma(q[i], half_to_float(h[i]), pf[i % 64]);
+        pu[i % 64] = std::fma(q[i], static_cast<float>(c[i]), pu[i % 64]);
+      }
+      for (int w = 32; w >= 1; w /= 2)
+        for (int l = 0; l < w; ++l) {
+          pf[l] = pf[l] + pf[l + w];
+          pu[l] = pu[l] + pu[l + w];
+        }
+      for (Kernel kern : kernels()) {
+        const float f = kernel_table(kern).dot_f16(q.data(), h.data(), d);
+        const float u = kernel_table(kern).dot_u8(q.data(), c.data(), d);
+        CHECK(same_bits(f, pf[0]), "d=%d kernel %s: dot_f16 %.9g, reference order %.9g", d, kernel_name(kern), f, pf[0]);
+        CHECK(same_bits(u, pu[0]), "d=%d kernel %s: dot_u8 %.9g, reference order %.9g", d, kernel_name(kern), u, pu[0]);
+      }
+    }
+  }
+}
+
+// Our sq8 training, encoder and decoder are Faiss's (QT_8bit, RS_minmax) bit for bit; Faiss
+// decodes our fp16 codes to our floats, and our fp16 encoder differs from Faiss's software one
+// only on exact ties (we round to even, it rounds away from zero).
+void test_faiss_codecs() {
+  const int d = 100;
+  const int64_t n = 500;
+  auto x = random_floats(size_t(n) * d, 11);
+  for (size_t i = 0; i < x.size(); i += 7) x[i] *= 3.0f;  // uneven ranges per dimension
+  for (int j = 0; j < d; j += 10) x[size_t(3) * d + j] = x[size_t(4) * d + j] = x[size_t(5) * d + j] = 0.25f;
+  {
+    faiss::ScalarQuantizer fsq(d, faiss::ScalarQuantizer::QT_8bit);
+    fsq.train(n, x.data());
+    std::vector<float> trained;
+    sq8_train(x.data(), n, d, &trained);
+    CHECK(trained.size() == fsq.trained.size() && std::memcmp(trained.data(), fsq.trained.data(), 4 * trained.size()) == 0,
+          "sq8 training differs from Faiss's");
+    // encode rows beyond the trained range too: both clamp
+    auto y = random_floats(size_t(n) * d, 12);
+    for (float& v : y) v *= 1.5f;
+    std::vector<uint8_t> ours(size_t(n) * d), theirs(size_t(n) * d);
+    encode_rows(RowEncoding::kSq8, d, trained.data(), y.data(), n, ours.data(), 3);
+    fsq.compute_codes(y.data(), theirs.data(), n);
+    CHECK(ours == theirs, "sq8 codes differ from Faiss's");
+    std::vector<float> dec(size_t(n) * d), fdec(size_t(n) * d);
+    for (int64_t i = 0; i < n; ++i) decode_row(RowEncoding::kSq8, d, trained.data(), ours.data() + i * d, dec.data() + i * d);
+    fsq.decode(ours.data(), fdec.data(), n);
+    CHECK(std::memcmp(dec.data(), fdec.data(), 4 * dec.size()) == 0, "sq8 decode differs from Faiss's");
+  }
+  {
+    faiss::ScalarQuantizer fsq(d, faiss::ScalarQuantizer::QT_fp16);
+    std::vector<uint8_t> ours(size_t(n) * d * 2), theirs(size_t(n) * d * 2);
+    auto y = random_floats(size_t(n) * d, 13);
+    for (size_t i = 0; i < 64; ++i) {  // exact ties: halfway between two halves
+      uint32_t bits = 0x3f800000u | (uint32_t(i) << 14) | 0x1000u;
+      std::memcpy(&y[i], &bits, 4);
+    }
+    encode_rows(RowEncoding::kFp16, d, nullptr, y.data(), n, ours.data(), 2);
+    fsq.compute_codes(y.data(), theirs.data(), n);
+    int ties = 0, other = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      uint16_t a, b;
+      std::memcpy(&a, &ours[2 * i], 2);
+      std::memcpy(&b, &theirs[2 * i], 2);
+      if (a == b) continue;
+      uint32_t bits;
+      std::memcpy(&bits, &y[i], 4);
+      ((bits & 0x1fffu) == 0x1000u ? ties : other)++;
+    }
+    CHECK(other == 0, "fp16 codes differ from Faiss's on %d values that are not ties", other);
+    CHECK(ties > 0, "the tie cases were not exercised");
+    std::vector<float> dec(size_t(n) * d), fdec(size_t(n) * d);
+    for (int64_t i = 0; i < n; ++i) decode_row(RowEncoding::kFp16, d, nullptr, ours.data() + i * d * 2, dec.data() + i * d);
+    fsq.decode(ours.data(), fdec.data(), n);
+    CHECK(std::memcmp(dec.data(), fdec.data(), 4 * dec.size()) == 0, "fp16 decode differs from Faiss's");
+  }
+}
+
+// A compact index's file is a plain IndexIDMap2 over IndexHNSWSQ over IndexScalarQuantizer: a
+// stock Faiss reads it, reconstructs our rows bit for bit and finds the same neighbours.
+void test_stock_faiss_reads_compact(const std::string& dir) {
+  const int d = 64;
+  const int64_t n = 2000, nq = 20;
+  const auto x = random_floats(size_t(n) * d, 21);
+  const auto q = random_floats(size_t(nq) * d, 22);
+  std::vector<int64_t> ids(n);
+  for (int64_t i = 0; i < n; ++i) ids[i] = 1000 + 3 * i;
+  for (RowEncoding e : {RowEncoding::kFp16, RowEncoding::kSq8}) {
+    IpIndexParams p;
+    p.storage = e;
+    std::unique_ptr<IpIndex> ix;
+    Status st = IpIndex::create(d, p, default_kernel(), &ix);
+    CHECK(st.ok(), "create: %s", st.message.c_str());
+    if (!ix) continue;
+    st = ix->add(x.data(), ids.data(), n, 2);
+    CHECK(st.ok(), "add: %s", st.message.c_str());
+    const std::string path = dir + "/compact_" + row_encoding_name(e) + ".faiss";
+    st = ix->write_file(path);
+    CHECK(st.ok(), "write: %s", st.message.c_str());
+    std::unique_ptr<faiss::Index> stock(faiss::read_index(path.c_str()));
+    auto* map = dynamic_cast<faiss::IndexIDMap2*>(stock.get());
+    auto* hnsw = map ? dynamic_cast<faiss::IndexHNSWSQ*>(map->index) : nullptr;
+    auto* sq = hnsw ? dynamic_cast<faiss::IndexScalarQuantizer*>(hnsw->storage) : nullptr;
+    CHECK(sq != nullptr, "%s: a stock Faiss did not read IndexIDMap2 / IndexHNSWSQ / IndexScalarQuantizer", row_encoding_name(e));
+    if (!sq) continue;
+    CHECK(sq->ntotal == n && sq->code_size == row_code_size(e, d), "%s: %lld rows of %zu bytes", row_encoding_name(e),
+          (long long)sq->ntotal, sq->code_size);
+    std::vector<float> mine(size_t(n) * d), theirs(size_t(n) * d);
+    CHECK(ix->reconstruct_range(0, n, 2, mine.data()).ok(), "reconstruct_range");
+    for (int64_t i = 0; i < n; ++i) map->reconstruct(ids[i], theirs.data() + i * d);
+    CHECK(std::memcmp(mine.data(), theirs.data(), 4 * mine.size()) == 0, "%s: stock Faiss reconstructs other rows", row_encoding_name(e));
+    const int k = 10;
+    std::vector<int64_t> la(nq * k), lb(nq * k);
+    std::vector<float> da(nq * k), db(nq * k);
+    CHECK(ix->search(q.data(), nq, k, 64, 1, la.data(), da.data()).ok(), "search");
+    hnsw->hnsw.efSearch = 64;
+    stock->search(nq, q.data(), k, db.data(), reinterpret_cast<faiss::Index::idx_t*>(lb.data()));
+    int same = 0;
+    for (int64_t i = 0; i < nq; ++i)
+      for (int a = 0; a < k; ++a)
+        for (int b = 0; b < k; ++b) same += la[i * k + a] == lb[i * k + b];
+    CHECK(same >= 0.95 * nq * k, "%s: stock Faiss shares %d of %lld neighbours", row_encoding_name(e), same, (long long)(nq * k));
+    std::remove(path.c_str());
   }
 }
 
@@ -223,6 +372,9 @@ int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "/tmp";
   test_fixed_order_gemm();
   test_dot_order();
+  test_compact_dot_order();
+  test_faiss_codecs();
+  test_stock_faiss_reads_compact(dir);
   test_token_store(dir);
   test_topk_ties();
   test_progress_meter();

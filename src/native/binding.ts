@@ -112,6 +112,8 @@ export interface NativeIpIndexInfo {
   kind: 'hnsw' | 'flat';
   M: number;
   efConstruction: number;
+  storage: 'fp32' | 'fp16' | 'sq8';
+  bytesPerVector: number;
 }
 
 export interface NativeIpIndex {
@@ -119,12 +121,15 @@ export interface NativeIpIndex {
   info(): NativeIpIndexInfo;
   add(vectors: Float32Array, ids: BigInt64Array, threads: number, onProgress?: NativeProgress): Promise<void>;
   search(queries: Float32Array, k: number, efSearch: number, threads: number): Promise<NativeHits>;
+  scan(queries: Float32Array, k: number, threads: number): Promise<NativeHits>;
+  reconstruct(ids: BigInt64Array, threads: number, out: Float32Array): Promise<Float32Array>;
+  reconstructRange(start: number, n: number, threads: number, out: Float32Array): Promise<Float32Array>;
   writeFile(path: string): Promise<void>;
   serialize(): Promise<Uint8Array>;
 }
 
 interface Binding {
-  createIpIndex(d: number, kind: string, M: number, efConstruction: number, kernel: string): NativeIpIndex;
+  createIpIndex(d: number, kind: string, M: number, efConstruction: number, kernel: string, storage: string): NativeIpIndex;
   readIpIndex(path: string, kernel: string): Promise<NativeIpIndex>;
   deserializeIpIndex(bytes: Uint8Array, kernel: string): Promise<NativeIpIndex>;
   ipKernelDot(a: Float32Array, b: Float32Array, d: number, kernel: string, out: Float32Array): Promise<Float32Array>;

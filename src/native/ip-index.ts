@@ -1,7 +1,10 @@
 /**
  * IpIndex: the candidate index over W rows, on the real Faiss library. IndexIDMap2 (64-bit
- * external ids) over IndexHNSWFlat with the inner-product metric, or over IndexFlatIP (exact;
- * the better choice for small shards). Lifetime is explicit: close() frees it.
+ * external ids) over an HNSW graph with the inner-product metric, or over the bare storage
+ * (exact; the better choice for small shards). Rows are stored as fp32, fp16 or sq8 (Faiss's
+ * IndexFlatIP / IndexScalarQuantizer, so a stock Faiss reads the files); the index can give its
+ * rows back (reconstruct) and scan them exactly (scan), so a caller needs no second copy of W.
+ * Lifetime is explicit: close() frees it.
  */
 import { KERNEL_NAMES, config, type KernelName } from '../config.js';
 import { ClosedError, InvalidArgumentError, fromNativeError } from '../errors.js';
@@ -11,6 +14,18 @@ import { SearchResult } from './maxsim.js';
 import { withProgress, type ProgressCallback } from './progress.js';
 
 export type IpIndexKind = 'hnsw' | 'flat';
+
+/**
+ * How the index stores its rows (bytes per row at d = 2048):
+ * - `fp32`: as given (8 KiB);
+ * - `fp16`: IEEE half, rounded to nearest even (4 KiB); rows must stay within ±65504;
+ * - `sq8`: one byte per dimension, Faiss's ScalarQuantizer QT_8bit: each dimension's min and
+ *   range are trained on the rows of the first add, later rows are clamped to them (2 KiB).
+ * Scores are the inner product of the fp32 query with the stored (decoded) row, the same bits on
+ * every kernel; the HNSW graph is built on the stored rows.
+ */
+export type IpStorage = 'fp32' | 'fp16' | 'sq8';
+export const IP_STORAGES: readonly IpStorage[] = ['fp32', 'fp16', 'sq8'];
 
 export interface IpIndexOptions {
   d: number;
@@ -22,6 +37,20 @@ export interface IpIndexOptions {
   efConstruction?: number;
   /** Kernel of the HNSW distance computer. @defaultValue LEMUR_KERNEL, else the best available */
   kernel?: KernelName;
+  /** Row storage (see {@link IpStorage}). @defaultValue 'fp32' */
+  storage?: IpStorage;
+}
+
+export interface IpScanOptions {
+  /** @defaultValue LEMUR_THREADS */
+  threads?: number;
+}
+
+export interface IpReconstructOptions {
+  /** @defaultValue LEMUR_THREADS */
+  threads?: number;
+  /** Where to write the rows (n × d floats): a big read need not allocate twice. @defaultValue a new array */
+  out?: Float32Array;
 }
 
 export interface IpSearchOptions {
@@ -48,7 +77,11 @@ export class IpIndex {
     this.#native = native;
   }
 
-  /** An empty index. O(1), synchronous. @throws InvalidArgumentError */
+  /**
+   * An empty index. O(1), synchronous. @throws InvalidArgumentError, UnsupportedCpuError (a forced kernel the CPU lacks)
+   * @example
+   * const ix = IpIndex.create({ d: 2048, kind: 'hnsw', M: 32, efConstruction: 40, storage: 'sq8' });
+   */
   static create(options: IpIndexOptions): IpIndex {
     assertInt('d', options.d, { min: 1, max: 1 << 20 });
     const kind = options.kind ?? 'hnsw';
@@ -57,8 +90,10 @@ export class IpIndex {
     const efc = options.efConstruction ?? 40;
     assertInt('M', M, { min: 2, max: 512 });
     assertInt('efConstruction', efc, { min: 1, max: 1 << 16 });
+    const storage = options.storage ?? 'fp32';
+    if (!IP_STORAGES.includes(storage)) throw new InvalidArgumentError(`Expected storage in ${IP_STORAGES.join(', ')} but received '${String(storage)}'`);
     try {
-      return new IpIndex(binding.createIpIndex(options.d, kind, M, efc, options.kernel ?? ''));
+      return new IpIndex(binding.createIpIndex(options.d, kind, M, efc, options.kernel ?? '', storage));
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -92,13 +127,24 @@ export class IpIndex {
     return this.#handle().info().kind;
   }
 
+  /** How the rows are stored (a loaded index reports its file's storage). */
+  get storage(): IpStorage {
+    return this.#handle().info().storage;
+  }
+
+  /** Bytes of one stored row: 4d (fp32), 2d (fp16) or d (sq8); the graph and ids come on top. */
+  get bytesPerVector(): number {
+    return this.#handle().info().bytesPerVector;
+  }
+
   get closed(): boolean {
     return this.#native === undefined;
   }
 
   /**
    * Adds n vectors (n × d) with their 64-bit ids. Do not modify inputs until the promise settles.
-   * @throws InvalidArgumentError, InputDataError (non-finite vectors), ClosedError; whatever onProgress throws
+   * An sq8 index trains its per-dimension ranges on its first add: add a shard's rows in one call.
+   * @throws InvalidArgumentError, InputDataError (non-finite vectors; fp16 storage: a value beyond ±65504), ClosedError; whatever onProgress throws
    * @example
    * await index.add(W, ids, { onProgress: (done, total) => job.updateProgress(Math.round((100 * done) / total)) });
    */
@@ -132,6 +178,61 @@ export class IpIndex {
     assertFinite('queries', queries, d);
     const r = await callNative(() => n.search(queries, k, ef, options.threads ?? config().threads));
     return new SearchResult(queries.length / d, k, r.labels, r.distances);
+  }
+
+  /**
+   * Exact top-k per query (nq × d) over every stored row, by the index's own inner product:
+   * what a brute-force candidate pass needs, without a second copy of W. Labels are the ids given
+   * to add(). Up to 7 queries per call: one threaded pass over the rows whose scores are the bits
+   * search() reports for the same rows, on every kernel and thread count; larger batches decode
+   * blocks of rows and use sgemm (faster; a score may differ in its last bits).
+   * @throws InvalidArgumentError (k ≤ 0, dim mismatch, empty index), ClosedError
+   * @example
+   * const r = await ix.scan(features, 100); // r.row(0).labels: the best 100 ids of query 0
+   */
+  async scan(queries: Float32Array, k: number, options: IpScanOptions = {}): Promise<SearchResult> {
+    const n = this.#handle();
+    const d = n.info().d;
+    assertFloat32Array('queries', queries);
+    if (queries.length === 0 || queries.length % d !== 0) {
+      throw new InvalidArgumentError(`Expected queries.length to be a positive multiple of the index dim ${d} but received ${queries.length}`);
+    }
+    assertInt('k', k, { min: 1, max: 1 << 20 });
+    if (n.info().ntotal === 0) throw new InvalidArgumentError('Cannot scan an empty index: add vectors first');
+    assertFinite('queries', queries, d);
+    const r = await callNative(() => n.scan(queries, k, options.threads ?? config().threads));
+    return new SearchResult(queries.length / d, k, r.labels, r.distances);
+  }
+
+  /**
+   * The stored rows of the given ids, decoded to fp32 (ids.length × d): exactly the vectors the
+   * index scores against (fp16 and sq8 rows are approximations of what was added).
+   * @throws InvalidArgumentError (an id the index does not hold, a wrong-sized out), ClosedError
+   */
+  async reconstruct(ids: BigInt64Array, options: IpReconstructOptions = {}): Promise<Float32Array> {
+    const n = this.#handle();
+    const d = n.info().d;
+    assertBigInt64Array('ids', ids);
+    const out = options.out ?? new Float32Array(ids.length * d);
+    assertFloat32Array('out', out);
+    if (out.length !== ids.length * d) throw new InvalidArgumentError(`Expected out.length = ids.length × d = ${ids.length * d} but received ${out.length}`);
+    return callNative(() => n.reconstruct(ids, options.threads ?? config().threads, out));
+  }
+
+  /**
+   * The stored rows at positions [start, start + n) in the order they were added, decoded to fp32
+   * (n × d). With the pipeline's ids (positions) this is W's rows start.. as the index holds them.
+   * @throws InvalidArgumentError (a range outside [0, ntotal), a wrong-sized out), ClosedError
+   */
+  async reconstructRange(start: number, count: number, options: IpReconstructOptions = {}): Promise<Float32Array> {
+    const n = this.#handle();
+    const { d, ntotal } = n.info();
+    assertInt('start', start, { min: 0, max: ntotal });
+    assertInt('count', count, { min: 0, max: ntotal - start });
+    const out = options.out ?? new Float32Array(count * d);
+    assertFloat32Array('out', out);
+    if (out.length !== count * d) throw new InvalidArgumentError(`Expected out.length = count × d = ${count * d} but received ${out.length}`);
+    return callNative(() => n.reconstructRange(start, count, options.threads ?? config().threads, out));
   }
 
   /** Writes the index to a file (temp file + rename). */

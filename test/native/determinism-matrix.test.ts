@@ -3,8 +3,8 @@
  * OpenBLAS core it can force (Haswell and Zen everywhere, SkylakeX where the CPU has AVX-512):
  * a developer on an AVX-512 machine sees what an AVX2-only machine would. Each run must pass on
  * its own, and the results that are promised to be kernel- and BLAS-independent (W rows, the
- * projection, HNSW index bytes, targets, rerank scores, exact top-k) must have the same digest
- * in every run.
+ * projection, HNSW index bytes and search / scan results for fp32, fp16 and sq8 rows, targets,
+ * rerank scores, exact top-k) must have the same digest in every run.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -68,10 +68,11 @@ describe('determinism under every kernel × OpenBLAS core this CPU can run', () 
     });
   }
 
-  it('gives the same W rows, projection, HNSW bytes, targets, rerank scores and exact top-k in every run', () => {
+  it('gives the same W rows, projection, HNSW bytes and results (fp32, fp16 and sq8 rows), targets, rerank scores and exact top-k in every run', () => {
     assert.equal(runs.length, runnable.length, 'every run finished');
     const first = runs[0]!;
-    for (const key of ['W', 'projection', 'index', 'scan', 'targets', 'rerank', 'exactTopK']) {
+    const index = ['', '_fp16', '_sq8'].flatMap((s) => [`index${s}`, `hnswSearch${s}`, `indexScan${s}`]);
+    for (const key of ['W', 'projection', ...index, 'scan', 'targets', 'rerank', 'exactTopK']) {
       assert.ok(first.digests[key], `${key} digest written`);
       for (const r of runs) assert.equal(r.digests[key], first.digests[key], `${key}: ${r.kernel}/${r.blas} vs ${first.kernel}/${first.blas}`);
     }

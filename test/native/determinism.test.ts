@@ -9,7 +9,8 @@
  * thread count, on every kernel and BLAS core; targets, rerank scores and exact top-k are the
  * same bits on every kernel and thread count; a query's features do not depend on the batch it
  * is in; ψ training is reproducible for a seed and thread count; an HNSW index built from the
- * same rows is the same bytes with any thread count, kernel and BLAS core.
+ * same rows is the same bytes with any thread count, kernel and BLAS core, whatever its row
+ * storage (fp32, fp16, sq8), and searches and scans of it give the same results.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -20,7 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { KERNEL_NAMES } from '../../src/config.js';
 import { Random } from '../../src/data/random.js';
 import { kernelInfo } from '../../src/native/cpu.js';
-import { IpIndex } from '../../src/native/ip-index.js';
+import { IP_STORAGES, IpIndex, type IpStorage } from '../../src/native/ip-index.js';
 import { maxsimExactTopK, maxsimRerank, maxsimTargets } from '../../src/native/maxsim.js';
 import { innerProductTopK, olsProject, olsWeights } from '../../src/native/ols.js';
 import { psiQueryFeatures, trainPsi, type PsiWeights } from '../../src/native/psi.js';
@@ -114,22 +115,37 @@ describe(`W rows (kernel ${kernelInfo().kernel}, BLAS core ${process.env['OPENBL
 });
 
 describe('HNSW index', () => {
-  it('is the same bytes for the same rows with 1 and 2 threads (digest compared across kernels and BLAS cores)', async () => {
-    const W = await olsWeights(store, input, BigInt64Array.from({ length: nDocs }, (_, i) => BigInt(i)), { threads: 2 });
-    const bytes: Uint8Array[] = [];
-    for (const threads of [1, 2, 2]) {
-      const ix = IpIndex.create({ d: h, kind: 'hnsw', M: 8, efConstruction: 20 });
-      try {
-        await ix.add(W, sequentialIds(nDocs, 1000), { threads });
-        bytes.push(await ix.serialize());
-      } finally {
-        ix.close();
+  // fp32 keeps its original digest key ('index'); the compact storages add their own
+  const suffix = (storage: IpStorage): string => (storage === 'fp32' ? '' : `_${storage}`);
+  for (const storage of IP_STORAGES) {
+    it(`${storage} rows: the same bytes, search results and scan scores with 1 and 2 threads (digests compared across kernels and BLAS cores)`, async () => {
+      const W = await olsWeights(store, input, BigInt64Array.from({ length: nDocs }, (_, i) => BigInt(i)), { threads: 2 });
+      const F = normal(new Random(17), 5 * h);
+      const bytes: Uint8Array[] = [];
+      const found: string[] = [];
+      const scanned: string[] = [];
+      for (const threads of [1, 2, 2]) {
+        const ix = IpIndex.create({ d: h, kind: 'hnsw', M: 8, efConstruction: 20, storage });
+        try {
+          await ix.add(W, sequentialIds(nDocs, 1000), { threads });
+          bytes.push(await ix.serialize());
+          const r = await ix.search(F, 20, { efSearch: 40, threads });
+          found.push(digest(r.labels, r.distances));
+          const sc = await ix.scan(F, 30, { threads });
+          scanned.push(digest(sc.labels, sc.distances));
+        } finally {
+          ix.close();
+        }
       }
-    }
-    assert.equal(digest(bytes[1]!), digest(bytes[0]!), '2 threads vs 1');
-    assert.equal(digest(bytes[2]!), digest(bytes[1]!), 'two runs with 2 threads');
-    digests['index'] = digest(bytes[0]!);
-  });
+      assert.equal(digest(bytes[1]!), digest(bytes[0]!), '2 threads vs 1');
+      assert.equal(digest(bytes[2]!), digest(bytes[1]!), 'two runs with 2 threads');
+      assert.deepEqual(new Set(found).size, 1, 'search results with 1 and 2 threads');
+      assert.deepEqual(new Set(scanned).size, 1, 'scan results with 1 and 2 threads');
+      digests[`index${suffix(storage)}`] = digest(bytes[0]!);
+      digests[`hnswSearch${suffix(storage)}`] = found[0]!;
+      digests[`indexScan${suffix(storage)}`] = scanned[0]!;
+    });
+  }
 });
 
 describe('inner-product scan', () => {
