@@ -31,3 +31,19 @@ export function withDefaults<D extends Record<string, number>>(defaults: D, opti
   for (const k of Object.keys(defaults) as (keyof D)[]) out[k] = options[k] ?? defaults[k];
   return out;
 }
+
+/**
+ * How a build stores what it publishes, chosen per build and recorded in the manifest: token
+ * stores in IEEE half (exact MaxSim over fp16 tokens is the rerank's ground truth; the kernels
+ * widen with F16C / AVX-512) and HNSW rows in fp16 (half of fp32's bytes, the same recall on
+ * `small`; sq8 is a quarter, opt-in). Ingests and compactions of a version keep its encoding.
+ */
+export interface ArtifactEncoding {
+  tokens: 'float32' | 'float16';
+  index: 'fp32' | 'fp16' | 'sq8';
+}
+
+export const ENCODING_DEFAULTS: ArtifactEncoding = { tokens: 'float16', index: 'fp16' };
+
+/** What a manifest without an `encoding` field holds (versions built before encodings were chosen). */
+export const LEGACY_ENCODING: ArtifactEncoding = { tokens: 'float32', index: 'fp32' };

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../src/store/object-store.js';
 export function startIndexWorker(store: ObjectStore, o: StartWorkerOptions) {
   return startWorker(QUEUES.index, async (job: Job<IndexPayload>) => {
     const progress = jobProgress(job);
-    const r = await indexStage(store, job.data.version, await childValue<BuiltShard>(job), { onProgress: (done, total) => progress.report({ done, total, unit: 'docs' }) });
+    const r = await indexStage(store, job.data.version, await childValue<BuiltShard>(job), { onProgress: (done, total) => progress.report({ done, total, unit: 'docs' }), ...(job.data.storage ? { storage: job.data.storage } : {}) });
     await progress.flush();
     return r;
   }, o);

@@ -41,10 +41,10 @@ export function startPublishWorker(store: ObjectStore, o: StartWorkerOptions) {
       throw new ShardFailuresError(`${p.operation} ${p.version}`, failed.map((f) => ({ source: causeSource(f) ?? '(unknown source)', reason: f.reason })), built.length + failed.length);
     }
     if (p.operation === 'build') {
-      const m = await publishBuild(store, { version: p.version, modelKey: p.modelKey, promote: p.promote ?? true, ...(p.input ? { input: p.input } : {}) }, built);
+      const m = await publishBuild(store, { version: p.version, modelKey: p.modelKey, promote: p.promote ?? true, ...(p.input ? { input: p.input } : {}), ...(p.encoding ? { encoding: p.encoding } : {}) }, built);
       return { version: m.version, docs: m.docs, promoted: p.promote ?? true };
     }
-    const r = await publishIngest(store, { version: p.version, base: p.base!, modelKey: p.modelKey, ...(p.input ? { input: p.input } : {}) }, built);
+    const r = await publishIngest(store, { version: p.version, base: p.base!, modelKey: p.modelKey, ...(p.input ? { input: p.input } : {}), ...(p.encoding ? { encoding: p.encoding } : {}) }, built);
     const fraction = p.driftFraction ?? config().driftFraction;
     let retrain: string | undefined;
     if (needsRetrain(r.manifest, fraction)) {

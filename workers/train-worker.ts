@@ -47,7 +47,7 @@ export function startTrainWorker(store: ObjectStore, o: StartWorkerOptions) {
     const progress = jobProgress(job);
     const r = await trainStage(store, job.data.version, shards, { ...job.data.fit, onProgress: fitReporter(progress) });
     await progress.flush();
-    await queueShardStages(target, job.data.version, shards, { ...(job.data.promote === false ? { promote: false } : {}), ...(job.data.input ? { input: job.data.input } : {}) });
+    await queueShardStages(target, job.data.version, shards, { ...(job.data.promote === false ? { promote: false } : {}), ...(job.data.input ? { input: job.data.input } : {}), ...(job.data.encoding ? { encoding: job.data.encoding } : {}) });
     return r;
   }, o);
 }

@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { config } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { FIT_DEFAULTS } from '../fit-defaults.js';
+import { ENCODING_DEFAULTS, FIT_DEFAULTS, type ArtifactEncoding } from '../fit-defaults.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
 
 export interface Command {
@@ -127,4 +127,18 @@ export function columnMapping(values: { 'id-column'?: string | undefined; 'embed
   if (Object.keys(columns).length > 0) out.columns = columns;
   if (values.dim !== undefined) out.dim = positiveInt('dim', values.dim, 1);
   return out;
+}
+
+/** How a build stores what it publishes (see ENCODING_DEFAULTS). */
+export const ENCODING_FLAGS = {
+  'token-dtype': { type: 'string' },
+  'index-storage': { type: 'string' },
+} as const;
+
+export function encodingOf(values: { 'token-dtype'?: string | undefined; 'index-storage'?: string | undefined }): ArtifactEncoding {
+  const tokens = values['token-dtype'] ?? ENCODING_DEFAULTS.tokens;
+  const index = values['index-storage'] ?? ENCODING_DEFAULTS.index;
+  if (tokens !== 'float16' && tokens !== 'float32') throw new ConfigError(`Expected --token-dtype float16 or float32 but received '${tokens}'`);
+  if (index !== 'fp16' && index !== 'sq8' && index !== 'fp32') throw new ConfigError(`Expected --index-storage fp16, sq8 or fp32 but received '${index}'`);
+  return { tokens, index };
 }

@@ -8,7 +8,7 @@
  */
 import { config } from '../config.js';
 import { ConfigError, PipelineError, VersionConflictError } from '../errors.js';
-import { FIT_DEFAULTS } from '../fit-defaults.js';
+import { ENCODING_DEFAULTS, FIT_DEFAULTS, LEGACY_ENCODING } from '../fit-defaults.js';
 import { checkQueryDim, heldOutQueries, recallAtK, type QuerySet } from './query-set.js';
 import { currentVersion } from '../versions/current.js';
 import { readManifest } from '../versions/manifest.js';
@@ -100,16 +100,18 @@ async function gatedRebuild(
   const fit: Record<string, number> = {};
   for (const k of FIT_KEYS) if (typeof baseConfig[k] === 'number') fit[k] = baseConfig[k] as number;
   Object.assign(fit, run.fit ?? {});
+  // a rebuild stores its artifacts the way current does (a first build: the defaults)
+  const encoding = (base ? (await readManifest(store, base)).encoding : undefined) ?? (base ? LEGACY_ENCODING : ENCODING_DEFAULTS);
   if (run.source !== undefined) {
     const sources = await listParquet(store, run.source);
     if (sources.length === 0) throw new ConfigError(`schedule ${run.schedule}: no .parquet objects under '${run.source}' in ${store.url}`);
-    await submitBuild(target, { version: candidate, sources, fit, promote: false, ...(run.input ? { input: run.input } : {}) });
+    await submitBuild(target, { version: candidate, sources, fit, promote: false, encoding, ...(run.input ? { input: run.input } : {}) });
   } else {
     if (!base) throw new ConfigError(`schedule ${run.schedule}: no source prefix and no current version to retrain on`);
     const m = await readManifest(store, base);
     const dim = Number(m.config['dim']);
     const shards: LoadedShard[] = m.shards.map((s) => ({ shardId: s.shardId, sourceKey: s.sourceKey, tokensKey: s.tokensKey, docs: s.docs, tokens: s.tokens, dim, loaded: false }));
-    await submitBuild(target, { version: candidate, shards, fit, promote: false, ...(m.input ? { input: m.input } : {}) });
+    await submitBuild(target, { version: candidate, shards, fit, promote: false, encoding, ...(m.input ? { input: m.input } : {}) });
   }
   log.info('scheduled rebuild: candidate submitted', { schedule: run.schedule, candidate, current: base });
   await waitForJob(target, QUEUES.train, jobIds.train(candidate), timeoutMs);

@@ -21,7 +21,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { localCopy } from '../store/local-copy.js';
 import { makeScratchDir } from '../store/scratch.js';
 import { readWeights } from '../store/files.js';
-import { writeIndex } from './stages.js';
+import { writeIndex, type IndexOptions } from './stages.js';
 
 export interface CompactOutcome {
   /** The new version, or undefined when no shard had tombstones. */
@@ -50,7 +50,7 @@ async function livePositions(store: ObjectStore, s: ShardEntry): Promise<number[
  * Writes one shard from the kept documents of one or more shards, in order: their tokens into a
  * new token store, their W rows copied, a new HNSW index over them.
  */
-async function writeShard(store: ObjectStore, version: string, shardId: string, sourceKey: string, parts: Kept[]): Promise<ShardEntry> {
+async function writeShard(store: ObjectStore, version: string, shardId: string, sourceKey: string, parts: Kept[], storage: IndexOptions['storage']): Promise<ShardEntry> {
   const scratch = makeScratchDir();
   try {
     const vectors: Float32Array[] = [];
@@ -107,7 +107,7 @@ async function writeShard(store: ObjectStore, version: string, shardId: string, 
     const weightsKey = keys.weights(version, shardId);
     await store.put(weightsKey, new Uint8Array(kept!.buffer));
     const indexKey = keys.index(version, shardId);
-    await writeIndex(store, indexKey, kept!, docs);
+    await writeIndex(store, indexKey, kept!, docs, storage ? { storage } : {});
     return { shardId, sourceKey, docs, tokens, tokensKey, weightsKey, indexKey, deleted: 0 };
   } finally {
     scratch.cleanup();
@@ -147,7 +147,7 @@ export async function compact(store: ObjectStore, version: string, options: Comp
       continue;
     }
     const t0 = performance.now();
-    shards.push(await writeShard(store, version, s.shardId, s.sourceKey, [{ shard: s, positions: await livePositions(store, s) }]));
+    shards.push(await writeShard(store, version, s.shardId, s.sourceKey, [{ shard: s, positions: await livePositions(store, s) }], m.encoding?.index));
     rewritten++;
     log.info('shard compacted', { shard: s.shardId, version, removed: s.deleted, docs: live(s), seconds: (performance.now() - t0) / 1000 });
   }
@@ -156,7 +156,7 @@ export async function compact(store: ObjectStore, version: string, options: Comp
     const parts: Kept[] = [];
     for (const s of m.shards) if (merging.has(s.shardId)) parts.push({ shard: s, positions: await livePositions(store, s) });
     const id = `merged-${createHash('sha256').update(`${version}:${[...merging].join(',')}`).digest('hex').slice(0, 12)}`;
-    shards.push(await writeShard(store, version, id, `merged:${parts.map((p) => p.shard.sourceKey).join(',')}`, parts));
+    shards.push(await writeShard(store, version, id, `merged:${parts.map((p) => p.shard.sourceKey).join(',')}`, parts, m.encoding?.index));
     merged = parts.length;
     log.info('small shards merged', { version, shards: merged, docs: parts.reduce((a, p) => a + p.positions.length, 0) });
   }
@@ -165,7 +165,7 @@ export async function compact(store: ObjectStore, version: string, options: Comp
   await publishVersion(
     store,
     version,
-    { operation: 'compact', base, modelKey: m.modelKey, config: m.config, ...(m.input ? { input: m.input } : {}), lineage: m.lineage, shards, ...(m.deletedIdsKey ? { deletedIdsKey: m.deletedIdsKey } : {}) },
+    { operation: 'compact', base, modelKey: m.modelKey, config: m.config, ...(m.input ? { input: m.input } : {}), ...(m.encoding ? { encoding: m.encoding } : {}), lineage: m.lineage, shards, ...(m.deletedIdsKey ? { deletedIdsKey: m.deletedIdsKey } : {}) },
     { expectCurrent: base, reuse: m },
   );
   return { version, base, rewritten, merged, dropped, removed };

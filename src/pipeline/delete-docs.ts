@@ -34,7 +34,7 @@ export async function deleteDocs(store: ObjectStore, ids: string[], version: str
   await publishVersion(
     store,
     version,
-    { operation: 'delete', base, modelKey: m.modelKey, config: m.config, ...(m.input ? { input: m.input } : {}), lineage: m.lineage, shards: t.shards, ...(deletedIdsKey ? { deletedIdsKey } : {}) },
+    { operation: 'delete', base, modelKey: m.modelKey, config: m.config, ...(m.input ? { input: m.input } : {}), ...(m.encoding ? { encoding: m.encoding } : {}), lineage: m.lineage, shards: t.shards, ...(deletedIdsKey ? { deletedIdsKey } : {}) },
     { expectCurrent: base, reuse: m },
   );
   return { version, base, deleted: t.count, notFound };

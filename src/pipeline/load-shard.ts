@@ -46,8 +46,9 @@ export async function loadShard(store: ObjectStore, sourceKey: string, options: 
   }
   const t0 = performance.now();
   const data = await readShard(store, sourceKey, options);
-  // keyed by the content actually read (its etag), so a source changed mid-read cannot be mislabelled
-  const tokensKey = keys.shardTokens(id, sourceTag(head?.size ?? 0, data.etag));
+  // keyed by the content actually read (its etag) and the encoding, so a source changed mid-read
+  // cannot be mislabelled and a reload in another dtype never overwrites a published token store
+  const tokensKey = keys.shardTokens(id, `${sourceTag(head?.size ?? 0, data.etag)}${dtype === 'float16' ? '-f16' : ''}`);
   const scratch = makeScratchDir();
   try {
     const local = join(scratch.dir, 'tokens.lts');

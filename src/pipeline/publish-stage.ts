@@ -11,6 +11,7 @@ import { currentVersion } from '../versions/current.js';
 import { findManifest, readManifest, type Manifest, type ShardEntry } from '../versions/manifest.js';
 import { publishVersion } from '../versions/publish.js';
 import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
+import type { ArtifactEncoding } from '../fit-defaults.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { loadModel, shardEntry, type BuiltShard } from './stages.js';
@@ -27,6 +28,8 @@ export interface PublishBuildInput {
   promote?: boolean;
   /** How the sources were read (recorded in the manifest). */
   input?: ReadShardOptions;
+  /** How token stores and index rows were stored (recorded in the manifest). */
+  encoding?: ArtifactEncoding;
 }
 
 export async function publishBuild(store: ObjectStore, input: PublishBuildInput, built: Required<BuiltShard>[]): Promise<Manifest> {
@@ -56,6 +59,7 @@ export async function publishBuild(store: ObjectStore, input: PublishBuildInput,
       modelKey: input.modelKey,
       config: { ...model.config },
       ...(input.input ? { input: input.input } : {}),
+      ...(input.encoding ? { encoding: input.encoding } : {}),
       lineage: { trainedIn: input.version, trainedDocs: live(shards), addedSinceTraining: 0 },
       shards,
       ...(deletedIdsKey ? { deletedIdsKey } : {}),
@@ -71,6 +75,8 @@ export interface PublishIngestInput {
   modelKey: string;
   /** How the sources were read (recorded in the manifest; default: the base's). */
   input?: ReadShardOptions;
+  /** How the new shards were stored (default: the base's). */
+  encoding?: ArtifactEncoding;
 }
 
 export interface IngestOutcome {
@@ -122,6 +128,7 @@ export async function publishIngest(store: ObjectStore, input: PublishIngestInpu
       modelKey: m.modelKey,
       config: m.config,
       ...((input.input ?? m.input) ? { input: input.input ?? m.input } : {}),
+      ...((input.encoding ?? m.encoding) ? { encoding: input.encoding ?? m.encoding } : {}),
       lineage: { ...m.lineage, addedSinceTraining: m.lineage.addedSinceTraining + docsAdded },
       shards,
       ...(deletedIdsKey ? { deletedIdsKey } : {}),

@@ -11,7 +11,7 @@ import { metrics } from '../metrics.js';
 import type { ShardEntry } from '../versions/manifest.js';
 import { fitLemur, type FitLemurOptions } from '../model/fit-lemur.js';
 import { LemurModel } from '../model/lemur-model.js';
-import { IpIndex } from '../native/ip-index.js';
+import { IpIndex, type IpStorage } from '../native/ip-index.js';
 import { TokenStore } from '../native/token-store.js';
 import { readWeights } from '../store/files.js';
 import { keys } from '../store/keys.js';
@@ -105,10 +105,12 @@ export interface IndexOptions {
   efConstruction?: number;
   /** Vectors inserted so far (from the native builder, a few times a second). */
   onProgress?: (done: number, total: number) => void;
+  /** Row encoding of the HNSW storage. @defaultValue 'fp32' */
+  storage?: IpStorage;
 }
 
 export async function writeIndex(store: ObjectStore, key: string, W: Float32Array, docs: number, options: IndexOptions = {}): Promise<void> {
-  const ix = IpIndex.create({ d: W.length / docs, kind: 'hnsw', M: options.M ?? 32, efConstruction: options.efConstruction ?? 40 });
+  const ix = IpIndex.create({ d: W.length / docs, kind: 'hnsw', M: options.M ?? 32, efConstruction: options.efConstruction ?? 40, storage: options.storage ?? 'fp32' });
   const scratch = makeScratchDir();
   try {
     await ix.add(W, BigInt64Array.from({ length: docs }, (_, i) => BigInt(i)), options.onProgress ? { onProgress: options.onProgress } : {});

@@ -10,6 +10,7 @@
  */
 import type { FlowJob } from 'bullmq';
 
+import type { ArtifactEncoding } from '../fit-defaults.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
 import type { LoadedShard } from '../store/loaded-shard.js';
 import { withFlow, type QueueTarget } from './connection.js';
@@ -25,6 +26,8 @@ export interface SubmitBuildInput {
   shards?: LoadedShard[];
   /** How to read the sources (column names, dim); recorded in the manifest. */
   input?: ReadShardOptions;
+  /** How to store tokens and index rows; recorded in the manifest. @defaultValue float32 tokens, fp32 rows */
+  encoding?: ArtifactEncoding;
   fit?: Record<string, number>;
   /** Move `current` when published. @defaultValue true */
   promote?: boolean;
@@ -42,13 +45,14 @@ export async function submitBuild(t: QueueTarget, input: SubmitBuildInput): Prom
       ...(input.shards ? { shards: input.shards } : {}),
       ...(input.promote === false ? { promote: false } : {}),
       ...(hasMapping(input.input) ? { input: input.input } : {}),
+      ...(input.encoding ? { encoding: input.encoding } : {}),
     };
     const node = await flow.add({
       name: JOBS.trainPsi,
       queueName: QUEUES.train,
       data,
       opts: { ...JOB_RETRY, jobId: jobIds.train(input.version) },
-      children: input.shards ? [] : sources.map((sourceKey) => loadNode(input.version, sourceKey, input.input, 'report')),
+      children: input.shards ? [] : sources.map((sourceKey) => loadNode(input.version, sourceKey, input.input, input.encoding, 'report')),
     });
     return node.job.id!;
   });
@@ -69,21 +73,21 @@ function hasMapping(m: ReadShardOptions | undefined): m is ReadShardOptions {
   return m !== undefined && (m.dim !== undefined || Object.keys(m.columns ?? {}).length > 0);
 }
 
-function loadNode(version: string, sourceKey: string, mapping: ReadShardOptions | undefined, onFailure: OnChildFailure): FlowJob {
+function loadNode(version: string, sourceKey: string, mapping: ReadShardOptions | undefined, encoding: ArtifactEncoding | undefined, onFailure: OnChildFailure): FlowJob {
   return {
     name: JOBS.loadShard,
     queueName: QUEUES.load,
-    data: { ...(mapping?.columns ? { columns: mapping.columns } : {}), ...(mapping?.dim !== undefined ? { dim: mapping.dim } : {}), sourceKey, version } satisfies LoadShardPayload,
+    data: { ...(mapping?.columns ? { columns: mapping.columns } : {}), ...(mapping?.dim !== undefined ? { dim: mapping.dim } : {}), ...(encoding ? { dtype: encoding.tokens } : {}), sourceKey, version } satisfies LoadShardPayload,
     opts: { ...JOB_RETRY, jobId: jobIds.load(version, sourceKey), ...failurePolicy(onFailure) },
   };
 }
 
 /** build-index ← compute-weights (← load-shard when the shard is not loaded yet) for one shard. */
-function shardNode(version: string, key: { shardId: string }, weights: WeightsPayload, load?: FlowJob): FlowJob {
+function shardNode(version: string, key: { shardId: string }, weights: WeightsPayload, encoding: ArtifactEncoding | undefined, load?: FlowJob): FlowJob {
   return {
     name: JOBS.buildIndex,
     queueName: QUEUES.index,
-    data: { version, shardId: key.shardId } satisfies IndexPayload,
+    data: { version, shardId: key.shardId, ...(encoding ? { storage: encoding.index } : {}) } satisfies IndexPayload,
     opts: { ...JOB_RETRY, jobId: jobIds.index(version, key.shardId), ...failurePolicy('report') },
     children: [
       {
@@ -98,15 +102,15 @@ function shardNode(version: string, key: { shardId: string }, weights: WeightsPa
 }
 
 /** Flow 2, queued by the train job once the model is stored. */
-export async function queueShardStages(t: QueueTarget, version: string, shards: LoadedShard[], options: { promote?: boolean; input?: ReadShardOptions } = {}): Promise<void> {
+export async function queueShardStages(t: QueueTarget, version: string, shards: LoadedShard[], options: { promote?: boolean; input?: ReadShardOptions; encoding?: ArtifactEncoding } = {}): Promise<void> {
   const modelKey = keys.model(version);
   await withFlow(t, async (flow) => {
     await flow.add({
       name: JOBS.publishVersion,
       queueName: QUEUES.publish,
-      data: { version, modelKey, operation: 'build', ...(options.promote === false ? { promote: false } : {}), ...(hasMapping(options.input) ? { input: options.input } : {}) } satisfies PublishPayload,
+      data: { version, modelKey, operation: 'build', ...(options.promote === false ? { promote: false } : {}), ...(hasMapping(options.input) ? { input: options.input } : {}), ...(options.encoding ? { encoding: options.encoding } : {}) } satisfies PublishPayload,
       opts: { ...JOB_RETRY, jobId: jobIds.publish(version) },
-      children: shards.map((s) => shardNode(version, s, { version, modelKey, shard: s })),
+      children: shards.map((s) => shardNode(version, s, { version, modelKey, shard: s }, options.encoding)),
     });
   });
 }
@@ -119,6 +123,8 @@ export interface SubmitIngestInput {
   sources: string[];
   /** How to read the sources (column names, dim); recorded in the manifest. */
   input?: ReadShardOptions;
+  /** The base version's encoding (new shards are stored the same way). */
+  encoding?: ArtifactEncoding;
   /** Queue a retrain when documents added since training exceed this fraction. */
   driftFraction?: number;
 }
@@ -142,10 +148,11 @@ export async function submitIngest(t: QueueTarget, input: SubmitIngestInput): Pr
         sources,
         ...(input.driftFraction !== undefined ? { driftFraction: input.driftFraction } : {}),
         ...(hasMapping(input.input) ? { input: input.input } : {}),
+        ...(input.encoding ? { encoding: input.encoding } : {}),
       } satisfies PublishPayload,
       opts: { ...JOB_RETRY, jobId: jobIds.publish(input.version) },
       children: sources.map((sourceKey) =>
-        shardNode(input.version, { shardId: shardId(sourceKey) }, { version: input.version, modelKey: input.modelKey, shardId: shardId(sourceKey) }, loadNode(input.version, sourceKey, input.input, 'fail')),
+        shardNode(input.version, { shardId: shardId(sourceKey) }, { version: input.version, modelKey: input.modelKey, shardId: shardId(sourceKey) }, input.encoding, loadNode(input.version, sourceKey, input.input, input.encoding, 'fail')),
       ),
     });
     return node.job.id!;

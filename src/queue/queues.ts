@@ -3,6 +3,7 @@
  * embeddings and never credentials. Job ids are deterministic (version + role + shard), so
  * submitting the same build twice does no work twice.
  */
+import type { ArtifactEncoding } from '../fit-defaults.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
 import type { LoadedShard } from '../store/loaded-shard.js';
 
@@ -41,6 +42,8 @@ export interface LoadShardPayload {
   columns?: { id?: string; embeddings?: string; nTokens?: string };
   /** Expected embedding dim (required for flat layouts without an n_tokens column). */
   dim?: number;
+  /** Token store encoding. @defaultValue 'float32' */
+  dtype?: ArtifactEncoding['tokens'];
   /** The build or ingest that asked (for logs and the dashboard; the token store does not depend on it). */
   version?: string;
 }
@@ -58,6 +61,8 @@ export interface TrainPayload {
   promote?: boolean;
   /** How the sources were read (column names, dim): recorded in the manifest. */
   input?: ReadShardOptions;
+  /** How token stores and index rows are stored (recorded in the manifest). */
+  encoding?: ArtifactEncoding;
 }
 
 /** compute-weights: one shard's W rows under a model (the shard comes from its load child when absent). */
@@ -74,6 +79,8 @@ export interface IndexPayload {
   version: string;
   /** The shard (for logs; the input is its compute-weights child's result). */
   shardId: string;
+  /** Row encoding of the HNSW storage. @defaultValue 'fp32' */
+  storage?: ArtifactEncoding['index'];
 }
 
 /**
@@ -95,6 +102,8 @@ export interface PublishPayload {
   driftFraction?: number;
   /** How the sources were read (column names, dim): recorded in the manifest. */
   input?: ReadShardOptions;
+  /** How token stores and index rows are stored (recorded in the manifest). */
+  encoding?: ArtifactEncoding;
 }
 
 /** delete-docs: tombstone ids in a new version (the ids are a JSON array in the store: lists can be long). */

@@ -4,6 +4,7 @@
  * readers check it, so they never see a half-written version.
  */
 import { CorruptFileError, InvalidArgumentError, StoreError } from '../errors.js';
+import type { ArtifactEncoding } from '../fit-defaults.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
 import { hashObject } from '../store/files.js';
 import { keys } from '../store/keys.js';
@@ -54,6 +55,8 @@ export interface Manifest {
   config: Record<string, unknown>;
   /** How the version's Parquet sources were read (column names, dim): an ingest reads its sources the same way unless told otherwise. */
   input?: ReadShardOptions;
+  /** How token stores and index rows are stored; absent: float32 tokens and fp32 rows (versions before encodings were chosen). */
+  encoding?: ArtifactEncoding;
   /** Live documents (stored minus tombstoned). */
   docs: number;
   lineage: Lineage;

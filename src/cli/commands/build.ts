@@ -5,6 +5,7 @@
  * when the version is published.
  */
 import { ConfigError } from '../../errors.js';
+import { ENCODING_DEFAULTS, type ArtifactEncoding } from '../../fit-defaults.js';
 import { log } from '../../log.js';
 import type { ReadShardOptions } from '../../parquet/read-shard.js';
 import { submitBuild } from '../../queue/build-flow.js';
@@ -13,7 +14,7 @@ import { QUEUES, jobIds } from '../../queue/queues.js';
 import { listParquet } from '../../store/files.js';
 import { checkName, checkPrefix } from '../../store/keys.js';
 import { openStore } from '../../store/open-store.js';
-import { COLUMN_FLAGS, COLUMN_USAGE, FIT_FLAGS, columnMapping, fitOptions, newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
+import { COLUMN_FLAGS, COLUMN_USAGE, ENCODING_FLAGS, FIT_FLAGS, columnMapping, encodingOf, fitOptions, newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
 import { followBuild } from '../follow-build.js';
 import { withQueues } from './with-queues.js';
 
@@ -27,6 +28,8 @@ export interface BuildOptions {
   mapping?: ReadShardOptions;
   /** Worker logs on stderr instead of bars and a log file. */
   verbose?: boolean;
+  /** How tokens and index rows are stored. @defaultValue ENCODING_DEFAULTS */
+  encoding?: ArtifactEncoding;
 }
 
 export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>> {
@@ -39,7 +42,7 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
   const t0 = performance.now();
   return withQueues(store, async (target, embedded) => {
     const submit = async (): Promise<void> => {
-      await submitBuild(target, { version, sources, fit: o.fit, ...(o.mapping ? { input: o.mapping } : {}) });
+      await submitBuild(target, { version, sources, fit: o.fit, encoding: o.encoding ?? ENCODING_DEFAULTS, ...(o.mapping ? { input: o.mapping } : {}) });
       log.info('build submitted', { version, shards: sources.length, store: store.url, embedded });
     };
     if (!embedded && !o.wait) {
@@ -58,12 +61,12 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
 export const buildCommand: Command = {
   name: 'build',
   usage: `  build <prefix> [--version V] [--wait] [--verbose] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
-       ${COLUMN_USAGE}
+       ${COLUMN_USAGE} [--token-dtype float16|float32] [--index-storage fp16|sq8|fp32]
                                               build and publish a version from every .parquet under <prefix>
                                               of the store (no REDIS_URL: a private Redis and in-process workers);
                                               on a terminal: progress bars, worker logs to a file (--verbose: here)`,
   async run(args) {
-    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, ...FIT_FLAGS, ...COLUMN_FLAGS, timeout: { type: 'string' } }, true);
+    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, ...FIT_FLAGS, ...COLUMN_FLAGS, ...ENCODING_FLAGS, timeout: { type: 'string' } }, true);
     if (positionals.length !== 1) throw new ConfigError('lemur build takes one store prefix, e.g. `lemur build sources/`');
     const fit = fitOptions(values);
     printLine(
@@ -75,6 +78,7 @@ export const buildCommand: Command = {
         timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
         mapping: columnMapping(values),
         verbose: values.verbose ?? false,
+        encoding: encodingOf(values),
       }),
     );
     return 0;

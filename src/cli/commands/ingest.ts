@@ -46,7 +46,7 @@ export async function runIngest(o: IngestOptions): Promise<Record<string, unknow
   const t0 = performance.now();
   return withQueues(store, async (target, embedded) => {
     const submit = async (): Promise<void> => {
-      await submitIngest(target, { version, base, modelKey: m.modelKey, sources, input: mapping, ...(o.driftFraction !== undefined ? { driftFraction: o.driftFraction } : {}) });
+      await submitIngest(target, { version, base, modelKey: m.modelKey, sources, input: mapping, ...(m.encoding ? { encoding: m.encoding } : {}), ...(o.driftFraction !== undefined ? { driftFraction: o.driftFraction } : {}) });
       log.info('ingest submitted', { version, base, shards: sources.length, embedded });
     };
     if (!embedded && !o.wait) {
