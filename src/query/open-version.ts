@@ -1,6 +1,6 @@
 /**
- * Opens a published version for querying: its model, and per shard the token store, W rows and
- * HNSW index and tombstones, as a QueryEngine. What it opens it owns: close() (idempotent) frees
+ * Opens a published version for querying: its model, and per shard the token store and the
+ * HNSW index (which holds the W rows, so W is in memory once) and tombstones, as a QueryEngine. What it opens it owns: close() (idempotent) frees
  * the indexes, token stores and the model's native ψ, and releases any downloaded copies; the
  * engine opens nothing.
  */
@@ -12,7 +12,6 @@ import { IpIndex } from '../native/ip-index.js';
 import { TokenStore } from '../native/token-store.js';
 import { readDeleted } from '../versions/tombstones.js';
 import { localCopy, type LocalCopy } from '../store/local-copy.js';
-import { readWeights } from '../store/files.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { QueryEngine, type EngineShard } from './query-engine.js';
 
@@ -47,12 +46,12 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
       copies.push(tc);
       const ts = await TokenStore.open(tc.path);
       stores.push(ts);
-      const W = await readWeights(store, s.weightsKey);
       const ic = await localCopy(store, s.indexKey);
       copies.push(ic);
       const hnsw = await IpIndex.load(ic.path);
       indexes.push(hnsw);
-      shards.push({ store: ts, ids: await ts.ids(), W, hnsw });
+      // W is not loaded: the index holds the rows (the exact scan reads them there)
+      shards.push({ store: ts, ids: await ts.ids(), hnsw });
     }
     const engine = new QueryEngine(model, shards);
     for (const [i, s] of manifest.shards.entries()) if (s.deleted > 0) engine.tombstone(i, await readDeleted(store, s));

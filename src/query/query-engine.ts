@@ -25,8 +25,12 @@ export interface EngineShard {
   store: TokenStore;
   /** External id of each position of the store. */
   ids: BigInt64Array | string[];
-  /** W rows, store.nDocs × model.hidden. */
-  W: Float32Array;
+  /**
+   * W rows, store.nDocs × model.hidden, when held in memory (QueryEngine.build). A published
+   * version keeps W once, in its HNSW index's rows (fp32, fp16 or sq8): the exact scan then reads
+   * those (IpIndex.scan; ids = positions).
+   */
+  W?: Float32Array;
   hnsw?: IpIndex;
   flat?: IpIndex;
 }
@@ -118,7 +122,10 @@ export class QueryEngine {
     if (shards.length === 0) throw new InvalidArgumentError('Expected at least one shard');
     for (const [i, s] of shards.entries()) {
       if (s.store.dim !== model.dim) throw new InvalidArgumentError(`shard ${i}: token store dim ${s.store.dim} differs from the model's ${model.dim}`);
-      if (s.W.length !== s.store.nDocs * model.hidden) throw new InvalidArgumentError(`shard ${i}: W has ${s.W.length / model.hidden} rows for ${s.store.nDocs} documents`);
+      if (s.W && s.W.length !== s.store.nDocs * model.hidden) throw new InvalidArgumentError(`shard ${i}: W has ${s.W.length / model.hidden} rows for ${s.store.nDocs} documents`);
+      if (!s.W && !(s.hnsw && s.hnsw.ntotal === s.store.nDocs && s.hnsw.d === model.hidden)) {
+        throw new InvalidArgumentError(`shard ${i}: without W rows, an HNSW index of ${s.store.nDocs} rows of dim ${model.hidden} is needed (has ${s.hnsw ? `${s.hnsw.ntotal} of dim ${s.hnsw.d}` : 'none'})`);
+      }
       if (s.ids.length !== s.store.nDocs) throw new InvalidArgumentError(`shard ${i}: ${s.ids.length} ids for ${s.store.nDocs} documents`);
     }
     this.#model = model;
@@ -234,7 +241,8 @@ export class QueryEngine {
       const source = this.#source(shard, options.candidates ?? 'auto', nq);
       let r: SearchResult;
       if (source === 'bruteforce') {
-        r = await innerProductTopK(F, shard.W, hidden, kp, { threads });
+        // the rows in memory, else the same rows as the index stores them (one copy of W)
+        r = shard.W ? await innerProductTopK(F, shard.W, hidden, kp, { threads }) : await shard.hnsw!.scan(F, kp, { threads });
       } else {
         const ix = shard[source];
         if (!ix) throw new InvalidArgumentError(`shard ${si} has no ${source} index`);
