@@ -1,8 +1,8 @@
 /**
- * Opens a published version for querying: its model, and per shard the token store and the
- * HNSW index (which holds the W rows, so W is in memory once) and tombstones, as a QueryEngine. What it opens it owns: close() (idempotent) frees
- * the indexes, token stores and the model's native ψ, and releases any downloaded copies; the
- * engine opens nothing.
+ * Opens a published version for querying: its model, and per shard the token store, the HNSW
+ * index (which holds the W rows, so W is in memory once) and the tombstones, as a QueryEngine.
+ * What it opens it owns: close() (idempotent) frees the indexes, token stores and the model's
+ * native ψ, and releases any downloaded copies; the engine opens nothing.
  */
 import { currentVersion } from '../versions/current.js';
 import { readManifest, type Manifest } from '../versions/manifest.js';
