@@ -10,16 +10,14 @@
  * recall@10 (exact MaxSim rerank of HNSW candidates) against the dataset's ground truth. Every
  * ratio is against fp32 measured in the same run.
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { config } from '../src/config.js';
 import { setLogLevel } from '../src/log.js';
-import { fitLemur } from '../src/model/fit-lemur.js';
-import { LemurModel } from '../src/model/lemur-model.js';
 import { IP_STORAGES, IpIndex, type IpStorage } from '../src/native/ip-index.js';
 import { innerProductTopK } from '../src/native/ols.js';
 import { QueryEngine } from '../src/query/query-engine.js';
+import { benchModel } from './lib/bench-model.js';
 import { openBenchCorpus } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { emit, progress } from './lib/report.js';
@@ -35,15 +33,7 @@ const ds = await openBenchCorpus(values.data, quick);
 const { corpus, nDocs, nq, store, gt } = ds;
 const threads = config().threads;
 
-let model: LemurModel;
-if (values.model && existsSync(values.model)) {
-  progress(`loading model ${values.model}`);
-  model = await LemurModel.load(values.model);
-} else {
-  progress('fitting LEMUR (defaults)');
-  ({ model } = await fitLemur(store, quick ? { mPrime: 2048, nLearn: 30000, olsSamples: 4096, hidden: 1024, epochs: 3 } : {}));
-  if (values.model) await model.save(values.model);
-}
+const model = await benchModel(values.model, store, quick);
 const h = model.hidden;
 progress(`weighting ${nDocs} documents (h = ${h})`);
 const W = await model.weights(store, undefined, { threads });

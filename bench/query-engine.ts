@@ -6,15 +6,13 @@
  * latency); recall@10 against the exact-MaxSim ground truth. `--model PATH` reuses (or saves)
  * the fitted model so the fit is not repeated between runs.
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { config } from '../src/config.js';
 import { setLogLevel } from '../src/log.js';
-import { fitLemur } from '../src/model/fit-lemur.js';
-import { LemurModel } from '../src/model/lemur-model.js';
 import { IpIndex } from '../src/native/ip-index.js';
 import { QueryEngine, type CandidateSource } from '../src/query/query-engine.js';
+import { benchModel } from './lib/bench-model.js';
 import { openBenchCorpus } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { emit, progress } from './lib/report.js';
@@ -30,15 +28,7 @@ const ds = await openBenchCorpus(values.data, quick);
 const { corpus, nDocs, nq, store, gt } = ds;
 const threads = config().threads;
 
-let model: LemurModel;
-if (values.model && existsSync(values.model)) {
-  progress(`loading model ${values.model}`);
-  model = await LemurModel.load(values.model);
-} else {
-  progress('fitting LEMUR (defaults)');
-  ({ model } = await fitLemur(store, quick ? { mPrime: 2048, nLearn: 30000, olsSamples: 4096, hidden: 1024, epochs: 3 } : {}));
-  if (values.model) await model.save(values.model);
-}
+const model = await benchModel(values.model, store, quick);
 const W = await model.weights(store);
 const positions = BigInt64Array.from({ length: nDocs }, (_, i) => BigInt(i));
 

@@ -3,6 +3,7 @@
 // concurrent add and search).
 #include <napi.h>
 
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -137,12 +138,13 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
   }
 
   // search(q: Float32Array (nq x d), k, efSearch, threads) -> Promise<{ labels, distances }>
-  Napi::Value Search(const Napi::CallbackInfo& info) {
+  // The shape both top-k calls share: queries (nq x d) and k from the arguments, the result
+  // arrays allocated here, `run` on a pool thread under the index's shared lock.
+  using TopKRun = std::function<Status(const IpIndex&, const float*, int64_t, int64_t, int64_t*, float*)>;
+  Napi::Value TopK(const Napi::CallbackInfo& info, TopKRun run) {
     Napi::Env env = info.Env();
     Napi::Float32Array q = f32_arg(info, 0, "queries");
     const int64_t k = int_arg(info, 1, "k", 1, int64_t{1} << 30);
-    const int ef = static_cast<int>(int_arg(info, 2, "efSearch", 1, 1 << 20));
-    const int threads = static_cast<int>(int_arg(info, 3, "threads", 1, 1024));
     UsePtr<SharedIndex> use = acquire(env);
     std::shared_ptr<SharedIndex> s = use->object();
     const int d = s->index->d();
@@ -154,32 +156,22 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     int64_t* lp = labels.Data();
     float* dp = distances.Data();
     return PromiseWorker::Start(
-        env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->search(qp, nq, k, ef, threads, lp, dp); },
+        env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return run(*s->index, qp, nq, k, lp, dp); },
         [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
         {labels, distances, q, info.This()}, {use});
+  }
+
+  Napi::Value Search(const Napi::CallbackInfo& info) {
+    const int ef = static_cast<int>(int_arg(info, 2, "efSearch", 1, 1 << 20));
+    const int threads = static_cast<int>(int_arg(info, 3, "threads", 1, 1024));
+    return TopK(info, [=](const IpIndex& ix, const float* q, int64_t nq, int64_t k, int64_t* l, float* dist) { return ix.search(q, nq, k, ef, threads, l, dist); });
   }
 
   // scan(q: Float32Array (nq x d), k, threads) -> Promise<{ labels, distances }>: exact top-k
   // over every stored row by the index's inner product
   Napi::Value Scan(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Float32Array q = f32_arg(info, 0, "queries");
-    const int64_t k = int_arg(info, 1, "k", 1, int64_t{1} << 30);
     const int threads = static_cast<int>(int_arg(info, 2, "threads", 1, 1024));
-    UsePtr<SharedIndex> use = acquire(env);
-    std::shared_ptr<SharedIndex> s = use->object();
-    const int d = s->index->d();
-    if (q.ElementLength() % d != 0) throw_invalid_argument(env, "queries length is not a multiple of d");
-    const int64_t nq = static_cast<int64_t>(q.ElementLength()) / d;
-    Napi::BigInt64Array labels = Napi::BigInt64Array::New(env, nq * k);
-    Napi::Float32Array distances = Napi::Float32Array::New(env, nq * k);
-    const float* qp = q.Data();
-    int64_t* lp = labels.Data();
-    float* dp = distances.Data();
-    return PromiseWorker::Start(
-        env, [=]() { std::shared_lock<std::shared_mutex> g(s->lock); return s->index->scan(qp, nq, k, threads, lp, dp); },
-        [](Napi::Env env, const PromiseWorker::Kept& kept) { return hits_object(env, kept); },
-        {labels, distances, q, info.This()}, {use});
+    return TopK(info, [=](const IpIndex& ix, const float* q, int64_t nq, int64_t k, int64_t* l, float* dist) { return ix.scan(q, nq, k, threads, l, dist); });
   }
 
   // reconstruct(ids: BigInt64Array (n), threads, out: Float32Array (n x d)) -> Promise<out>

@@ -159,12 +159,8 @@ export class IpIndex {
     await withProgress(options.onProgress, ids.length, (onProgress) => callNative(() => n.add(vectors, ids, threads, onProgress)));
   }
 
-  /**
-   * The k largest inner products per query (nq × d queries). Labels are the ids given to add();
-   * -1 (score -Infinity) where the index has fewer than k vectors.
-   * @throws InvalidArgumentError (k ≤ 0, dim mismatch), ClosedError
-   */
-  async search(queries: Float32Array, k: number, options: IpSearchOptions = {}): Promise<SearchResult> {
+  /** The handle, after the checks search() and scan() share: queries a whole number of rows of the index's dim, 1 ≤ k, a non-empty index. */
+  #topKArgs(queries: Float32Array, k: number, what: 'search' | 'scan'): NativeIpIndex {
     const n = this.#handle();
     const d = n.info().d;
     assertFloat32Array('queries', queries);
@@ -172,7 +168,18 @@ export class IpIndex {
       throw new InvalidArgumentError(`Expected queries.length to be a positive multiple of the index dim ${d} but received ${queries.length}`);
     }
     assertInt('k', k, { min: 1, max: 1 << 20 });
-    if (n.info().ntotal === 0) throw new InvalidArgumentError('Cannot search an empty index: add vectors first');
+    if (n.info().ntotal === 0) throw new InvalidArgumentError(`Cannot ${what} an empty index: add vectors first`);
+    return n;
+  }
+
+  /**
+   * The k largest inner products per query (nq × d queries). Labels are the ids given to add();
+   * -1 (score -Infinity) where the index has fewer than k vectors.
+   * @throws InvalidArgumentError (k ≤ 0, dim mismatch), ClosedError
+   */
+  async search(queries: Float32Array, k: number, options: IpSearchOptions = {}): Promise<SearchResult> {
+    const n = this.#topKArgs(queries, k, 'search');
+    const d = n.info().d;
     const ef = options.efSearch ?? Math.max(k, 64);
     assertInt('efSearch', ef, { min: 1, max: 1 << 20 });
     assertFinite('queries', queries, d);
@@ -191,14 +198,8 @@ export class IpIndex {
    * const r = await ix.scan(features, 100); // r.row(0).labels: the best 100 ids of query 0
    */
   async scan(queries: Float32Array, k: number, options: IpScanOptions = {}): Promise<SearchResult> {
-    const n = this.#handle();
+    const n = this.#topKArgs(queries, k, 'scan');
     const d = n.info().d;
-    assertFloat32Array('queries', queries);
-    if (queries.length === 0 || queries.length % d !== 0) {
-      throw new InvalidArgumentError(`Expected queries.length to be a positive multiple of the index dim ${d} but received ${queries.length}`);
-    }
-    assertInt('k', k, { min: 1, max: 1 << 20 });
-    if (n.info().ntotal === 0) throw new InvalidArgumentError('Cannot scan an empty index: add vectors first');
     assertFinite('queries', queries, d);
     const r = await callNative(() => n.scan(queries, k, options.threads ?? config().threads));
     return new SearchResult(queries.length / d, k, r.labels, r.distances);
