@@ -47,7 +47,8 @@ export async function followBuild<T>(target: QueueTarget, version: string, o: Fo
     await inflight;
     await poll();
   };
-  const timer = setInterval(() => void poll(), bars ? 250 : 1000);
+  // each poll opens the five stage queues (a Redis connection each): twice a second is plenty for a bar
+  const timer = setInterval(() => void poll(), bars ? 500 : 1000);
   try {
     const r = await wait();
     await finalPoll();
