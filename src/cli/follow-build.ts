@@ -3,7 +3,7 @@
  * terminal) fed by buildProgress, worker logs diverted to a log file while bars are drawn, and a
  * final error that carries the reason (file, row, field), never just a job id.
  */
-import { log, routeLogs } from '../log.js';
+import { routeLogs } from '../log.js';
 import { PipelineError } from '../errors.js';
 import { buildProgress, type BuildProgress } from '../queue/build-progress.js';
 import type { QueueTarget } from '../queue/connection.js';
@@ -61,6 +61,5 @@ export async function followBuild<T>(target: QueueTarget, version: string, o: Fo
     clearInterval(timer);
     view.stop();
     restoreLogs?.();
-    if (logFile) log.debug('worker logs written', { file: logFile });
   }
 }

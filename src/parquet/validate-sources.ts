@@ -85,7 +85,8 @@ export async function validateShard(store: ObjectStore, key: string, options: Va
 }
 
 /** The value most files have (the earliest file's among equals). */
-function mostCommon(values: number[]): number | undefined {
+/** The value most entries have; on a tie, the one that comes first (a deterministic choice in file order). */
+export function mostCommon(values: number[]): number | undefined {
   const count = new Map<number, number>();
   for (const v of values) count.set(v, (count.get(v) ?? 0) + 1);
   let best: number | undefined;
