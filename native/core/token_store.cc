@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -97,6 +98,24 @@ class FileWriter {
 
 }  // namespace
 
+// The body's checksum, read through the mapping in 64 MiB steps, each step's pages dropped from
+// this process's resident set once hashed (MADV_DONTNEED on a read-only shared file mapping only
+// unmaps them; they stay in the page cache): opening a store must not make it look resident. A
+// shard of a large corpus is GBs, and a trainer opens every shard to sample a few pages of each.
+static uint64_t body_checksum(void* base, uint64_t size) {
+  constexpr uint64_t kStep = 64ull << 20;
+  const auto* bytes = static_cast<unsigned char*>(base);
+  Xxh64 h;
+  for (uint64_t at = 64; at < size;) {
+    const uint64_t end = std::min(size, (at / kStep + 1) * kStep);  // page-aligned step ends
+    h.update(bytes + at, end - at);
+    const uint64_t from = at / kStep * kStep;
+    ::madvise(static_cast<unsigned char*>(base) + from, end - from, MADV_DONTNEED);
+    at = end;
+  }
+  return h.digest();
+}
+
 Status TokenStore::open(const std::string& path, bool verify, std::unique_ptr<TokenStore>* out) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::Error(StatusCode::kIo, "token store " + path + ": cannot open: " + errno_text());
@@ -152,9 +171,7 @@ Status TokenStore::open(const std::string& path, bool verify, std::unique_ptr<To
     l = layout_for(h.n_docs, h.n_tokens, h.dim, dtype, kind, soff[h.n_docs]);
   }
   if (l.file_size != size) return corrupt(path, "section sizes disagree with the file size");
-  if (verify) {
-    if (xxh64(bytes + 64, size - 64) != h.body_checksum) return corrupt(path, "body checksum mismatch");
-  }
+  if (verify && body_checksum(base, size) != h.body_checksum) return corrupt(path, "body checksum mismatch");
   const auto* offsets = reinterpret_cast<const uint64_t*>(bytes + l.offsets_at);
   if (offsets[0] != 0 || offsets[h.n_docs] != h.n_tokens) return corrupt(path, "doc offsets do not span the tokens");
   for (uint64_t j = 0; j < h.n_docs; ++j) {
