@@ -13,7 +13,7 @@ import { setLogLevel } from '../src/log.js';
 import { openVersion } from '../src/query/open-version.js';
 import type { CandidateSource, EngineResult } from '../src/query/query-engine.js';
 import { LocalStore } from '../src/store/local-store.js';
-import { GiB, MemorySampler, procMemory } from './lib/proc-memory.js';
+import { GiB, MemorySampler, procMemory } from '../test/helpers/proc-memory.js';
 import { progress } from './lib/report.js';
 import { round } from './lib/timer.js';
 

@@ -31,7 +31,7 @@ import { QUEUES, jobIds } from '../src/queue/queues.js';
 import { LocalStore } from '../src/store/local-store.js';
 import { readManifest } from '../src/versions/manifest.js';
 import { machineInfo } from './lib/machine.js';
-import { GiB, MemorySampler } from './lib/proc-memory.js';
+import { GiB, MemorySampler } from '../test/helpers/proc-memory.js';
 import { emit, progress } from './lib/report.js';
 import { writeStreamSources, type SourceDType } from './lib/scale-sources.js';
 import { round } from './lib/timer.js';
@@ -133,7 +133,9 @@ async function runSize(docs: number): Promise<Record<string, unknown>> {
   try {
     // 1. sources
     let t0 = performance.now();
-    const stream = new CorpusStream({ docs, queries: nQueries, seed: 7, blockDocs: 4096 });
+    // blocks (row groups) of ≤ 4096 documents that divide a shard exactly
+    const blockDocs = Math.ceil(shardDocs / Math.ceil(shardDocs / 4096));
+    const stream = new CorpusStream({ docs, queries: nQueries, seed: 7, blockDocs });
     const src = writeStreamSources(stream, storeDir, 'sources/', shardDocs, sourceDType, (d, n) => progress(`sources: ${d}/${n} shards (${seconds(t0)} s)`));
     const q = stream.queries;
     writeFileSync(join(root, 'queries.f32'), q.vectors);

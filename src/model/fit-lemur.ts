@@ -81,32 +81,50 @@ async function sampleCorpusTokens(stores: TokenStore[], rows: number, rng: Rando
   return out;
 }
 
+/** The scratch block of a store's targets when several stores are fitted on (see buildTargets). */
+const TARGET_BLOCK_BYTES = 256 * 2 ** 20;
+
 /**
  * Y (n × m') for target documents spread over several stores: each store's columns are built
  * natively, then placed side by side (columns grouped by store, in sampled order within a store).
  * onProgress counts entries of Y over all stores: a store's rows count ms entries each.
+ * Exported for its test (blockBytes: the scratch block's size).
  */
-async function buildTargets(
+export async function buildTargets(
   learn: Float32Array,
   stores: TokenStore[],
   targets: { store: number; pos: number }[],
   threads: number,
   onProgress?: ProgressCallback,
+  blockBytes = TARGET_BLOCK_BYTES,
 ): Promise<Float32Array> {
   const byStore = stores.map((_, s) => targets.filter((t) => t.store === s).map((t) => BigInt(t.pos)));
   const n = learn.length / stores[0]!.dim;
   const m = targets.length;
   let before = 0; // entries of the stores already done
-  const storeProgress = (ms: number): ProgressCallback | undefined =>
-    onProgress && ((rows: number) => onProgress(before + rows * ms, n * m));
-  if (stores.length === 1) return maxsimTargets(learn, stores[0]!, BigInt64Array.from(byStore[0]!), { threads, onProgress: storeProgress(m) });
+  if (stores.length === 1) return maxsimTargets(learn, stores[0]!, BigInt64Array.from(byStore[0]!), { threads, ...(onProgress ? { onProgress: (rows: number) => onProgress(rows * m, n * m) } : {}) });
   const Y = new Float32Array(n * m);
   let col = 0;
   for (const [s, store] of stores.entries()) {
     const ms = byStore[s]!.length;
     if (ms === 0) continue;
-    const Ys = await maxsimTargets(learn, store, BigInt64Array.from(byStore[s]!), { threads, onProgress: storeProgress(ms) });
-    for (let i = 0; i < n; i++) Y.set(Ys.subarray(i * ms, (i + 1) * ms), i * m + col);
+    const docs = BigInt64Array.from(byStore[s]!);
+    // a store's columns in blocks of learn rows through one small buffer: a whole n × ms block
+    // beside Y would double the fit's largest allocation (each entry is computed alone, so
+    // blocking changes no bit)
+    const rows = Math.max(1, Math.min(n, Math.floor(blockBytes / (4 * ms))));
+    const block = new Float32Array(rows * ms);
+    for (let r0 = 0; r0 < n; r0 += rows) {
+      const r1 = Math.min(n, r0 + rows);
+      const out = r1 - r0 === rows ? block : block.subarray(0, (r1 - r0) * ms);
+      const rowsBefore = before + r0 * ms;
+      await maxsimTargets(learn.subarray(r0 * store.dim, r1 * store.dim), store, docs, {
+        threads,
+        out,
+        ...(onProgress ? { onProgress: (done: number) => onProgress(rowsBefore + done * ms, n * m) } : {}),
+      });
+      for (let i = r0; i < r1; i++) Y.set(out.subarray((i - r0) * ms, (i - r0 + 1) * ms), i * m + col);
+    }
     col += ms;
     before += n * ms;
   }

@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { generateCorpus } from '../../src/data/synthetic-corpus.js';
 import { setLogLevel } from '../../src/log.js';
-import { fitLemur, type FitLemurOptions, type FitProgress } from '../../src/model/fit-lemur.js';
+import { buildTargets, fitLemur, type FitLemurOptions, type FitProgress } from '../../src/model/fit-lemur.js';
+import { maxsimTargets } from '../../src/native/maxsim.js';
 import { TokenStore } from '../../src/native/token-store.js';
 import { sequentialIds } from '../helpers/data.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
@@ -91,3 +92,18 @@ describe('fitLemur progress', () => {
     await assert.rejects(fitLemur(stores, { ...options, epochs: 1, onProgress: () => { throw boom; } }), (e) => e === boom);
   });
 });
+
+describe('targets over several stores', () => {
+  it('are the same bits in blocks of a few learn rows as in one block, column by column as each store gives them', async () => {
+    const learn = Float32Array.from({ length: 97 * 32 }, (_, i) => Math.sin(i * 0.37));
+    const targets = [{ store: 1, pos: 5 }, { store: 0, pos: 3 }, { store: 1, pos: 170 }, { store: 0, pos: 119 }, { store: 0, pos: 0 }];
+    const whole = await buildTargets(learn, stores, targets, 2);
+    const blocked = await buildTargets(learn, stores, targets, 2, undefined, 4 * 3 * 7); // 7 rows of a 3-column store per block
+    assert.deepEqual(blocked, whole);
+    // columns grouped by store, in sampled order within a store
+    const s0 = await maxsimTargets(learn, stores[0]!, BigInt64Array.from([3n, 119n, 0n]));
+    const s1 = await maxsimTargets(learn, stores[1]!, BigInt64Array.from([5n, 170n]));
+    for (let i = 0; i < 97; i++) assert.deepEqual(whole.subarray(i * 5, i * 5 + 5), Float32Array.from([...s0.subarray(i * 3, i * 3 + 3), ...s1.subarray(i * 2, i * 2 + 2)]));
+  });
+});
+
