@@ -18,3 +18,4 @@ export { readSharedDataset, type SharedDataset } from './data/shared-dataset.js'
 export { validateShard, validateSources, validationLines, type ValidateOptions, type FileValidation, type ValidationReport } from './parquet/validate-sources.js';
 export type { ReadShardOptions, ShardProblem } from './parquet/scan-shard.js';
 export type { ShardColumns } from './parquet/shard-schema.js';
+export { DTYPE_KEY, type BlobDType, type EmbeddingsDType } from './parquet/embeddings-dtype.js';

@@ -10,7 +10,12 @@ import type { ObjectStore } from '../src/store/object-store.js';
 export function loadProcessor(store: ObjectStore) {
   return async (job: Job<LoadShardPayload, LoadedShard>): Promise<LoadedShard> => {
     const p = job.data;
-    return loadShard(store, p.sourceKey, { ...(p.columns ? { columns: p.columns } : {}), ...(p.dim !== undefined ? { dim: p.dim } : {}), ...(p.dtype ? { dtype: p.dtype } : {}) });
+    return loadShard(store, p.sourceKey, {
+      ...(p.columns ? { columns: p.columns } : {}),
+      ...(p.dim !== undefined ? { dim: p.dim } : {}),
+      ...(p.embeddingsDtype ? { embeddingsDtype: p.embeddingsDtype } : {}),
+      ...(p.dtype ? { dtype: p.dtype } : {}),
+    });
   };
 }
 

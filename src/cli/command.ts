@@ -105,12 +105,13 @@ export const COLUMN_FLAGS = {
   'embeddings-column': { type: 'string' },
   'tokens-column': { type: 'string' },
   dim: { type: 'string' },
+  'embeddings-dtype': { type: 'string' },
 } as const;
 
-export const COLUMN_USAGE = '[--id-column C] [--embeddings-column C] [--tokens-column C] [--dim D]';
+export const COLUMN_USAGE = '[--id-column C] [--embeddings-column C] [--tokens-column C] [--dim D] [--embeddings-dtype float16|float32]';
 
-/** --id-column / --embeddings-column / --tokens-column / --dim as reader options (only those given). */
-export function columnMapping(values: { 'id-column'?: string | undefined; 'embeddings-column'?: string | undefined; 'tokens-column'?: string | undefined; dim?: string | undefined }): ReadShardOptions {
+/** --id-column / --embeddings-column / --tokens-column / --dim / --embeddings-dtype as reader options (only those given). */
+export function columnMapping(values: { 'id-column'?: string | undefined; 'embeddings-column'?: string | undefined; 'tokens-column'?: string | undefined; dim?: string | undefined; 'embeddings-dtype'?: string | undefined }): ReadShardOptions {
   const columns: NonNullable<ReadShardOptions['columns']> = {};
   const name = (flag: string, v: string | undefined): string | undefined => {
     if (v === undefined) return undefined;
@@ -126,6 +127,12 @@ export function columnMapping(values: { 'id-column'?: string | undefined; 'embed
   const out: ReadShardOptions = {};
   if (Object.keys(columns).length > 0) out.columns = columns;
   if (values.dim !== undefined) out.dim = positiveInt('dim', values.dim, 1);
+  const dtype = values['embeddings-dtype'];
+  if (dtype !== undefined) {
+    // the element type of blob embeddings whose footer does not declare it (lemur.embeddings.dtype)
+    if (dtype !== 'float16' && dtype !== 'float32') throw new ConfigError(`Expected --embeddings-dtype float16 or float32 but received '${dtype}'`);
+    out.embeddingsDtype = dtype;
+  }
   return out;
 }
 

@@ -1,10 +1,14 @@
 /**
  * Writes a corpus as Parquet shards into the object store, in the binary layout (id STRING,
- * embeddings BYTE_ARRAY of float32 little-endian, n_tokens INT32), with hyparquet-writer. Used
- * by the demo to feed the real pipeline the way a user's files would.
+ * embeddings BYTE_ARRAY of float32 or float16 little-endian, n_tokens INT32), with
+ * hyparquet-writer; the element type is declared in the footer (lemur.embeddings.dtype), so
+ * readers need no option. Used by the demo and the benchmarks to feed the real pipeline the way a
+ * user's files would.
  */
 import { parquetWriteBuffer } from 'hyparquet-writer';
 
+import { DTYPE_KEY, type BlobDType } from '../parquet/embeddings-dtype.js';
+import { encodeHalves } from '../parquet/float16.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { Corpus } from './synthetic-corpus.js';
 
@@ -16,6 +20,10 @@ export interface WriteCorpusOptions {
   stem?: string;
   /** Column names. @defaultValue id, embeddings, n_tokens */
   names?: { id?: string; embeddings?: string; nTokens?: string };
+  /** Element type of the blobs: float16 halves the source (values rounded to nearest even). @defaultValue 'float32' */
+  dtype?: BlobDType;
+  /** Rows per row group. @defaultValue hyparquet-writer's (1000 rows, then 100000) */
+  rowGroupSize?: number;
 }
 
 export async function writeCorpusParquet(store: ObjectStore, prefix: string, corpus: Corpus, shards: number, options: WriteCorpusOptions = {}): Promise<string[]> {
@@ -36,7 +44,7 @@ export async function writeCorpusParquet(store: ObjectStore, prefix: string, cor
     for (let i = from; i < to; i++) {
       ids.push(`doc-${i}`);
       const v = corpus.docVectors.slice(offsets[i]! * corpus.dim, offsets[i + 1]! * corpus.dim);
-      blobs.push(new Uint8Array(v.buffer));
+      blobs.push(options.dtype === 'float16' ? encodeHalves(v) : new Uint8Array(v.buffer));
       counts.push(corpus.docCounts[i]!);
     }
     const buf = parquetWriteBuffer({
@@ -45,6 +53,8 @@ export async function writeCorpusParquet(store: ObjectStore, prefix: string, cor
         { name: options.names?.embeddings ?? 'embeddings', data: blobs, type: 'BYTE_ARRAY' },
         { name: options.names?.nTokens ?? 'n_tokens', data: counts, type: 'INT32' },
       ],
+      kvMetadata: [{ key: DTYPE_KEY, value: options.dtype ?? 'float32' }],
+      ...(options.rowGroupSize !== undefined ? { rowGroupSize: options.rowGroupSize } : {}),
     });
     const key = `${prefix}${options.stem ?? 'part'}-${String(s).padStart(3, '0')}.parquet`;
     await store.put(key, new Uint8Array(buf));

@@ -15,6 +15,7 @@ import { decompressPage, readDataPage } from 'hyparquet/src/datapage.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import type { ColumnDecoder } from 'hyparquet/src/types.js';
 
+import { decodeHalves } from './float16.js';
 import type { LeafColumn } from './shard-schema.js';
 
 export interface ChunkData {
@@ -24,7 +25,7 @@ export interface ChunkData {
   def: Uint8Array | undefined;
   /** repetition level per entry (0 starts a row), or undefined for a column that is not repeated */
   rep: Uint8Array | undefined;
-  /** the entries at the maximum definition level: Float32Array (FLOAT), Float64Array (DOUBLE), an array otherwise */
+  /** the entries at the maximum definition level: Float32Array (FLOAT, and FLOAT16 widened exactly), Float64Array (DOUBLE), an array otherwise */
   values: Float32Array | Float64Array | unknown[];
 }
 
@@ -113,19 +114,31 @@ function bitsAt(src: Uint8Array, p: number, bit: number, width: number): number 
   return x;
 }
 
+/** The float columns decoded into a typed array: FLOAT16 is FIXED_LEN_BYTE_ARRAY(2) annotated FLOAT16, kept as float32. */
+type FloatKind = 'FLOAT' | 'DOUBLE' | 'FLOAT16';
+
+function floatKind(meta: ColumnMetaData, leaf: LeafColumn): FloatKind | undefined {
+  if (meta.type === 'FLOAT' || meta.type === 'DOUBLE') return meta.type;
+  if (meta.type === 'FIXED_LEN_BYTE_ARRAY' && leaf.element.type_length === 2 && leaf.element.logical_type?.type === 'FLOAT16') return 'FLOAT16';
+  return undefined;
+}
+
+/** Bytes per PLAIN value of each float kind. */
+const PLAIN_BYTES: Record<FloatKind, number> = { FLOAT: 4, DOUBLE: 8, FLOAT16: 2 };
+
 /** Float values of a chunk, appended page by page into one growing typed array. */
 class FloatValues {
   #buf: Float32Array | Float64Array;
   length = 0;
   constructor(
-    readonly type: 'FLOAT' | 'DOUBLE',
+    readonly kind: FloatKind,
     expected: number,
   ) {
     // the footer's count, capped: a corrupt footer must not allocate gigabytes up front
     this.#buf = this.#alloc(Math.min(Math.max(expected, 1024), 1 << 24));
   }
   #alloc(n: number): Float32Array | Float64Array {
-    return this.type === 'FLOAT' ? new Float32Array(n) : new Float64Array(n);
+    return this.kind === 'DOUBLE' ? new Float64Array(n) : new Float32Array(n);
   }
   reserve(n: number): Float32Array | Float64Array {
     if (this.length + n > this.#buf.length) {
@@ -163,8 +176,9 @@ export function decodeColumnChunk(bytes: Uint8Array, meta: ColumnMetaData, leaf:
   // the same leaf without levels: hyparquet decodes a page's values once its levels are read here
   const valuesDecoder: ColumnDecoder = { ...decoder, schemaPath: [leaf.schemaPath[0]!, { ...leaf.schemaPath.at(-1)!, element: { ...leaf.element, repetition_type: 'REQUIRED' } }] };
   const codec = meta.codec.toLowerCase();
-  const floatBytes = meta.type === 'FLOAT' ? 4 : meta.type === 'DOUBLE' ? 8 : 0;
-  const floats = floatBytes ? new FloatValues(meta.type as 'FLOAT' | 'DOUBLE', Number(meta.num_values)) : undefined;
+  const kind = floatKind(meta, leaf);
+  const floats = kind ? new FloatValues(kind, Number(meta.num_values)) : undefined;
+  const floatBytes = kind ? PLAIN_BYTES[kind] : 0;
   const others: unknown[] = [];
   const declared = Number(meta.num_values);
   const maxPageBytes = Number(meta.total_uncompressed_size);
@@ -182,11 +196,12 @@ export function decodeColumnChunk(bytes: Uint8Array, meta: ColumnMetaData, leaf:
   const readValues = (raw: Uint8Array, offset: number, encoding: Encoding, present: number): string | undefined => {
     if (present === 0) return undefined;
     if (floats && encoding === 'PLAIN') {
-      // little-endian floats: one copy from the page into the chunk's array, aligned or not
+      // little-endian floats: one copy from the page into the chunk's array, aligned or not; halves widened on the way
       const length = present * floatBytes;
       if (offset + length > raw.byteLength) return `page holds ${raw.byteLength - offset} bytes of values, its levels say ${present} values (${length} bytes)`;
       const out = floats.reserve(present);
-      new Uint8Array(out.buffer, out.byteOffset, length).set(raw.subarray(offset, offset + length));
+      if (floats.kind === 'FLOAT16') decodeHalves(raw.subarray(offset, offset + length), out as Float32Array);
+      else new Uint8Array(out.buffer, out.byteOffset, length).set(raw.subarray(offset, offset + length));
       return undefined;
     }
     if (encoding === 'RLE_DICTIONARY' || encoding === 'PLAIN_DICTIONARY') {

@@ -13,12 +13,20 @@ import { InputDataError, InvalidArgumentError } from '../errors.js';
 import { objectBuffer } from '../store/files.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { decodeColumnChunk, type ChunkData } from './column-chunk.js';
-import { checkShardSchema, type LeafColumn, type RepeatedLevel, type ShardColumns, type ShardSchema } from './shard-schema.js';
+import { blobShape, HalfScratch, listShape, walkLists, type ListRows, type RowShape } from './embedding-rows.js';
+import { checkBlobDType, resolveBlobDType, type BlobDType, type DTypeSource, type EmbeddingsDType, type ResolvedDType } from './embeddings-dtype.js';
+import { checkShardSchema, type LeafColumn, type ShardColumns, type ShardSchema } from './shard-schema.js';
 
 export interface ReadShardOptions {
   columns?: Partial<ShardColumns>;
   /** Expected dim; inferred (and then required to agree across rows) when absent. */
   dim?: number;
+  /**
+   * Element type of blob embeddings, for files whose footer does not declare it
+   * (`lemur.embeddings.dtype`); a footer that says otherwise is a problem. List layouts carry
+   * their type in the schema and ignore this. @defaultValue 'float32' when the footer is silent too
+   */
+  embeddingsDtype?: BlobDType;
 }
 
 /** One thing wrong with a shard. */
@@ -53,6 +61,10 @@ export interface ShardScan {
   idKind: 'int' | 'string' | undefined;
   /** the given dim, else the one the first good row showed */
   dim: number | undefined;
+  /** what the embeddings were read as (a list leaf's type, a blob's declared one), once the footer is read */
+  dtype: EmbeddingsDType | undefined;
+  /** where `dtype` came from */
+  dtypeFrom: DTypeSource | undefined;
 }
 
 /** How a shard is named in messages: the store's URL and the key. */
@@ -94,89 +106,6 @@ function perRow(c: ChunkData, leaf: LeafColumn): ArrayLike<unknown> {
   return out;
 }
 
-/** The rows of a list<float> or list<list<float>> chunk, walked once from its levels. */
-interface ListRows {
-  /** row r's values are [valueStart[r], valueStart[r + 1]) */
-  valueStart: Int32Array;
-  /** list<list<float>>: row r's tokens are [tokenStart[r], tokenStart[r + 1]); token t's values start at tokenValues[t] (one more entry ends the last) */
-  tokenStart: Int32Array;
-  tokenValues: Int32Array;
-  /** the first null or empty document, token or value of a row (its token lengths then mean nothing) */
-  problems: Map<number, string>;
-}
-
-/** Dremel levels → rows; a string when the levels cannot be a chunk of `rows` rows. */
-function walkLists(c: ChunkData, leaf: LeafColumn, rows: number): ListRows | string {
-  const nested = leaf.repeated.length === 2;
-  const rep = c.rep!;
-  const def = c.def;
-  const maxDef = leaf.maxDef;
-  const valueStart = new Int32Array(rows + 1);
-  const tokenStart = new Int32Array(nested ? rows + 1 : 0);
-  let tokenValues = new Int32Array(nested ? rows * 8 + 1 : 0);
-  const problems = new Map<number, string>();
-  const outerSelf = leaf.repeated[0]!.self;
-  let row = -1;
-  let tok = -1;
-  let v = 0;
-  // entry indices where the current row and token began (to say which value is null)
-  let rowEntry = 0;
-  let tokEntry = 0;
-  if (c.entries > 0 && rep[0] !== 0) return 'its first value continues a row';
-  if (!nested && !def) {
-    // every entry a value (the usual list<float>): rows start where the repetition level is 0
-    let i = 0;
-    for (let r = 0; r < rows; r++) {
-      if (i >= c.entries) return `its levels hold ${r} rows, the row group ${rows}`;
-      valueStart[r] = i;
-      const next = rep.indexOf(0, i + 1);
-      i = next < 0 ? c.entries : next;
-    }
-    if (i !== c.entries) return `its levels hold more rows than the row group's ${rows}`;
-    valueStart[rows] = c.entries;
-    return { valueStart, tokenStart, tokenValues, problems };
-  }
-  for (let i = 0; i < c.entries; i++) {
-    const r = rep[i]!;
-    const d = def ? def[i]! : maxDef;
-    if (r === 0) {
-      if (++row >= rows) return `its levels hold more rows than the row group's ${rows}`;
-      valueStart[row] = v;
-      if (nested) tokenStart[row] = tok + 1;
-      rowEntry = i;
-    }
-    if (nested && r <= 1 && d >= outerSelf) {
-      if (++tok + 1 >= tokenValues.length) {
-        const grown = new Int32Array(tokenValues.length * 2);
-        grown.set(tokenValues);
-        tokenValues = grown;
-      }
-      tokenValues[tok] = v;
-      tokEntry = i;
-    }
-    if (d === maxDef) v++;
-    else if (!problems.has(row)) problems.set(row, nullEntry(leaf, d, nested ? tok - tokenStart[row]! : 0, i - (nested ? tokEntry : rowEntry)));
-  }
-  if (row + 1 !== rows) return `its levels hold ${row + 1} rows, the row group ${rows}`;
-  valueStart[rows] = v;
-  if (nested) {
-    tokenStart[rows] = tok + 1;
-    tokenValues[tok + 1] = v;
-  }
-  return { valueStart, tokenStart, tokenValues, problems };
-}
-
-/** What an entry below the maximum definition level is: a null or empty document or token, or a null value (token t, position k). */
-function nullEntry(leaf: LeafColumn, d: number, t: number, k: number): string {
-  const [outer, inner] = leaf.repeated as [RepeatedLevel, RepeatedLevel | undefined];
-  if (d < outer.parent) return 'no embeddings (null)';
-  if (d < outer.self) return 'empty document (no token vectors)';
-  if (!inner) return `value ${k} of the list is null`;
-  if (d < inner.parent) return `token ${t} is null`;
-  if (d < inner.self) return `token ${t} is empty`;
-  return `token ${t}, component ${k}: value null is not a finite number`;
-}
-
 /** Row group `g`'s column chunks (id, embeddings, n_tokens), read in as few ranged reads as gaps allow. */
 async function fetchGroup(store: ObjectStore, key: string, metas: ColumnMetaData[]): Promise<Uint8Array[]> {
   const ranges = metas.map(chunkRange);
@@ -204,8 +133,9 @@ async function fetchGroup(store: ObjectStore, key: string, metas: ColumnMetaData
  */
 export async function scanShard(store: ObjectStore, key: string, options: ReadShardOptions, visitor: ShardVisitor): Promise<ShardScan> {
   if (options.dim !== undefined && (!Number.isInteger(options.dim) || options.dim < 1)) throw new InvalidArgumentError(`Expected dim >= 1 but received ${options.dim}`);
+  checkBlobDType(options.embeddingsDtype);
   const source = shardSource(store, key);
-  const scan: ShardScan = { source, bytes: 0, etag: '', rowGroups: 0, rows: 0, docs: 0, tokens: 0, idKind: undefined, dim: options.dim };
+  const scan: ShardScan = { source, bytes: 0, etag: '', rowGroups: 0, rows: 0, docs: 0, tokens: 0, idKind: undefined, dim: options.dim, dtype: undefined, dtypeFrom: undefined };
   const info = await store.head(key);
   if (!info) {
     visitor.problem({ message: 'object does not exist' });
@@ -230,6 +160,18 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
   }
   const schema = check.schema;
   scan.idKind = schema.id.kind;
+  let blob: ResolvedDType | undefined;
+  if (schema.embeddings.layout === 'blob') {
+    const d = resolveBlobDType(metadata.key_value_metadata, options.embeddingsDtype);
+    if ('problem' in d) {
+      visitor.problem({ field: schema.embeddings.name, message: d.problem });
+      return scan;
+    }
+    blob = d;
+    [scan.dtype, scan.dtypeFrom] = [d.dtype, d.from];
+  } else {
+    [scan.dtype, scan.dtypeFrom] = [schema.embeddings.dtype, 'schema'];
+  }
   if (scan.rows === 0) {
     visitor.problem({ message: 'no rows' });
     return scan;
@@ -297,7 +239,7 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
       }
       chunks.push(r.data);
     }
-    if (!broken) broken = checkGroup(schema, scan, chunks, first, rows, where, seen, visitor);
+    if (!broken) broken = checkGroup(schema, blob, scan, chunks, first, rows, where, seen, visitor);
     if (broken) visitor.problem(broken);
   }
   return scan;
@@ -306,9 +248,10 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
 /**
  * The row checks of one decoded row group, in the order a row is read: id (missing,
  * duplicate), n_tokens, the embeddings' shape and dim, n_tokens against the embeddings, finite
- * values. Returns a problem that spoils the whole group (levels that do not make rows).
+ * values. `blob` is the element type of blob embeddings. Returns a problem that spoils the whole
+ * group (levels that do not make rows).
  */
-function checkGroup(schema: ShardSchema, scan: ShardScan, chunks: ChunkData[], first: number, rows: number, where: string, seen: Map<bigint | string, number>, visitor: ShardVisitor): ShardProblem | undefined {
+function checkGroup(schema: ShardSchema, blob: ResolvedDType | undefined, scan: ShardScan, chunks: ChunkData[], first: number, rows: number, where: string, seen: Map<bigint | string, number>, visitor: ShardVisitor): ShardProblem | undefined {
   const { id: idLeaf, embeddings: embLeaf, nTokens: countLeaf } = schema;
   const ids = perRow(chunks[0]!, idLeaf);
   const counts = countLeaf ? perRow(chunks[2]!, countLeaf) : undefined;
@@ -324,6 +267,7 @@ function checkGroup(schema: ShardSchema, scan: ShardScan, chunks: ChunkData[], f
     floats = emb.values instanceof Float32Array ? emb.values : new Float32Array(emb.values as Float64Array);
   }
   const wide = emb.values instanceof Float64Array ? emb.values : undefined;
+  const halves = new HalfScratch();
 
   for (let r = 0; r < rows; r++) {
     const row = first + r;
@@ -356,58 +300,23 @@ function checkGroup(schema: ShardSchema, scan: ShardScan, chunks: ChunkData[], f
       }
     }
     // embeddings: the row's values, its token count, dim
-    let values: Float32Array;
-    let valueBase = 0;
-    let ntok: number;
+    let shape: RowShape;
     if (blobs) {
       const b = blobs[r] as Uint8Array | undefined;
       if (b === undefined || b === null) {
         fail(embLeaf.name, 'no embeddings (null)');
         continue;
       }
-      if (b.byteLength === 0 || b.byteLength % 4 !== 0) {
-        fail(embLeaf.name, `${b.byteLength} bytes is not a non-empty whole number of float32 values`);
-        continue;
-      }
-      // float32 little-endian; a view when aligned (the page buffer), a copy otherwise
-      values = b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      shape = blobShape(b, blob!, declared, scan.dim, halves);
     } else {
-      const problem = lists!.problems.get(r);
-      if (problem) {
-        fail(embLeaf.name, problem);
-        continue;
-      }
-      valueBase = lists!.valueStart[r]!;
-      values = floats!.subarray(valueBase, lists!.valueStart[r + 1]!);
+      shape = listShape(lists!, r, layout === 'nested', floats!, declared, scan.dim);
     }
-    if (layout === 'nested') {
-      const { tokenStart, tokenValues } = lists!;
-      const t0 = tokenStart[r]!;
-      ntok = tokenStart[r + 1]! - t0;
-      scan.dim ??= tokenValues[t0 + 1]! - tokenValues[t0]!;
-      let bad = -1;
-      for (let t = t0; t < t0 + ntok && bad < 0; t++) if (tokenValues[t + 1]! - tokenValues[t]! !== scan.dim) bad = t;
-      if (bad >= 0) {
-        fail(embLeaf.name, `token ${bad - t0} has ${tokenValues[bad + 1]! - tokenValues[bad]!} values, expected ${scan.dim}`);
-        continue;
-      }
-    } else {
-      const d = scan.dim ?? (declared !== undefined ? values.length / declared : undefined);
-      if (d === undefined) {
-        fail(embLeaf.name, `cannot infer dim from ${layout === 'blob' ? 'a binary blob' : 'a flat list'}: give dim or an n_tokens column`);
-        continue;
-      }
-      if (!Number.isInteger(d) || values.length % d !== 0) {
-        fail(embLeaf.name, `${values.length} values, expected a multiple of ${d}`);
-        continue;
-      }
-      scan.dim ??= d;
-      ntok = values.length / scan.dim;
-    }
-    if (declared !== undefined && ntok !== declared) {
-      fail(countLeaf!.name, `says ${declared} tokens, the embeddings hold ${ntok}`);
+    scan.dim ??= shape.dim;
+    if ('message' in shape) {
+      fail(shape.field === 'count' ? countLeaf!.name : embLeaf.name, shape.message);
       continue;
     }
+    const { values, valueBase, tokens: ntok } = shape;
     const bad = firstNonFinite(values);
     if (bad >= 0) {
       const x = wide ? wide[valueBase + bad]! : values[bad]!;

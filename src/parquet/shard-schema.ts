@@ -7,6 +7,8 @@
 import type { SchemaElement, SchemaTree } from 'hyparquet';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 
+import type { EmbeddingsDType } from './embeddings-dtype.js';
+
 /** Column names of a shard. */
 export interface ShardColumns {
   /** @defaultValue 'id' */
@@ -44,12 +46,16 @@ export interface LeafColumn {
   repeated: RepeatedLevel[];
 }
 
-/** (a) list<float> of n_tokens × dim values, (b) list<list<float>> (one inner list per token), (c) a float32 blob. */
+/**
+ * (a) list<float> of n_tokens × dim values, (b) list<list<float>> (one inner list per token), with
+ * float, double or float16 elements; (c) a blob of float32 or float16 values (embeddings-dtype.ts).
+ */
 export type EmbeddingsLayout = 'flat' | 'nested' | 'blob';
 
 export interface ShardSchema {
   id: LeafColumn & { kind: 'int' | 'string' };
-  embeddings: LeafColumn & { layout: EmbeddingsLayout };
+  /** `dtype`: a list leaf's element type; undefined for a blob (its type is declared beside the schema) */
+  embeddings: LeafColumn & { layout: EmbeddingsLayout; dtype: EmbeddingsDType | undefined };
   nTokens: LeafColumn | undefined;
 }
 
@@ -77,6 +83,8 @@ function primitiveName(e: SchemaElement): string {
   if (lt?.type === 'DECIMAL' || ct === 'DECIMAL') return `decimal(${e.precision ?? '?'}, ${e.scale ?? 0})`;
   if (lt?.type === 'STRING' || ct === 'UTF8') return 'string';
   if (lt?.type === 'TIMESTAMP' || ct === 'TIMESTAMP_MILLIS' || ct === 'TIMESTAMP_MICROS' || e.type === 'INT96') return 'timestamp';
+  // halves are 2-byte fixed-length arrays; the annotation on anything else is not a float16 we can read
+  if (lt?.type === 'FLOAT16' && !(e.type === 'FIXED_LEN_BYTE_ARRAY' && e.type_length === 2)) return `float16 on ${e.type?.toLowerCase() ?? 'unknown'}(${e.type_length ?? '?'})`;
   if (lt?.type === 'TIME' || ct === 'TIME_MILLIS' || ct === 'TIME_MICROS') return 'time';
   if (lt) return lt.type.toLowerCase(); // date, json, bson, uuid, float16, enum, interval, variant, geometry, …
   if (ct) return ct.toLowerCase();
@@ -124,7 +132,9 @@ function isPrimitive(t: ColumnType, names: string[]): t is Extract<ColumnType, {
 }
 
 const INTEGERS = ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64'];
-const FLOATS = ['float', 'double'];
+/** List leaves read as floats; float16 is FIXED_LEN_BYTE_ARRAY(2) annotated FLOAT16 (primitiveName). */
+const FLOATS = ['float', 'double', 'float16'];
+const LEAF_DTYPE: Record<string, EmbeddingsDType> = { float: 'float32', double: 'float64', float16: 'float16' };
 
 function leafColumn(tree: SchemaTree, name: string, leaf: SchemaTree): LeafColumn {
   const schemaPath = getTreePath(tree, leaf.path);
@@ -137,6 +147,9 @@ function leafColumn(tree: SchemaTree, name: string, leaf: SchemaTree): LeafColum
   }
   return { name, path: leaf.path, schemaPath, element: leaf.element, maxDef: getMaxDefinitionLevel(schemaPath), maxRep: getMaxRepetitionLevel(schemaPath), repeated };
 }
+
+/** What an embeddings column may be, as a wrong one's message says. */
+export const EMBEDDINGS_EXPECTED = 'list<float>, list<list<float>> (float, double or float16) or a float32/float16 blob';
 
 export type SchemaCheck = { ok: true; schema: ShardSchema } | { ok: false; field: string; message: string };
 
@@ -166,8 +179,9 @@ export function checkShardSchema(tree: SchemaTree, asked: Partial<ShardColumns> 
   if (isPrimitive(embType, ['binary'])) [layout, embLeaf] = ['blob', embType.leaf];
   else if (embType.kind === 'list' && isPrimitive(embType.element, FLOATS)) [layout, embLeaf] = ['flat', embType.element.leaf];
   else if (embType.kind === 'list' && embType.element.kind === 'list' && isPrimitive(embType.element.element, FLOATS)) [layout, embLeaf] = ['nested', embType.element.element.leaf];
-  if (!layout || !embLeaf) return bad(columns.embeddings, embType, 'list<float>, list<list<float>> or a float32 blob');
-  const embeddings = { ...leafColumn(tree, columns.embeddings, embLeaf), layout };
+  const leafName = layout === 'blob' || !embLeaf ? undefined : primitiveName(embLeaf.element);
+  if (!layout || !embLeaf) return bad(columns.embeddings, embType, EMBEDDINGS_EXPECTED);
+  const embeddings = { ...leafColumn(tree, columns.embeddings, embLeaf), layout, dtype: leafName === undefined ? undefined : LEAF_DTYPE[leafName] };
 
   let nTokens: LeafColumn | undefined;
   const countNode = top.get(columns.nTokens);

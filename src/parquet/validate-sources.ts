@@ -5,6 +5,7 @@
  * report; a build can call the same function to report every bad shard at once.
  */
 import type { ObjectStore } from '../store/object-store.js';
+import type { DTypeSource, EmbeddingsDType } from './embeddings-dtype.js';
 import { scanShard, type ReadShardOptions, type ShardProblem } from './scan-shard.js';
 import { DEFAULT_COLUMNS } from './shard-schema.js';
 
@@ -30,6 +31,9 @@ export interface FileValidation {
   tokens: number;
   /** the file's dim (given, or shown by its first good row); undefined when no row showed one */
   dim: number | undefined;
+  /** what the embeddings were read as, and where that came from (undefined when the footer or the columns could not be read) */
+  dtype: EmbeddingsDType | undefined;
+  dtypeFrom: DTypeSource | undefined;
   seconds: number;
   /** the first problems, in file order (a dim that disagrees with the other files' first) */
   problems: ShardProblem[];
@@ -78,13 +82,14 @@ export async function validateShard(store: ObjectStore, key: string, options: Va
     docs: scan.docs,
     tokens: scan.tokens,
     dim: scan.dim,
+    dtype: scan.dtype,
+    dtypeFrom: scan.dtypeFrom,
     seconds: (performance.now() - t0) / 1000,
     problems,
     moreProblems,
   };
 }
 
-/** The value most files have (the earliest file's among equals). */
 /** The value most entries have; on a tie, the one that comes first (a deterministic choice in file order). */
 export function mostCommon(values: number[]): number | undefined {
   const count = new Map<number, number>();
@@ -145,8 +150,15 @@ function mb(bytes: number): string {
   return m.toFixed(m < 0.1 ? 3 : m < 10 ? 2 : 1);
 }
 
+/** A file's element type as the report shows it: `float16`, or `float32(assumed)` for a blob nothing declared, `float16(footer)` / `float16(option)` for a declared one. */
+function dtypeText(f: FileValidation): string {
+  if (f.dtype === undefined) return '-';
+  if (f.dtypeFrom === 'schema' || f.dtypeFrom === undefined) return f.dtype;
+  return `${f.dtype}(${f.dtypeFrom === 'default' ? 'assumed' : f.dtypeFrom})`;
+}
+
 /**
- * The report as text: per file `ok  <file>  docs=… tokens=… dim=… <MB> MB <s> s`, or one
+ * The report as text: per file `ok  <file>  docs=… tokens=… dim=… dtype=… <MB> MB <s> s`, or one
  * `bad <file>: <problem>` line per listed problem (and one for those only counted), then a summary.
  * `name` shows a file (default: its key).
  */
@@ -154,7 +166,7 @@ export function validationLines(report: ValidationReport, name: (f: FileValidati
   const lines: string[] = [];
   for (const f of report.files) {
     if (f.ok) {
-      lines.push(`ok   ${name(f)}  docs=${f.docs} tokens=${f.tokens} dim=${f.dim ?? '-'} ${mb(f.bytes)} MB ${f.seconds.toFixed(2)} s`);
+      lines.push(`ok   ${name(f)}  docs=${f.docs} tokens=${f.tokens} dim=${f.dim ?? '-'} dtype=${dtypeText(f)} ${mb(f.bytes)} MB ${f.seconds.toFixed(2)} s`);
       continue;
     }
     for (const p of f.problems) lines.push(`bad  ${name(f)}: ${p.message}`);

@@ -24,7 +24,7 @@ export interface SubmitBuildInput {
   /** Parquet source keys to load, or `shards` to retrain on shards already loaded. */
   sources?: string[];
   shards?: LoadedShard[];
-  /** How to read the sources (column names, dim); recorded in the manifest. */
+  /** How to read the sources (column names, dim, blob element type); recorded in the manifest. */
   input?: ReadShardOptions;
   /** How to store tokens and index rows; recorded in the manifest. @defaultValue float32 tokens, fp32 rows */
   encoding?: ArtifactEncoding;
@@ -70,14 +70,21 @@ function failurePolicy(p: OnChildFailure): { failParentOnFailure: true } | { ign
 }
 
 function hasMapping(m: ReadShardOptions | undefined): m is ReadShardOptions {
-  return m !== undefined && (m.dim !== undefined || Object.keys(m.columns ?? {}).length > 0);
+  return m !== undefined && (m.dim !== undefined || m.embeddingsDtype !== undefined || Object.keys(m.columns ?? {}).length > 0);
 }
 
 function loadNode(version: string, sourceKey: string, mapping: ReadShardOptions | undefined, encoding: ArtifactEncoding | undefined, onFailure: OnChildFailure): FlowJob {
   return {
     name: JOBS.loadShard,
     queueName: QUEUES.load,
-    data: { ...(mapping?.columns ? { columns: mapping.columns } : {}), ...(mapping?.dim !== undefined ? { dim: mapping.dim } : {}), ...(encoding ? { dtype: encoding.tokens } : {}), sourceKey, version } satisfies LoadShardPayload,
+    data: {
+      ...(mapping?.columns ? { columns: mapping.columns } : {}),
+      ...(mapping?.dim !== undefined ? { dim: mapping.dim } : {}),
+      ...(mapping?.embeddingsDtype ? { embeddingsDtype: mapping.embeddingsDtype } : {}),
+      ...(encoding ? { dtype: encoding.tokens } : {}),
+      sourceKey,
+      version,
+    } satisfies LoadShardPayload,
     opts: { ...JOB_RETRY, jobId: jobIds.load(version, sourceKey), ...failurePolicy(onFailure) },
   };
 }
@@ -121,7 +128,7 @@ export interface SubmitIngestInput {
   base: string;
   modelKey: string;
   sources: string[];
-  /** How to read the sources (column names, dim); recorded in the manifest. */
+  /** How to read the sources (column names, dim, blob element type); recorded in the manifest. */
   input?: ReadShardOptions;
   /** The base version's encoding (new shards are stored the same way). */
   encoding?: ArtifactEncoding;

@@ -4,6 +4,7 @@
  * submitting the same build twice does no work twice.
  */
 import type { ArtifactEncoding } from '../fit-defaults.js';
+import type { BlobDType } from '../parquet/embeddings-dtype.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
 import type { LoadedShard } from '../store/loaded-shard.js';
 
@@ -42,6 +43,8 @@ export interface LoadShardPayload {
   columns?: { id?: string; embeddings?: string; nTokens?: string };
   /** Expected embedding dim (required for flat layouts without an n_tokens column). */
   dim?: number;
+  /** Element type of blob embeddings whose footer does not declare it. @defaultValue 'float32' */
+  embeddingsDtype?: BlobDType;
   /** Token store encoding. @defaultValue 'float32' */
   dtype?: ArtifactEncoding['tokens'];
   /** The build or ingest that asked (for logs and the dashboard; the token store does not depend on it). */
@@ -59,7 +62,7 @@ export interface TrainPayload {
   shards?: LoadedShard[];
   /** Publish without moving `current` (a scheduled candidate). @defaultValue true */
   promote?: boolean;
-  /** How the sources were read (column names, dim): recorded in the manifest. */
+  /** How the sources were read (column names, dim, blob element type): recorded in the manifest. */
   input?: ReadShardOptions;
   /** How token stores and index rows are stored (recorded in the manifest). */
   encoding?: ArtifactEncoding;
@@ -100,7 +103,7 @@ export interface PublishPayload {
   promote?: boolean;
   /** ingest: queue a retrain when added documents exceed this fraction of the trained ones. */
   driftFraction?: number;
-  /** How the sources were read (column names, dim): recorded in the manifest. */
+  /** How the sources were read (column names, dim, blob element type): recorded in the manifest. */
   input?: ReadShardOptions;
   /** How token stores and index rows are stored (recorded in the manifest). */
   encoding?: ArtifactEncoding;

@@ -53,7 +53,7 @@ export interface Manifest {
   modelKey: string;
   /** Model config and anything else a reader needs to interpret the artifacts. */
   config: Record<string, unknown>;
-  /** How the version's Parquet sources were read (column names, dim): an ingest reads its sources the same way unless told otherwise. */
+  /** How the version's Parquet sources were read (column names, dim, blob element type): an ingest reads its sources the same way unless told otherwise. */
   input?: ReadShardOptions;
   /** How token stores and index rows are stored; absent: float32 tokens and fp32 rows (versions before encodings were chosen). */
   encoding?: ArtifactEncoding;

@@ -2,7 +2,8 @@
  * Input a user actually has, through the real CLI with embedded defaults: shards written by
  * DuckDB with their own column names (doc_id, embedding), mapped on the command line and
  * remembered in the manifest for an ingest; dims checked against the model for ingest and query;
- * names checked before any work; a build with bad shards fails with every reason in its last line.
+ * names checked before any work; a build with bad shards fails with every reason in its last line;
+ * float16 blobs read with --embeddings-dtype, remembered for an ingest like the column names.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { cliRunner } from '../helpers/cli.js';
-import { writeFixture } from '../helpers/parquet-fixtures.js';
+import { encodeHalves } from '../../src/parquet/float16.js';
+import { writeBlobFixture, writeFixture } from '../helpers/parquet-fixtures.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir();
@@ -112,5 +114,24 @@ describe('column mapping, dims and names through the CLI', () => {
     assert.match(last, /mixed\/short\.parquet: row 20, field `n_tokens`: says 3 tokens, the embeddings hold 1/);
     assert.doesNotMatch(last, /child bull:/);
     assert.equal(existsSync(join(tmp.dir, 'versions/m1/manifest.json')), false);
+  });
+
+  it('builds from float16 blobs that only --embeddings-dtype declares, and an ingest reads new ones the same way', async () => {
+    /** documents [from, to) of 2 tokens of dim 16, as halves, without the footer entry */
+    const halves = async (key: string, from: number, to: number): Promise<void> => {
+      const rows = [];
+      for (let i = from; i < to; i++) rows.push({ id: `h${i}`, values: encodeHalves(Array.from({ length: 32 }, (_, x) => Math.sin(i * 31 + x * 7))), nTokens: 2 });
+      mkdirSync(join(tmp.dir, key, '..'), { recursive: true });
+      await writeBlobFixture(join(tmp.dir, key), rows);
+    };
+    await halves('halfsrc/a.parquet', 0, 400);
+    await halves('halfnew/b.parquet', 400, 450);
+    const r = lemur('build', 'halfsrc/', '--version', 'h1', '--embeddings-dtype', 'float16', ...SMALL);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(readFileSync(join(tmp.dir, 'versions/h1/manifest.json'), 'utf8')) as { input?: unknown };
+    assert.deepEqual(m.input, { embeddingsDtype: 'float16' });
+    const i = lemur('ingest', 'halfnew/', '--version', 'h2');
+    assert.equal(i.status, 0, i.stderr);
+    assert.equal((JSON.parse(i.stdout) as { added: number }).added, 50);
   });
 });

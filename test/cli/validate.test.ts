@@ -7,10 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { DTYPE_KEY } from '../../src/parquet/embeddings-dtype.js';
+import { encodeHalves } from '../../src/parquet/float16.js';
 import type { ValidationReport } from '../../src/parquet/validate-sources.js';
 import { writeArrowFixture } from '../helpers/arrow-parquet.js';
 import { cliRunner } from '../helpers/cli.js';
-import { corruptColumnChunk, writeQuery } from '../helpers/parquet-fixtures.js';
+import { corruptColumnChunk, writeBlobFixture, writeQuery } from '../helpers/parquet-fixtures.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir();
@@ -41,9 +43,9 @@ describe('lemur validate', () => {
     assert.equal(r.status, 1, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
     process.stdout.write(`# sample report:\n${lines.map((l) => `#   ${l}`).join('\n')}\n`);
-    assert.match(lines[0]!, /^ok {3}sources\/a-good\.parquet {2}docs=3000 tokens=6000 dim=16 [\d.]+ MB [\d.]+ s$/);
+    assert.match(lines[0]!, /^ok {3}sources\/a-good\.parquet {2}docs=3000 tokens=6000 dim=16 dtype=float32 [\d.]+ MB [\d.]+ s$/);
     assert.match(lines[1]!, /^ok {3}sources\/b-good-arrow\.parquet {2}docs=500 tokens=999 dim=16 /);
-    assert.equal(lines[2], 'bad  sources/c-strings.parquet: column `embedding` is list<string>, expected list<float>, list<list<float>> or a float32 blob');
+    assert.equal(lines[2], 'bad  sources/c-strings.parquet: column `embedding` is list<string>, expected list<float>, list<list<float>> (float, double or float16) or a float32/float16 blob');
     assert.equal(lines[3], 'bad  sources/d-nan.parquet: row 7, field `embedding`: token 0, component 3: value NaN is not a finite number');
     assert.match(lines[4]!, /^bad {2}sources\/e-corrupt\.parquet: row group 1 \(rows 2048-4095\), column `embedding`: corrupt page \d+ \(from row \d+\): /);
     assert.equal(lines[5], "bad  sources/f-dim8.parquet: dim 8 differs from the other files' dim 16 (e.g. sources/a-good.parquet)");
@@ -78,7 +80,7 @@ describe('lemur validate', () => {
     assert.match(unmapped.stdout, /^bad {2}good\/x\.parquet: no column `id` \(columns: doc_id, n_tokens, embedding\)$/m);
     const mapped = lemur('validate', 'good/', ...MAP);
     assert.equal(mapped.status, 0, mapped.stdout + mapped.stderr);
-    assert.match(mapped.stdout, /^ok {3}good\/x\.parquet {2}docs=10 tokens=10 dim=16 /);
+    assert.match(mapped.stdout, /^ok {3}good\/x\.parquet {2}docs=10 tokens=10 dim=16 dtype=float32 /);
     assert.match(mapped.stdout, /^1 file: 1 ok, 0 bad; docs=10 tokens=10 dim=16;/m);
     // a given dim is checked on every row
     const dim = lemur('validate', 'good/', ...MAP, '--dim', '8');
@@ -97,5 +99,25 @@ describe('lemur validate', () => {
     const none = lemur('validate', 'nothing/');
     assert.equal(none.status, 1);
     assert.match(none.stderr, /no \.parquet objects under 'nothing\/'/);
+  });
+
+  it('reports the dtype it read: a footer that declares float16, --embeddings-dtype for a file that does not', async () => {
+    mkdirSync(join(tmp.dir, 'half'), { recursive: true });
+    const rows = Array.from({ length: 12 }, (_, i) => ({ id: `h${i}`, values: encodeHalves(Array.from({ length: 32 }, (_, x) => (i + x) / 64)), nTokens: 2 }));
+    await writeBlobFixture(join(tmp.dir, 'half/a-declared.parquet'), rows, { kv: { [DTYPE_KEY]: 'float16' } });
+    await writeBlobFixture(join(tmp.dir, 'half/b-undeclared.parquet'), rows.map((r) => ({ ...r, id: `u${r.id}` })));
+    // read as float32, the undeclared file's halves make dim 8: the file is named for its dim
+    const bare = lemur('validate', 'half/');
+    assert.equal(bare.status, 1);
+    assert.match(bare.stdout, /^ok {3}half\/a-declared\.parquet {2}docs=12 tokens=24 dim=16 dtype=float16\(footer\) /m);
+    assert.match(bare.stdout, /^bad {2}half\/b-undeclared\.parquet: dim 8 differs from the other files' dim 16/m);
+    const told = lemur('validate', 'half/', '--embeddings-dtype', 'float16');
+    assert.equal(told.status, 0, told.stdout + told.stderr);
+    assert.match(told.stdout, /^ok {3}half\/b-undeclared\.parquet {2}docs=12 tokens=24 dim=16 dtype=float16\(option\) /m);
+    const json = JSON.parse(lemur('validate', 'half/', '--json').stdout) as ValidationReport;
+    assert.deepEqual(json.files.map((f) => [f.dtype, f.dtypeFrom]), [['float16', 'footer'], ['float32', 'default']]);
+    const wrong = lemur('validate', 'half/', '--embeddings-dtype', 'half');
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /Expected --embeddings-dtype float16 or float32 but received 'half'/);
   });
 });

@@ -32,24 +32,32 @@ export function writeArrowParquet(path: string, columns: Record<string, arrow.Ve
   writeFileSync(path, writeParquet(wasmTable, props.build()));
 }
 
-const float32 = (nullable = false): arrow.Field => new arrow.Field('element', new arrow.Float32(), nullable);
+/**
+ * List leaves: float32 values, or halves given as their bit patterns (a Uint16Array), which
+ * arrow-rs writes as FIXED_LEN_BYTE_ARRAY(2) annotated FLOAT16.
+ */
+type LeafValues = Float32Array | Uint16Array;
 
-/** list<float> with row i's values at [offsets[i], offsets[i + 1]) of `values`. */
-export function floatLists(values: Float32Array, offsets: Int32Array): arrow.Vector {
-  const child = arrow.makeData({ type: new arrow.Float32(), length: values.length, nullCount: 0, data: values });
-  return arrow.makeVector(arrow.makeData({ type: new arrow.List(float32()), length: offsets.length - 1, nullCount: 0, valueOffsets: offsets, child }));
+const leafType = (values: LeafValues): arrow.Float32 | arrow.Float16 => (values instanceof Uint16Array ? new arrow.Float16() : new arrow.Float32());
+const leafField = (values: LeafValues, nullable = false): arrow.Field => new arrow.Field('element', leafType(values), nullable);
+const leafData = (values: LeafValues): arrow.Data => arrow.makeData({ type: leafType(values), length: values.length, nullCount: 0, data: values } as never);
+
+/** list<float> (or list<float16>) with row i's values at [offsets[i], offsets[i + 1]) of `values`. */
+export function floatLists(values: LeafValues, offsets: Int32Array): arrow.Vector {
+  return arrow.makeVector(arrow.makeData({ type: new arrow.List(leafField(values)), length: offsets.length - 1, nullCount: 0, valueOffsets: offsets, child: leafData(values) }));
 }
 
 /**
- * list<fixed_size_list<float, dim>> (or list<list<float>> when `fixed` is false) with row i's
- * tokens at [tokenOffsets[i], tokenOffsets[i + 1]) of the dim-wide rows of `values`.
+ * list<fixed_size_list<float, dim>> (or list<list<float>> when `fixed` is false; float16 leaves
+ * for a Uint16Array) with row i's tokens at [tokenOffsets[i], tokenOffsets[i + 1]) of the
+ * dim-wide rows of `values`.
  */
-export function tokenLists(values: Float32Array, dim: number, tokenOffsets: Int32Array, fixed = true): arrow.Vector {
-  const leaf = arrow.makeData({ type: new arrow.Float32(), length: values.length, nullCount: 0, data: values });
+export function tokenLists(values: LeafValues, dim: number, tokenOffsets: Int32Array, fixed = true): arrow.Vector {
+  const leaf = leafData(values);
   const tokens = values.length / dim;
   const inner = fixed
-    ? arrow.makeData({ type: new arrow.FixedSizeList(dim, float32()), length: tokens, nullCount: 0, child: leaf })
-    : arrow.makeData({ type: new arrow.List(float32()), length: tokens, nullCount: 0, valueOffsets: Int32Array.from({ length: tokens + 1 }, (_, t) => t * dim), child: leaf });
+    ? arrow.makeData({ type: new arrow.FixedSizeList(dim, leafField(values)), length: tokens, nullCount: 0, child: leaf })
+    : arrow.makeData({ type: new arrow.List(leafField(values)), length: tokens, nullCount: 0, valueOffsets: Int32Array.from({ length: tokens + 1 }, (_, t) => t * dim), child: leaf });
   return arrow.makeVector(arrow.makeData({ type: new arrow.List(new arrow.Field('element', inner.type, false)), length: tokenOffsets.length - 1, nullCount: 0, valueOffsets: tokenOffsets, child: inner }));
 }
 

@@ -53,10 +53,11 @@ export async function writeQuery(path: string, sql: string, o: { codec?: 'snappy
 }
 
 /**
- * A shard whose embeddings are float32 blobs (layout c), written through DuckDB's appender;
- * with an n_tokens column when every row gives nTokens (then readers need no dim).
+ * A shard whose embeddings are blobs (layout c), written through DuckDB's appender: float32
+ * values, or bytes as given (halves, a wrong length); with an n_tokens column when every row
+ * gives nTokens (then readers need no dim), and `kv` as the footer's key-value metadata.
  */
-export async function writeBlobFixture(path: string, rows: { id: string; values: Float32Array; nTokens?: number }[]): Promise<void> {
+export async function writeBlobFixture(path: string, rows: { id: string; values: Float32Array | Uint8Array; nTokens?: number }[], o: { kv?: Record<string, string> } = {}): Promise<void> {
   const inst = await DuckDBInstance.create(':memory:');
   const c = await inst.connect();
   const withCounts = rows.length > 0 && rows.every((r) => r.nTokens !== undefined);
@@ -69,7 +70,8 @@ export async function writeBlobFixture(path: string, rows: { id: string; values:
     app.endRow();
   }
   app.closeSync();
-  await c.run(`COPY t TO '${path}' (FORMAT parquet, COMPRESSION snappy)`);
+  const kv = Object.entries(o.kv ?? {}).map(([k, v]) => `'${k}': '${v}'`);
+  await c.run(`COPY t TO '${path}' (FORMAT parquet, COMPRESSION snappy${kv.length ? `, KV_METADATA {${kv.join(', ')}}` : ''})`);
   c.closeSync();
   inst.closeSync();
 }

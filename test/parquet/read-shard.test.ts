@@ -14,10 +14,11 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
 import { InputDataError } from '../../src/errors.js';
-import { readShard } from '../../src/parquet/read-shard.js';
+import { readShard, type ReadShardOptions } from '../../src/parquet/read-shard.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { writeArrowFixture } from '../helpers/arrow-parquet.js';
 import { corruptColumnChunk, fixtureTokens, fixtureValue, writeBlobFixture, writeFixture, writeQuery, type FixtureLayout } from '../helpers/parquet-fixtures.js';
+import { shardFailure } from '../helpers/shard-failure.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir();
@@ -110,17 +111,8 @@ describe('readShard', () => {
 
 const userColumns = { id: 'doc_id', embeddings: 'embedding' };
 
-/** readShard's rejection as an InputDataError (or a failed assertion). */
-async function failure(key: string, options = {}): Promise<InputDataError> {
-  try {
-    await readShard(store, key, options);
-  } catch (e) {
-    assert.ok(e instanceof InputDataError, String(e));
-    assert.equal(e.file, `${store.url}/${key}`);
-    return e;
-  }
-  return assert.fail(`expected ${key} to fail`);
-}
+/** readShard's rejection of `key` in this test's store. */
+const failure = (key: string, options: ReadShardOptions = {}): Promise<InputDataError> => shardFailure(store, key, options);
 
 describe('readShard on arrow-rs files', () => {
   for (const layout of ['flat', 'fixed', 'nested'] as const) {

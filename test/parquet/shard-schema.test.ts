@@ -20,7 +20,7 @@ const tmp = makeTmpDir();
 after(tmp.cleanup);
 mkdirSync(join(tmp.dir, 'types'), { recursive: true });
 
-const EMB = 'list<float>, list<list<float>> or a float32 blob';
+const EMB = 'list<float>, list<list<float>> (float, double or float16) or a float32/float16 blob';
 const DOC = (i = 'i'): string => `'doc-' || ${i}`;
 const FLOATS = `list_transform(range(8), x -> (x / 8.0)::FLOAT)`;
 
