@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { ParquetWriter, fileWriter, schemaFromColumnData } from 'hyparquet-writer/src/node.js';
 import type { ColumnSource } from 'hyparquet-writer/src/types.js';
 
-import { toHalfBytes, type CorpusStream, type DocBlock } from '../../src/data/corpus-stream.js';
+import type { CorpusStream, DocBlock } from '../../src/data/corpus-stream.js';
+import { DTYPE_KEY } from '../../src/parquet/embeddings-dtype.js';
+import { encodeHalves } from '../../src/parquet/float16.js';
 
 export type SourceDType = 'float32' | 'float16';
 
-// TODO(merge): the reader's constant
-const EMBEDDINGS_DTYPE_KEY = 'lemur.embeddings.dtype';
 
 function columns(block: DocBlock, dim: number, dtype: SourceDType): ColumnSource[] {
   const ids: string[] = [];
@@ -25,7 +25,7 @@ function columns(block: DocBlock, dim: number, dtype: SourceDType): ColumnSource
   for (let d = 0; d < block.counts.length; d++) {
     ids.push(`doc-${block.first + d}`);
     const v = block.vectors.subarray(at * dim, (at + block.counts[d]!) * dim);
-    blobs.push(dtype === 'float16' ? toHalfBytes(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    blobs.push(dtype === 'float16' ? encodeHalves(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     at += block.counts[d]!;
   }
   return [
@@ -62,7 +62,7 @@ export function writeStreamSources(stream: CorpusStream, dir: string, prefix: st
         writer: fileWriter(`${path}.tmp`),
         schema: schemaFromColumnData({ columnData }),
         statistics: false,
-        kvMetadata: [{ key: EMBEDDINGS_DTYPE_KEY, value: dtype }],
+        kvMetadata: [{ key: DTYPE_KEY, value: dtype }],
       });
       void writer.write({ columnData, rowGroupSize: block.counts.length });
       tokens += block.vectors.length / stream.dim;

@@ -167,38 +167,3 @@ export class CorpusStream {
     return { vectors: this.#queryVectors, counts: new Int32Array(this.#querySource.length).fill(QUERY_TOKENS), sourceDoc: this.#querySource };
   }
 }
-
-/** IEEE half bits of x, round to nearest even (what F16C's vcvtps2ph does by default). */
-export function toHalfBits(x: number): number {
-  F32[0] = x;
-  const f = U32[0]!;
-  const sign = (f >>> 16) & 0x8000;
-  const exp = (f >>> 23) & 0xff;
-  let mant = f & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow → ±0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rem > mid || (rem === mid && half & 1) ? 1 : 0));
-  }
-  const half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // a carry out of the mantissa rounds into the exponent, as it should
-  return sign | (half + (rem > 0x1000 || (rem === 0x1000 && half & 1) ? 1 : 0));
-}
-
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
-
-/** Float32 values as IEEE half little-endian bytes. */
-export function toHalfBytes(v: Float32Array): Uint8Array {
-  const out = new Uint16Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = toHalfBits(v[i]!);
-  return new Uint8Array(out.buffer);
-}
