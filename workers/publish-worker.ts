@@ -13,7 +13,7 @@ import { log } from '../src/log.js';
 import { compact } from '../src/pipeline/compact.js';
 import { deleteDocs } from '../src/pipeline/delete-docs.js';
 import { needsRetrain, publishBuild, publishIngest } from '../src/pipeline/publish-stage.js';
-import type { BuiltShard } from '../src/pipeline/stages.js';
+import type { IndexedShard } from '../src/pipeline/stages.js';
 import { withQueue } from '../src/queue/connection.js';
 import { causeSource, ignoredChildFailures } from '../src/queue/failure-cause.js';
 import { JOBS, QUEUES, type CompactPayload, type DeletePayload, type PublishPayload } from '../src/queue/queues.js';
@@ -35,7 +35,7 @@ export function startPublishWorker(store: ObjectStore, o: StartWorkerOptions) {
     }
     const p = job.data as PublishPayload;
     // every shard that failed, at once; nothing is published from an incomplete set
-    const built = await childValues<Required<BuiltShard>>(job); // publishBuild / publishIngest order them
+    const built = await childValues<IndexedShard>(job); // publishBuild / publishIngest order them
     const failed = await ignoredChildFailures(target, job);
     if (failed.length > 0) {
       throw new ShardFailuresError(`${p.operation} ${p.version}`, failed.map((f) => ({ source: causeSource(f) ?? '(unknown source)', reason: f.reason })), built.length + failed.length);

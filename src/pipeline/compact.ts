@@ -1,7 +1,8 @@
 /**
  * `lemur compact`: a new version whose shards hold no tombstoned documents. A shard with
- * tombstones is rewritten: its live documents' tokens into a new token store, their W rows
- * copied (rows are per document, so they are the same bits), and a new HNSW index over them.
+ * tombstones is rewritten: its live documents' tokens into a new token store and a new HNSW
+ * index over their W rows, taken from the old index, or from W.f32 where the shard keeps one
+ * (src/pipeline/shard-rows.ts; rows are per document, so no weighting runs).
  * Positions inside the shard change; external ids do not. Shards without tombstones are
  * referenced as they are, a shard whose documents are all deleted is dropped, and shards below
  * a size (ingests add one per source) are merged into one.
@@ -20,8 +21,8 @@ import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { localCopy } from '../store/local-copy.js';
 import { makeScratchDir } from '../store/scratch.js';
-import { readWeights } from '../store/files.js';
-import { writeIndex, type IndexOptions } from './stages.js';
+import { readShardRows } from './shard-rows.js';
+import { keepsWeights, writeIndex, type IndexOptions } from './stages.js';
 
 export interface CompactOutcome {
   /** The new version, or undefined when no shard had tombstones. */
@@ -48,7 +49,7 @@ async function livePositions(store: ObjectStore, s: ShardEntry): Promise<number[
 
 /**
  * Writes one shard from the kept documents of one or more shards, in order: their tokens into a
- * new token store, their W rows copied, a new HNSW index over them.
+ * new token store, a new HNSW index over their W rows.
  */
 async function writeShard(store: ObjectStore, version: string, shardId: string, sourceKey: string, parts: Kept[], storage: IndexOptions['storage']): Promise<ShardEntry> {
   const scratch = makeScratchDir();
@@ -82,12 +83,7 @@ async function writeShard(store: ObjectStore, version: string, shardId: string, 
       }
     }
     const tokens = counts.reduce((a, c) => a + c, 0);
-    const flat = new Float32Array(tokens * dim);
-    let o = 0;
-    for (const v of vectors) {
-      flat.set(v, o);
-      o += v.length;
-    }
+    const flat = concat(vectors);
     // string ids if any part had them (a merge of int64 and string shards keeps every id as text)
     const outIds = intIds ? BigInt64Array.from(ids as bigint[]) : ids.map(String);
     const local = join(scratch.dir, 'tokens.lts');
@@ -96,22 +92,32 @@ async function writeShard(store: ObjectStore, version: string, shardId: string, 
     await store.putFile(tokensKey, local, { move: true });
 
     const docs = counts.length;
-    let kept: Float32Array | undefined;
-    let at = 0;
-    for (const { shard, positions } of parts) {
-      const W = await readWeights(store, shard.weightsKey);
-      const hidden = W.length / shard.docs;
-      kept ??= new Float32Array(docs * hidden);
-      for (const p of positions) kept.set(W.subarray(p * hidden, (p + 1) * hidden), at++ * hidden);
+    const pieces: Float32Array[] = [];
+    for (const { shard, positions } of parts) pieces.push(await readShardRows(store, shard, positions));
+    const rows = pieces.length === 1 ? pieces[0]! : concat(pieces);
+    // W.f32 only where the next compaction cannot take the rows from the index as they were (sq8)
+    let weightsKey: string | undefined;
+    if (keepsWeights(storage)) {
+      weightsKey = keys.weights(version, shardId);
+      await store.put(weightsKey, new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
     }
-    const weightsKey = keys.weights(version, shardId);
-    await store.put(weightsKey, new Uint8Array(kept!.buffer));
     const indexKey = keys.index(version, shardId);
-    await writeIndex(store, indexKey, kept!, docs, storage ? { storage } : {});
-    return { shardId, sourceKey, docs, tokens, tokensKey, weightsKey, indexKey, deleted: 0 };
+    await writeIndex(store, indexKey, rows, docs, storage ? { storage } : {});
+    return { shardId, sourceKey, docs, tokens, tokensKey, ...(weightsKey ? { weightsKey } : {}), indexKey, deleted: 0 };
   } finally {
     scratch.cleanup();
   }
+}
+
+/** The arrays one after another. */
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 export interface CompactOptions {

@@ -5,6 +5,8 @@
  * same object as before keep their tombstones, and ids users deleted stay deleted, so a
  * rebuild never resurrects a delete. An ingest derives from current too, but only when current
  * still has the model its W rows were computed with (rows of different models do not mix).
+ * Once the manifest is written, the shards' W.f32 objects are deleted (but for sq8 shards): W is
+ * a build artifact.
  */
 import { InvalidArgumentError, VersionConflictError } from '../errors.js';
 import { currentVersion } from '../versions/current.js';
@@ -13,13 +15,28 @@ import { publishVersion } from '../versions/publish.js';
 import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
 import type { ArtifactEncoding } from '../fit-defaults.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
+import { log } from '../log.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { loadModel, shardEntry, type BuiltShard } from './stages.js';
+import { loadModel, shardEntry, type IndexedShard } from './stages.js';
 
 const bySource = (a: { shardId: string; sourceKey: string }, b: { shardId: string; sourceKey: string }): number =>
   a.sourceKey < b.sourceKey ? -1 : a.sourceKey > b.sourceKey ? 1 : 0;
 
 const live = (shards: ShardEntry[]): number => shards.reduce((a, s) => a + s.docs - s.deleted, 0);
+
+/**
+ * Deletes the W rows the published shards were indexed from and the manifest does not list (it
+ * lists them for sq8 shards only: stages.ts keepsWeights): the version holds them in its indexes,
+ * and compaction reconstructs them from there. Only after the manifest is written: until then a
+ * retried index job reads them again, and a publish that fails leaves them to its retry. A
+ * retried publish deletes whatever is left (deleting a missing object is fine).
+ */
+async function dropBuildWeights(store: ObjectStore, manifest: Manifest, built: IndexedShard[]): Promise<void> {
+  const listed = new Set(manifest.artifacts.map((a) => a.key));
+  const drop = built.map((b) => b.weightsKey).filter((k) => !listed.has(k));
+  for (const key of drop) await store.delete(key);
+  if (drop.length) log.info('build-only W rows deleted', { version: manifest.version, shards: drop.length });
+}
 
 export interface PublishBuildInput {
   version: string;
@@ -32,7 +49,7 @@ export interface PublishBuildInput {
   encoding?: ArtifactEncoding;
 }
 
-export async function publishBuild(store: ObjectStore, input: PublishBuildInput, built: Required<BuiltShard>[]): Promise<Manifest> {
+export async function publishBuild(store: ObjectStore, input: PublishBuildInput, built: IndexedShard[]): Promise<Manifest> {
   const model = await loadModel(store, input.modelKey);
   // a retried publish derives from what its first attempt derived from, wherever current is now
   const done = await findManifest(store, input.version);
@@ -50,7 +67,7 @@ export async function publishBuild(store: ObjectStore, input: PublishBuildInput,
     shards = (await tombstoneIds(store, input.version, shards, deletedIds)).shards;
     deletedIdsKey = await writeDeletedIds(store, input.version, deletedIds);
   }
-  return publishVersion(
+  const manifest = await publishVersion(
     store,
     input.version,
     {
@@ -66,6 +83,8 @@ export async function publishBuild(store: ObjectStore, input: PublishBuildInput,
     },
     { promote: input.promote ?? true, expectCurrent: base ?? null, ...(baseManifest ? { reuse: baseManifest } : {}) },
   );
+  await dropBuildWeights(store, manifest, built);
+  return manifest;
 }
 
 export interface PublishIngestInput {
@@ -91,7 +110,7 @@ export interface IngestOutcome {
  * id that is already live elsewhere is an upsert: the older row is tombstoned (within one
  * ingest, the shard whose source key sorts last wins).
  */
-export async function publishIngest(store: ObjectStore, input: PublishIngestInput, built: Required<BuiltShard>[]): Promise<IngestOutcome> {
+export async function publishIngest(store: ObjectStore, input: PublishIngestInput, built: IndexedShard[]): Promise<IngestOutcome> {
   const done = await findManifest(store, input.version);
   const cur = done ? done.base : await currentVersion(store);
   if (!cur) throw new InvalidArgumentError('nothing to ingest into: no published version (run lemur build first)');
@@ -135,6 +154,7 @@ export async function publishIngest(store: ObjectStore, input: PublishIngestInpu
     },
     { expectCurrent: cur, reuse: m },
   );
+  await dropBuildWeights(store, manifest, built);
   return { manifest, added: docsAdded, upserted };
 }
 

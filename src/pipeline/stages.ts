@@ -1,7 +1,9 @@
 /**
  * The build stages after loading, as plain functions over the object store (the queue workers
  * call these; a single process can call them in order): train ψ on all shards, weight each
- * shard's documents, index each shard's W rows (publishing is src/pipeline/publish-stage.ts).
+ * shard's documents, index each shard's W rows (publishing is src/pipeline/publish-stage.ts,
+ * which also deletes the W rows: a published version keeps them inside its indexes, and as
+ * W.f32 only where keepsWeights says so).
  */
 import { join } from 'node:path';
 
@@ -67,14 +69,40 @@ export async function loadModel(store: ObjectStore, modelKey: string): Promise<L
 /** A shard after the weights stage (and, with indexKey, after the index stage). */
 export interface BuiltShard {
   shard: LoadedShard;
+  /**
+   * The shard's W rows. The index job reads them (a retried index job reads them again); the
+   * publish step deletes them once the manifest is written (src/pipeline/publish-stage.ts), so
+   * the published version holds the rows in its index only, unless keepsWeights(storage).
+   */
   weightsKey: string;
   indexKey?: string;
+  /** The index's row storage (set by the index stage). */
+  storage?: IpStorage;
+}
+
+/** A shard after the index stage (storage is absent in what index jobs of older releases returned: fp32). */
+export type IndexedShard = BuiltShard & { indexKey: string };
+
+/**
+ * Whether a published shard keeps its W.f32 beside its index: only with sq8 rows. Compaction
+ * rebuilds an index from the rows of the old one; fp32 and fp16 rows come back as the same bits
+ * (the rebuilt index is the bytes a build of the survivors gives), sq8 rows do not: ranges
+ * retrained on decoded rows (bin centres) put the new centres on the old bin edges, so values
+ * move by half a step, mostly the same way (the encoder truncates), and it adds up with every
+ * compaction. Measured in test/pipeline/compact.test.ts (generated rows, h = 128): recall@10 of
+ * the inner product 0.945, then 0.920, after one and two compactions, vs 0.958 for a clean sq8
+ * build of the same rows; worst row error 1, then 1.5 steps. sq8 is chosen for query memory
+ * (its rows take half of fp16's RAM); the kept W costs store bytes only.
+ */
+export function keepsWeights(storage: IpStorage | undefined): boolean {
+  return storage === 'sq8';
 }
 
 /**
  * W rows of one shard (docs × hidden float32, little-endian) under keys.weights(version, shard),
  * with the given model (the version's own for a build, the base version's for an ingest: rows
- * are computed per document in fixed blocks, so they are bit-identical either way).
+ * are computed per document in fixed blocks, so they are bit-identical either way). The object
+ * lives until the version is published (see BuiltShard.weightsKey).
  */
 export async function weightsStage(store: ObjectStore, version: string, modelKey: string, shard: LoadedShard, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<BuiltShard> {
   const model = await loadModel(store, modelKey);
@@ -125,13 +153,15 @@ export async function writeIndex(store: ObjectStore, key: string, W: Float32Arra
 }
 
 /** The shard's Faiss HNSW index over its W rows (ids = positions) under keys.index(version, shard). */
-export async function indexStage(store: ObjectStore, version: string, built: BuiltShard, options: IndexOptions = {}): Promise<Required<BuiltShard>> {
+export async function indexStage(store: ObjectStore, version: string, built: BuiltShard, options: IndexOptions = {}): Promise<IndexedShard> {
   const indexKey = keys.index(version, built.shard.shardId);
-  await writeIndex(store, indexKey, await readWeights(store, built.weightsKey), built.shard.docs, options);
-  return { ...built, indexKey };
+  const storage = options.storage ?? 'fp32';
+  await writeIndex(store, indexKey, await readWeights(store, built.weightsKey), built.shard.docs, { ...options, storage });
+  return { ...built, indexKey, storage };
 }
 
-/** A built shard as a manifest entry (no tombstones yet). */
-export function shardEntry(b: Required<BuiltShard>): ShardEntry {
-  return { shardId: b.shard.shardId, sourceKey: b.shard.sourceKey, docs: b.shard.docs, tokens: b.shard.tokens, tokensKey: b.shard.tokensKey, weightsKey: b.weightsKey, indexKey: b.indexKey, deleted: 0 };
+/** A built shard as a manifest entry (no tombstones yet; W only where keepsWeights says so). */
+export function shardEntry(b: IndexedShard): ShardEntry {
+  const s = b.shard;
+  return { shardId: s.shardId, sourceKey: s.sourceKey, docs: s.docs, tokens: s.tokens, tokensKey: s.tokensKey, ...(keepsWeights(b.storage) ? { weightsKey: b.weightsKey } : {}), indexKey: b.indexKey, deleted: 0 };
 }

@@ -7,7 +7,9 @@
  *                                     changed source never overwrites what a published version uses
  *   shards/<shardId>/source.json      the latest load: source key, size, etag, token store key
  *   versions/<version>/model.lemur    a published model version …
- *   versions/<version>/<shardId>/W.f32, index.faiss
+ *   versions/<version>/<shardId>/index.faiss
+ *   versions/<version>/<shardId>/W.f32        W rows from the weights job until the version is
+ *                                     published (then deleted: the index holds them; sq8 shards keep it)
  *   versions/<version>/<shardId>/deleted.u32  tombstoned positions of the shard (sorted uint32)
  *   versions/<version>/deleted-ids.json      ids deleted by users (re-applied when rebuilt)
  *   versions/<version>/manifest.json  (a version may reference artifacts of older versions:

@@ -24,7 +24,13 @@ export interface ShardEntry {
   docs: number;
   tokens: number;
   tokensKey: string;
-  weightsKey: string;
+  /**
+   * The shard's W rows as float32: for sq8 index rows (src/pipeline/stages.ts keepsWeights says
+   * why), and in every shard of versions published before W became a build-only artifact.
+   * Otherwise absent: the index holds the rows and compaction reads them there
+   * (src/pipeline/shard-rows.ts).
+   */
+  weightsKey?: string;
   indexKey: string;
   /** Tombstoned positions (never returned; removed by compact). */
   deleted: number;
@@ -82,7 +88,7 @@ export async function describeArtifact(store: ObjectStore, key: string): Promise
 
 /** Every artifact key of a shard. */
 export function shardArtifacts(s: ShardEntry): string[] {
-  return [s.tokensKey, s.weightsKey, s.indexKey, ...(s.deletedKey ? [s.deletedKey] : [])];
+  return [s.tokensKey, ...(s.weightsKey ? [s.weightsKey] : []), s.indexKey, ...(s.deletedKey ? [s.deletedKey] : [])];
 }
 
 export async function readManifest(store: ObjectStore, version: string): Promise<Manifest> {

@@ -1,6 +1,7 @@
 /**
  * The build stages in one process over a local store: load two Parquet shards, train on both,
- * weight and index each, publish; the published version moves `current` and verifies.
+ * weight and index each, publish; the published version moves `current` and verifies, and the
+ * W rows the index jobs read are gone (the index holds them).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { keys } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { writeFixture } from '../helpers/parquet-fixtures.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
+import { weightObjects } from '../helpers/weight-objects.js';
 
 setLogLevel('warn');
 const tmp = makeTmpDir();
@@ -34,11 +36,17 @@ describe('build stages', () => {
     for (const s of shards) {
       const w = await weightsStage(store, 'v1', keys.model('v1'), s);
       assert.equal((await store.head(w.weightsKey))!.size, s.docs * 64 * 4);
+      const first = await indexStage(store, 'v1', w);
+      const bytes = await store.get(first.indexKey);
+      // an index job retried before the publish reads the same W rows and writes the same bytes
       built.push(await indexStage(store, 'v1', w));
+      assert.ok((await store.get(first.indexKey)).equals(bytes));
     }
     const manifest = await publishBuild(store, { version: 'v1', modelKey: keys.model('v1') }, built);
     assert.equal(manifest.docs, 500);
-    assert.equal(manifest.artifacts.length, 1 + 3 * 2);
+    assert.equal(manifest.artifacts.length, 1 + 2 * 2, 'model, and per shard its token store and index');
+    assert.ok(manifest.shards.every((s) => s.weightsKey === undefined));
+    assert.deepEqual(await weightObjects(store, 'v1'), [], 'no W.f32 left under the version');
     assert.equal(await currentVersion(store), 'v1');
     await verifyVersion(store, 'v1');
     // a retried publish job (its first attempt got through) finishes without error or change

@@ -19,7 +19,7 @@ import { TokenStore } from '../../src/native/token-store.js';
 import { compact, type CompactOutcome } from '../../src/pipeline/compact.js';
 import type { DeleteOutcome } from '../../src/pipeline/delete-docs.js';
 import { queueCompact, queueDelete } from '../../src/queue/version-jobs.js';
-import { readWeights } from '../../src/store/files.js';
+import { readShardRows } from '../../src/pipeline/shard-rows.js';
 import { loadModel } from '../../src/pipeline/stages.js';
 import { openVersion } from '../../src/query/open-version.js';
 import { submitBuild, submitIngest } from '../../src/queue/build-flow.js';
@@ -33,6 +33,7 @@ import { docTokens, putCorpusShard } from '../helpers/corpus-shards.js';
 import { startTestRedis } from '../helpers/redis.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
+import { weightObjects } from '../helpers/weight-objects.js';
 
 setLogLevel('error');
 const tmp = makeTmpDir();
@@ -111,7 +112,7 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     docs.forEach((d, q) => assert.ok(top[q]!.includes(`doc-${d}`), top[q]!.join(' ')));
   });
 
-  it('gives ingested documents the W rows a full weighting with the same model gives, bit for bit', async () => {
+  it('gives ingested documents the W rows a full weighting with the same model gives, bit for bit (in the index; no W.f32 stays)', async () => {
     const m = await readManifest(store, 'v2');
     const model = await loadModel(store, m.modelKey);
     const path = `${tmp.dir}/all.lts`;
@@ -121,7 +122,10 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
       const full = await model.weights(all);
       const h = model.hidden;
       const shard = m.shards.find((s) => s.sourceKey === 'incoming/c.parquet')!;
-      const inc = await readWeights(store, shard.weightsKey);
+      assert.equal(shard.weightsKey, undefined);
+      assert.deepEqual(await weightObjects(store, 'v2'), [], 'the ingest deleted the W rows its index job read');
+      // fp32 rows (the flow's default storage): the index gives W's bits back
+      const inc = await readShardRows(store, shard, Array.from({ length: 400 }, (_, p) => p));
       assert.equal(inc.length, 400 * h);
       assert.deepEqual(new Uint32Array(inc.buffer), new Uint32Array(full.buffer, 800 * h * 4, 400 * h));
     } finally {
@@ -166,6 +170,7 @@ describe('incremental ingestion, upserts, deletes, compaction', () => {
     assert.deepEqual([c.rewritten, c.removed], [2, 4], 'doc-5, doc-7 (shard a), doc-900 and the old doc-1100 (shard c) leave their shards');
     const m6 = await verifyVersion(store, 'v6');
     assert.ok(m6.shards.every((s) => s.deleted === 0));
+    assert.deepEqual(await weightObjects(store, 'v6'), [], 'compaction rebuilds indexes from the old ones and writes no W');
     assert.equal(m6.docs, 1198);
     await check('v6');
     // ids are not renumbered: untouched documents still answer to their ids

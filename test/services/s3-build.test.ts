@@ -23,6 +23,7 @@ import { writeFixture } from '../helpers/parquet-fixtures.js';
 import { startTestRedis } from '../helpers/redis.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
+import { weightObjects } from '../helpers/weight-objects.js';
 
 setLogLevel('error');
 const tmp = makeTmpDir();
@@ -58,7 +59,8 @@ describe('a build on S3', () => {
     assert.equal(r.docs, 500);
     assert.equal(await currentVersion(store), 's3v1');
     const m = await verifyVersion(store, 's3v1');
-    assert.equal(m.artifacts.length, 7);
+    assert.equal(m.artifacts.length, 5, 'model, and per shard its token store and index');
+    assert.deepEqual(await weightObjects(store, 's3v1'), [], 'the build-only W rows are deleted at publish');
     const opened = await openVersion(store);
     try {
       const q = Float32Array.from({ length: 2 * 16 }, (_, i) => ((i * 37) % 11) / 11 - 0.5);

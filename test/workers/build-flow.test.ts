@@ -25,6 +25,7 @@ import { ROLES, startRoles, type Role } from '../../workers/roles.js';
 import { writeFixture } from '../helpers/parquet-fixtures.js';
 import { startTestRedis } from '../helpers/redis.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
+import { weightObjects } from '../helpers/weight-objects.js';
 
 setLogLevel('error');
 const tmp = makeTmpDir();
@@ -60,7 +61,9 @@ describe('a build through the queues', () => {
     const r = (await finished(QUEUES.publish, jobIds.publish('v1'))) as { version: string; docs: number };
     assert.deepEqual(r, { version: 'v1', docs: 500, promoted: true });
     assert.equal(await currentVersion(store), 'v1');
-    await verifyVersion(store, 'v1');
+    const m = await verifyVersion(store, 'v1');
+    assert.ok(m.artifacts.every((a) => !a.key.endsWith('W.f32')) && m.shards.every((s) => s.weightsKey === undefined), 'the manifest lists no W');
+    assert.deepEqual(await weightObjects(store, 'v1'), [], 'the W rows the index jobs read are deleted at publish');
     const p = await buildProgress({ redisUrl: redis.url, prefix: redis.prefix }, 'v1');
     assert.equal(p?.done, true);
     assert.equal(p?.failed, false);
