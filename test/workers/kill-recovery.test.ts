@@ -27,7 +27,8 @@ import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = makeTmpDir();
-const fit = { mPrime: 256, nLearn: 20000, olsSamples: 512, hidden: 128, epochs: 6, seed: 3 };
+// enough epochs that ψ's training outlasts a progress report (every 500 ms) on any CPU
+const fit = { mPrime: 256, nLearn: 20000, olsSamples: 512, hidden: 128, epochs: 30, seed: 3 };
 const children: ChildProcess[] = [];
 let redis: Awaited<ReturnType<typeof startTestRedis>>;
 
@@ -47,15 +48,16 @@ async function build(storeDir: string, redisUrl: string, killDuringTrain: boolea
   if (killDuringTrain) {
     const q = new Queue(QUEUES.train, { connection: redisConnection(redisUrl) });
     try {
-      for (let i = 0; i < 600; i++) {
+      // killed once the job reports ψ's training under way (a fixed delay after it turns active
+      // missed the whole fit on a fast CPU): the job is then surely in flight
+      for (let i = 0; i < 1200; i++) {
         const job = await q.getJob(jobIds.train('v1'));
-        if (job && (await job.getState()) === 'active') break;
-        await new Promise((r) => setTimeout(r, 50));
+        if (job && (await job.getState()) === 'active' && (job.progress as { phase?: string } | undefined)?.phase === 'train') break;
+        await new Promise((r) => setTimeout(r, 25));
       }
     } finally {
       await q.close();
     }
-    await new Promise((r) => setTimeout(r, 300)); // well inside training
     w.kill('SIGKILL');
     await new Promise((r) => w.once('exit', r));
     w = worker(storeDir, redisUrl);
