@@ -16,6 +16,7 @@ const BENCHES: Record<string, string> = {
   'store-memory': 'store-memory.js',
   validate: 'validate.js',
   'compact-w': 'compact-w.js',
+  'mmap-search': 'mmap-search.js',
   scale: 'scale.js',
 };
 

@@ -1,6 +1,6 @@
 /**
  * The query half of `bench scale`, in a fresh process so its memory is the serving process's own:
- * opens a published version (token stores memory-mapped, HNSW indexes in memory), computes the
+ * opens a published version (token stores and HNSW indexes memory-mapped), computes the
  * exact MaxSim top-10 of the queries with our kernel over the stored tokens (ground truth without
  * holding the corpus in RAM), then per k'/efSearch the batched QPS, recall@10 and single-query
  * p50/p99 through HNSW, and once the exact scan of the stored rows as candidates. Prints one JSON

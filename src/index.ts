@@ -8,7 +8,7 @@ export { maxsimRerank, maxsimExactTopK, maxsimTargets, SearchResult, type Maxsim
 export { trainPsi, psiForward, psiQueryFeatures, PsiHandle, type PsiWeights, type EpochStats, type BatchProgress, type TrainPsiOptions, type TrainPsiResult } from './native/psi.js';
 export { olsBasis, olsWeights, standardizeTargets, innerProductTopK, gatherTokens, type OlsWeightsInput, type OlsWeightsOptions } from './native/ols.js';
 export { checksum } from './native/checksum.js';
-export { IpIndex, IP_STORAGES, type IpIndexKind, type IpIndexOptions, type IpStorage, type IpSearchOptions, type IpScanOptions, type IpReconstructOptions, type IpAddOptions } from './native/ip-index.js';
+export { IpIndex, IP_STORAGES, type IpIndexKind, type IpIndexOptions, type IpLoadOptions, type IpStorage, type IpSearchOptions, type IpScanOptions, type IpReconstructOptions, type IpAddOptions } from './native/ip-index.js';
 export type { ProgressCallback } from './native/progress.js';
 export { LemurModel, type LemurModelConfig, type LemurModelInfo } from './model/lemur-model.js';
 export { fitLemur, type FitLemurOptions, type FitProgress, type FitTimings } from './model/fit-lemur.js';

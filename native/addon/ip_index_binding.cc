@@ -1,4 +1,5 @@
-// napi adapter for core/ip_index: a HandleWrap (explicit close(), calls in flight counted,
+// napi adapter for core/ip_index and core/mapped_ip_index: one JS class over either (a mapped
+// index is read-only: add is refused), a HandleWrap (explicit close(), calls in flight counted,
 // native_handle.h), searches sharing a lock and adds taking it alone (Faiss HNSW is not safe for
 // concurrent add and search).
 #include <napi.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "../core/ip_index.h"
+#include "../core/mapped_ip_index.h"
 #include "../core/maxsim.h"
 #include "js_errors.h"
 #include "native_handle.h"
@@ -22,7 +24,8 @@ namespace lemur {
 namespace {
 
 struct SharedIndex {
-  std::unique_ptr<IpIndex> index;
+  std::unique_ptr<IpIndexBase> index;
+  IpIndex* writable = nullptr;  // the same object when Faiss holds it; null when mapped
   mutable std::shared_mutex lock;
 };
 
@@ -39,6 +42,7 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
             InstanceMethod<&IpIndexWrap::WriteFile>("writeFile"), InstanceMethod<&IpIndexWrap::Serialize>("serialize")});
     exports.Set("createIpIndex", Napi::Function::New(env, Create, "createIpIndex"));
     exports.Set("readIpIndex", Napi::Function::New(env, Read, "readIpIndex"));
+    exports.Set("mapIpIndex", Napi::Function::New(env, Map, "mapIpIndex"));
     exports.Set("deserializeIpIndex", Napi::Function::New(env, Deserialize, "deserializeIpIndex"));
   }
 
@@ -46,6 +50,12 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
 
  private:
   static Napi::Object Own(std::unique_ptr<IpIndex> ix) {
+    auto s = std::make_shared<SharedIndex>();
+    s->writable = ix.get();
+    s->index = std::move(ix);
+    return New(std::move(s));
+  }
+  static Napi::Object Own(std::unique_ptr<MappedIpIndex> ix) {
     auto s = std::make_shared<SharedIndex>();
     s->index = std::move(ix);
     return New(std::move(s));
@@ -70,15 +80,22 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     return Own(std::move(ix));
   }
 
-  // readIpIndex(path, kernel) -> Promise<NativeIpIndex>
-  static Napi::Value Read(const Napi::CallbackInfo& info) {
+  // (path, kernel) -> Promise<NativeIpIndex>, `open` run on a pool thread
+  template <class T>
+  static Napi::Value OpenPath(const Napi::CallbackInfo& info, Status (*open)(const std::string&, Kernel, std::unique_ptr<T>*)) {
     const std::string path = string_arg(info, 0, "path");
     const Kernel k = kernel_arg(info, 1);
-    auto slot = std::make_shared<std::unique_ptr<IpIndex>>();
+    auto slot = std::make_shared<std::unique_ptr<T>>();
     return PromiseWorker::Start(
-        info.Env(), [=]() { return IpIndex::read_file(path, k, slot.get()); },
+        info.Env(), [=]() { return open(path, k, slot.get()); },
         [slot](Napi::Env, const PromiseWorker::Kept&) { return Own(std::move(*slot)); });
   }
+
+  // readIpIndex(path, kernel): read into the heap by Faiss
+  static Napi::Value Read(const Napi::CallbackInfo& info) { return OpenPath<IpIndex>(info, &IpIndex::read_file); }
+
+  // mapIpIndex(path, kernel): the file mapped, read-only
+  static Napi::Value Map(const Napi::CallbackInfo& info) { return OpenPath<MappedIpIndex>(info, &MappedIpIndex::open); }
 
   // deserializeIpIndex(bytes: Uint8Array, kernel) -> Promise<NativeIpIndex>
   static Napi::Value Deserialize(const Napi::CallbackInfo& info) {
@@ -99,7 +116,7 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     Napi::Env env = info.Env();
     const SharedIndex& shared = live(env);
     std::shared_lock<std::shared_mutex> g(shared.lock);
-    const IpIndex& ix = *shared.index;
+    const IpIndexBase& ix = *shared.index;
     Napi::Object o = Napi::Object::New(env);
     o.Set("d", ix.d());
     o.Set("ntotal", static_cast<double>(ix.ntotal()));
@@ -108,6 +125,7 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     o.Set("efConstruction", ix.ef_construction());
     o.Set("storage", row_encoding_name(ix.storage()));
     o.Set("bytesPerVector", static_cast<double>(ix.bytes_per_vector()));
+    o.Set("mapped", shared.writable == nullptr);
     return o;
   }
 
@@ -120,6 +138,7 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
     const int threads = static_cast<int>(int_arg(info, 2, "threads", 1, 1024));
     UsePtr<SharedIndex> use = acquire(env);
     std::shared_ptr<SharedIndex> s = use->object();
+    if (!s->writable) throw_invalid_argument(env, "a memory-mapped index is read-only: add() needs IpIndex.load without mmap");
     const int d = s->index->d();
     if (x.ElementLength() != ids.ElementLength() * static_cast<size_t>(d)) throw_invalid_argument(env, "vectors length != ids length * d");
     const float* xp = x.Data();
@@ -131,7 +150,7 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
         [=]() {
           return run_with_progress(progress, [&](const ProgressFn& fn) {
             std::unique_lock<std::shared_mutex> g(s->lock);
-            return s->index->add(xp, ip, n, threads, fn);
+            return s->writable->add(xp, ip, n, threads, fn);
           });
         },
         nullptr, {x, ids, info.This()}, {use});
@@ -140,7 +159,7 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
   // search(q: Float32Array (nq x d), k, efSearch, threads) -> Promise<{ labels, distances }>
   // The shape both top-k calls share: queries (nq x d) and k from the arguments, the result
   // arrays allocated here, `run` on a pool thread under the index's shared lock.
-  using TopKRun = std::function<Status(const IpIndex&, const float*, int64_t, int64_t, int64_t*, float*)>;
+  using TopKRun = std::function<Status(const IpIndexBase&, const float*, int64_t, int64_t, int64_t*, float*)>;
   Napi::Value TopK(const Napi::CallbackInfo& info, TopKRun run) {
     Napi::Env env = info.Env();
     Napi::Float32Array q = f32_arg(info, 0, "queries");
@@ -164,14 +183,14 @@ class IpIndexWrap : public HandleWrap<IpIndexWrap, SharedIndex> {
   Napi::Value Search(const Napi::CallbackInfo& info) {
     const int ef = static_cast<int>(int_arg(info, 2, "efSearch", 1, 1 << 20));
     const int threads = static_cast<int>(int_arg(info, 3, "threads", 1, 1024));
-    return TopK(info, [=](const IpIndex& ix, const float* q, int64_t nq, int64_t k, int64_t* l, float* dist) { return ix.search(q, nq, k, ef, threads, l, dist); });
+    return TopK(info, [=](const IpIndexBase& ix, const float* q, int64_t nq, int64_t k, int64_t* l, float* dist) { return ix.search(q, nq, k, ef, threads, l, dist); });
   }
 
   // scan(q: Float32Array (nq x d), k, threads) -> Promise<{ labels, distances }>: exact top-k
   // over every stored row by the index's inner product
   Napi::Value Scan(const Napi::CallbackInfo& info) {
     const int threads = static_cast<int>(int_arg(info, 2, "threads", 1, 1024));
-    return TopK(info, [=](const IpIndex& ix, const float* q, int64_t nq, int64_t k, int64_t* l, float* dist) { return ix.scan(q, nq, k, threads, l, dist); });
+    return TopK(info, [=](const IpIndexBase& ix, const float* q, int64_t nq, int64_t k, int64_t* l, float* dist) { return ix.scan(q, nq, k, threads, l, dist); });
   }
 
   // reconstruct(ids: BigInt64Array (n), threads, out: Float32Array (n x d)) -> Promise<out>

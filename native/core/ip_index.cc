@@ -390,21 +390,6 @@ Status IpIndex::add(const float* x, const int64_t* ids, int64_t n, int threads, 
   return Status::Ok();
 }
 
-namespace {
-
-// internal positions -> external ids; Faiss pads missing results with -1
-void to_external(const std::vector<faiss::Index::idx_t>& ids, int64_t count, int64_t* labels, float* distances) {
-  for (int64_t i = 0; i < count; ++i) {
-    if (labels[i] >= 0) {
-      labels[i] = ids[labels[i]];
-    } else {
-      distances[i] = -std::numeric_limits<float>::infinity();
-    }
-  }
-}
-
-}  // namespace
-
 Status IpIndex::search(const float* q, int64_t nq, int64_t k, int ef_search, int threads, int64_t* labels,
                        float* distances) const {
   omp_set_num_threads(threads);
@@ -421,29 +406,52 @@ Status IpIndex::search(const float* q, int64_t nq, int64_t k, int ef_search, int
       sub->search(nq, q, k, distances, labels);
     }
   }));
-  to_external(impl_->map->id_map, nq * k, labels, distances);
+  to_external(nq * k, labels, distances);
   return Status::Ok();
 }
 
-Status IpIndex::reconstruct(const int64_t* ids, int64_t n, int threads, float* out) const {
+RowsView IpIndex::rows() const { return impl_->rows->rows(); }
+
+const int64_t* IpIndex::ids() const {
+  static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "Faiss idx_t is 64-bit");
+  return reinterpret_cast<const int64_t*>(impl_->map->id_map.data());
+}
+
+bool IpIndex::position_of(int64_t id, int64_t* pos) const {
   const auto& rev = impl_->map->rev_map;
+  auto it = rev.find(id);
+  if (it == rev.end()) return false;
+  *pos = it->second;
+  return true;
+}
+
+void IpIndexBase::to_external(int64_t count, int64_t* labels, float* distances) const {
+  const int64_t* map = ids();
+  for (int64_t i = 0; i < count; ++i) {
+    if (labels[i] >= 0) {
+      labels[i] = map[labels[i]];
+    } else {
+      distances[i] = -std::numeric_limits<float>::infinity();  // Faiss pads with -1 and +-FLT_MAX
+    }
+  }
+}
+
+Status IpIndexBase::reconstruct(const int64_t* ids, int64_t n, int threads, float* out) const {
   std::vector<int64_t> pos(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    auto it = rev.find(ids[i]);
-    if (it == rev.end()) {
+    if (!position_of(ids[i], &pos[i])) {
       return Status::Error(StatusCode::kInvalidArgument, "ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) + " is not in the index");
     }
-    pos[i] = it->second;
   }
-  const RowsView v = impl_->rows->rows();
+  const RowsView v = rows();
   parallel_for(n, threads, 64, [&](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) v.decode(pos[i], out + i * d_);
   });
   return Status::Ok();
 }
 
-Status IpIndex::reconstruct_range(int64_t i0, int64_t n, int threads, float* out) const {
-  const RowsView v = impl_->rows->rows();
+Status IpIndexBase::reconstruct_range(int64_t i0, int64_t n, int threads, float* out) const {
+  const RowsView v = rows();
   if (i0 < 0 || n < 0 || i0 + n > v.n) {
     return Status::Error(StatusCode::kInvalidArgument, "rows [" + std::to_string(i0) + ", " + std::to_string(i0 + n) + ") are outside [0, " + std::to_string(v.n) + ")");
   }
@@ -453,9 +461,9 @@ Status IpIndex::reconstruct_range(int64_t i0, int64_t n, int threads, float* out
   return Status::Ok();
 }
 
-Status IpIndex::scan(const float* q, int64_t nq, int64_t k, int threads, int64_t* labels, float* distances) const {
-  LEMUR_RETURN_IF_ERROR(scan_topk(impl_->rows->rows(), q, nq, k, threads, labels, distances));
-  to_external(impl_->map->id_map, nq * k, labels, distances);
+Status IpIndexBase::scan(const float* q, int64_t nq, int64_t k, int threads, int64_t* labels, float* distances) const {
+  LEMUR_RETURN_IF_ERROR(scan_topk(rows(), q, nq, k, threads, labels, distances));
+  to_external(nq * k, labels, distances);
   return Status::Ok();
 }
 

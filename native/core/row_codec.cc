@@ -229,7 +229,9 @@ Status scan_topk(const RowsView& v, const float* F, int64_t nq, int64_t k, int t
   }
   if (nq <= kScanPassMaxQueries) {
     scan_pass(v, F, nq, k, threads, labels, distances);
-  } else if (v.enc == RowEncoding::kFp32) {
+  } else if (v.enc == RowEncoding::kFp32 && reinterpret_cast<uintptr_t>(v.codes) % alignof(float) == 0) {
+    // sgemm straight on the rows; rows at a packed file's odd offset (a mapped index) are
+    // copied block by block instead: BLAS may assume float alignment
     return ip_topk(F, nq, reinterpret_cast<const float*>(v.codes), v.n, v.d, k, threads, labels, distances);
   } else {
     scan_blocks(v, F, nq, k, threads, labels, distances);

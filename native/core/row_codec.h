@@ -103,7 +103,8 @@ constexpr int64_t kScanPassMaxQueries = 7;
 // PreparedQuery::ip (the same bits on every kernel and thread count, equal to what HNSW search
 // reports for the same row). More: rows decoded block by block into fp32 and scored by sgemm
 // (fast, but a score may differ in its last bits from the pass's and with the BLAS core, as
-// ip_topk's batches do); fp32 rows go to ip_topk unchanged.
+// ip_topk's batches do); fp32 rows go to ip_topk unchanged when float-aligned
+// (a mapped file's rows may not be: they are copied block by block like compact ones).
 Status scan_topk(const RowsView& v, const float* F, int64_t nq, int64_t k, int threads, int64_t* labels,
                  float* distances);
 

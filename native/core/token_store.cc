@@ -117,28 +117,14 @@ static uint64_t body_checksum(void* base, uint64_t size) {
 }
 
 Status TokenStore::open(const std::string& path, bool verify, std::unique_ptr<TokenStore>* out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error(StatusCode::kIo, "token store " + path + ": cannot open: " + errno_text());
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const std::string e = errno_text();
-    ::close(fd);
-    return Status::Error(StatusCode::kIo, "token store " + path + ": cannot stat: " + e);
-  }
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < sizeof(TokenStoreHeader)) {
-    ::close(fd);
-    return corrupt(path, "file is " + std::to_string(size) + " bytes, shorter than the 64-byte header");
-  }
-  void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);  // the mapping keeps the file alive
-  if (base == MAP_FAILED) return Status::Error(StatusCode::kIo, "token store " + path + ": mmap failed: " + errno_text());
-
+  std::unique_ptr<MappedFile> file;
+  LEMUR_RETURN_IF_ERROR(MappedFile::open(path, "token store", sizeof(TokenStoreHeader), &file));
+  const uint64_t size = file->size();
+  const unsigned char* bytes = file->data();
+  void* base = const_cast<unsigned char*>(bytes);  // for madvise only: the pages stay read-only
   std::unique_ptr<TokenStore> s(new TokenStore());
   s->path_ = path;
-  s->base_ = base;
-  s->size_ = size;
-  const auto* bytes = static_cast<const unsigned char*>(base);
+  s->file_ = std::move(file);
   TokenStoreHeader h;
   std::memcpy(&h, bytes, sizeof h);
   if (std::memcmp(h.magic, kTokenStoreMagic, 8) != 0) return corrupt(path, "bad magic (not a token store)");
@@ -200,9 +186,7 @@ Status TokenStore::open(const std::string& path, bool verify, std::unique_ptr<To
   return Status::Ok();
 }
 
-TokenStore::~TokenStore() {
-  if (base_) ::munmap(base_, size_);
-}
+TokenStore::~TokenStore() = default;
 
 int64_t TokenStore::int_id(int64_t j) const { return int_ids_[j]; }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "docs_view.h"
+#include "mapped_file.h"
 #include "status.h"
 #include "token_store_format.h"
 
@@ -26,13 +27,12 @@ class TokenStore {
   int64_t int_id(int64_t j) const;
   std::string_view str_id(int64_t j) const;
   const std::string& path() const { return path_; }
-  uint64_t file_size() const { return size_; }
+  uint64_t file_size() const { return file_->size(); }
 
  private:
   TokenStore() = default;
   std::string path_;
-  void* base_ = nullptr;
-  uint64_t size_ = 0;
+  std::unique_ptr<MappedFile> file_;
   DocsView view_;
   IdKind id_kind_ = IdKind::kInt64;
   const int64_t* int_ids_ = nullptr;

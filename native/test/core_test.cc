@@ -1,7 +1,8 @@
 // C++-only tests of native/core (no Node): fixed-order GEMM against a naive fma loop on every
 // kernel the CPU has, the dot products' reference orders (fp32, fp16 and byte rows), the
 // compact rows' codecs against Faiss's own and their files read by a stock Faiss, token store
-// round trip and a damaged file, top-k ties, the progress meter's promises. A tiny harness:
+// round trip and a damaged file, the mapped index against the Faiss one (same bits) and against
+// every truncation and random byte damage of its file, top-k ties, the progress meter's promises. A tiny harness:
 // CHECK records a failure and the test goes on.
 #include <atomic>
 #include <chrono>
@@ -22,9 +23,11 @@
 
 #include "../core/blas.h"
 #include "../core/cpu_features.h"
+#include "../core/faiss_index_file.h"
 #include "../core/fixed_order_gemm.h"
 #include "../core/half.h"
 #include "../core/ip_index.h"
+#include "../core/mapped_ip_index.h"
 #include "../core/maxsim.h"
 #include "../core/progress.h"
 #include "../core/row_codec.h"
@@ -52,6 +55,17 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (float& x : v) x = u(g);
   return v;
+}
+
+// n rows and nq queries of d random floats (seeds `seed` and seed + 1), ids first + step * i.
+struct TestRows {
+  std::vector<float> x, q;
+  std::vector<int64_t> ids;
+};
+TestRows test_rows(int d, int64_t n, int64_t nq, uint32_t seed, int64_t first, int64_t step) {
+  TestRows r{random_floats(size_t(n) * d, seed), random_floats(size_t(nq) * d, seed + 1), std::vector<int64_t>(n)};
+  for (int64_t i = 0; i < n; ++i) r.ids[i] = first + step * i;
+  return r;
 }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
@@ -201,10 +215,7 @@ void test_faiss_codecs() {
 void test_stock_faiss_reads_compact(const std::string& dir) {
   const int d = 64;
   const int64_t n = 2000, nq = 20;
-  const auto x = random_floats(size_t(n) * d, 21);
-  const auto q = random_floats(size_t(nq) * d, 22);
-  std::vector<int64_t> ids(n);
-  for (int64_t i = 0; i < n; ++i) ids[i] = 1000 + 3 * i;
+  const auto [x, q, ids] = test_rows(d, n, nq, 21, 1000, 3);
   for (RowEncoding e : {RowEncoding::kFp16, RowEncoding::kSq8}) {
     IpIndexParams p;
     p.storage = e;
@@ -240,6 +251,97 @@ void test_stock_faiss_reads_compact(const std::string& dir) {
       for (int a = 0; a < k; ++a)
         for (int b = 0; b < k; ++b) same += la[i * k + a] == lb[i * k + b];
     CHECK(same >= 0.95 * nq * k, "%s: stock Faiss shares %d of %lld neighbours", row_encoding_name(e), same, (long long)(nq * k));
+    std::remove(path.c_str());
+  }
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The mapped index searches its file exactly as Faiss searches the loaded one (labels and
+// distance bits, several k and efSearch, 1 and 3 threads); every truncated prefix of the file is
+// kCorruptFile; random byte damage never crashes a search, and a damaged link is reported.
+void test_mapped_index(const std::string& dir) {
+  const int d = 40;
+  const int64_t n = 600, nq = 30;
+  const auto [x, q, ids] = test_rows(d, n, nq, 31, -100, 5);
+  for (RowEncoding e : {RowEncoding::kFp32, RowEncoding::kFp16, RowEncoding::kSq8}) {
+    const char* name = row_encoding_name(e);
+    IpIndexParams p;
+    p.storage = e;
+    p.M = 8;
+    std::unique_ptr<IpIndex> built;
+    CHECK(IpIndex::create(d, p, default_kernel(), &built).ok() && built->add(x.data(), ids.data(), n, 2).ok(), "%s: build", name);
+    std::vector<uint8_t> bytes;
+    CHECK(built->serialize(&bytes).ok(), "%s: serialize", name);
+    const std::string path = dir + "/mapped_" + name + ".faiss";
+    write_bytes(path, bytes);
+    std::unique_ptr<IpIndex> loaded;
+    std::unique_ptr<MappedIpIndex> mapped;
+    Status st = IpIndex::read_file(path, default_kernel(), &loaded);
+    CHECK(st.ok(), "%s: read: %s", name, st.message.c_str());
+    st = MappedIpIndex::open(path, default_kernel(), &mapped);
+    CHECK(st.ok(), "%s: map: %s", name, st.message.c_str());
+    if (!loaded || !mapped) continue;
+    CHECK(mapped->ntotal() == n && mapped->d() == d && mapped->M() == loaded->M() && mapped->storage() == e &&
+              mapped->ef_construction() == loaded->ef_construction(), "%s: shape", name);
+    for (auto [k, ef, threads] : {std::tuple<int, int, int>{1, 8, 1}, {10, 5, 3}, {10, 64, 3}, {50, 100, 1}, {700, 20, 3}}) {
+      std::vector<int64_t> la(nq * k), lb(nq * k);
+      std::vector<float> da(nq * k), db(nq * k);
+      CHECK(loaded->search(q.data(), nq, k, ef, threads, la.data(), da.data()).ok(), "search");
+      CHECK(mapped->search(q.data(), nq, k, ef, threads, lb.data(), db.data()).ok(), "mapped search");
+      CHECK(la == lb && std::memcmp(da.data(), db.data(), 4 * da.size()) == 0, "%s k %d ef %d: the mapped index finds other hits", name, k, ef);
+    }
+    loaded.reset();
+
+    // every prefix is refused with a message, none is read past its end
+    int accepted = 0;
+    for (size_t len = 0; len < bytes.size(); ++len) {
+      IpIndexFileLayout l;
+      const std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + len);
+      st = parse_ip_index_file(prefix.data(), len, "prefix", &l);
+      accepted += st.code != StatusCode::kCorruptFile;
+    }
+    CHECK(accepted == 0, "%s: %d truncated prefixes not refused as corrupt", name, accepted);
+
+    // one damaged link, on the entry point's top list: the first search follows it
+    IpIndexFileLayout l;
+    CHECK(parse_ip_index_file(bytes.data(), bytes.size(), "whole", &l).ok(), "%s: parse", name);
+    std::vector<uint8_t> bad = bytes;
+    const int32_t far = static_cast<int32_t>(n + 5);
+    std::memcpy(&bad[l.neighbors_at + 4 * (l.offsets[l.entry_point] + l.cum_nneighbor_per_level[l.max_level])], &far, 4);
+    write_bytes(path, bad);
+    std::unique_ptr<MappedIpIndex> damaged;
+    CHECK(MappedIpIndex::open(path, default_kernel(), &damaged).ok(), "%s: a damaged link fails at open", name);
+    if (damaged) {
+      std::vector<int64_t> lab(10);
+      std::vector<float> dis(10);
+      st = damaged->search(q.data(), 1, 10, 16, 1, lab.data(), dis.data());
+      CHECK(st.code == StatusCode::kCorruptFile && st.message.find(path) != std::string::npos && st.message.find(std::to_string(n + 5)) != std::string::npos,
+            "%s: damaged link gave %d: %s", name, int(st.code), st.message.c_str());
+    }
+
+    // random damage: open and search either work or say kCorruptFile
+    std::mt19937 g(77);
+    int refused = 0, bad_codes = 0;
+    for (int round = 0; round < 300; ++round) {
+      std::vector<uint8_t> b = bytes;
+      for (int f = 0; f < 3; ++f) b[g() % b.size()] ^= static_cast<uint8_t>(1 + g() % 255);
+      write_bytes(path, b);
+      std::unique_ptr<MappedIpIndex> m;
+      st = MappedIpIndex::open(path, default_kernel(), &m);
+      if (st.ok()) {
+        std::vector<int64_t> lab(nq * 10);
+        std::vector<float> dis(nq * 10);
+        st = m->search(q.data(), nq, 10, 32, 2, lab.data(), dis.data());
+      }
+      refused += !st.ok();
+      bad_codes += !st.ok() && st.code != StatusCode::kCorruptFile;
+    }
+    CHECK(bad_codes == 0, "%s: %d damaged files failed with another code than kCorruptFile", name, bad_codes);
+    CHECK(refused > 0, "%s: no damage was detected in 300 rounds", name);
     std::remove(path.c_str());
   }
 }
@@ -375,6 +477,7 @@ int main(int argc, char** argv) {
   test_compact_dot_order();
   test_faiss_codecs();
   test_stock_faiss_reads_compact(dir);
+  test_mapped_index(dir);
   test_token_store(dir);
   test_topk_ties();
   test_progress_meter();

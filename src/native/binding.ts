@@ -114,6 +114,8 @@ export interface NativeIpIndexInfo {
   efConstruction: number;
   storage: 'fp32' | 'fp16' | 'sq8';
   bytesPerVector: number;
+  /** Opened by mapIpIndex: rows and graph read from the mapped file; read-only. */
+  mapped: boolean;
 }
 
 export interface NativeIpIndex {
@@ -131,6 +133,7 @@ export interface NativeIpIndex {
 interface Binding {
   createIpIndex(d: number, kind: string, M: number, efConstruction: number, kernel: string, storage: string): NativeIpIndex;
   readIpIndex(path: string, kernel: string): Promise<NativeIpIndex>;
+  mapIpIndex(path: string, kernel: string): Promise<NativeIpIndex>;
   deserializeIpIndex(bytes: Uint8Array, kernel: string): Promise<NativeIpIndex>;
   ipKernelDot(a: Float32Array, b: Float32Array, d: number, kernel: string, out: Float32Array): Promise<Float32Array>;
   xxh64(data: ArrayBufferView): Promise<string>;

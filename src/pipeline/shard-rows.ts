@@ -25,7 +25,8 @@ export async function readShardRows(store: ObjectStore, shard: ShardEntry, posit
   if (shard.weightsKey) return pickRows(await readWeights(store, shard.weightsKey), shard.docs, positions);
   const copy = await localCopy(store, shard.indexKey);
   try {
-    const ix = await IpIndex.load(copy.path);
+    // mapped: only the rows asked for are read, the graph never is
+    const ix = await IpIndex.load(copy.path, { mmap: true });
     try {
       if (ix.ntotal !== shard.docs) {
         throw new CorruptFileError(`${store.url}/${shard.indexKey}: holds ${ix.ntotal} rows, the manifest says shard ${shard.shardId} has ${shard.docs} documents`, `${store.url}/${shard.indexKey}`);

@@ -1,6 +1,8 @@
 /**
  * Opens a published version for querying: its model, and per shard the token store, the HNSW
- * index (which holds the W rows, so W is in memory once) and the tombstones, as a QueryEngine.
+ * index (which holds the W rows, so W is never loaded) and the tombstones, as a QueryEngine.
+ * Token stores and indexes are memory-mapped (issue 15): rows, tokens and graphs stay in the
+ * page cache, shared with other query processes on the machine, not in this process's heap.
  * What it opens it owns: close() (idempotent) frees the indexes, token stores and the model's
  * native ψ, and releases any downloaded copies; the engine opens nothing.
  */
@@ -48,7 +50,7 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
       stores.push(ts);
       const ic = await localCopy(store, s.indexKey);
       copies.push(ic);
-      const hnsw = await IpIndex.load(ic.path);
+      const hnsw = await IpIndex.load(ic.path, { mmap: true });
       indexes.push(hnsw);
       // W is not loaded: the index holds the rows (the exact scan reads them there)
       shards.push({ store: ts, ids: await ts.ids(), hnsw });

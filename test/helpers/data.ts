@@ -27,6 +27,20 @@ export function offsetsOf(counts: Int32Array): Int32Array {
   return off;
 }
 
+/**
+ * count rows of dim values near `centres` (nc × dim, one drawn per row): centre + noise · N(0, 1)
+ * per value. Clustered rows give HNSW the near-ties and dense regions random rows lack.
+ */
+export function clusteredRows(rng: Random, centres: Float32Array, dim: number, count: number, noise: number): Float32Array {
+  const nc = centres.length / dim;
+  const out = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) {
+    const c = rng.int(nc);
+    for (let j = 0; j < dim; j++) out[i * dim + j] = centres[c * dim + j]! + noise * rng.normal();
+  }
+  return out;
+}
+
 export function sequentialIds(n: number, start = 0): BigInt64Array {
   return BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i));
 }

@@ -15,6 +15,7 @@ import { ClosedError, CorruptFileError, InputDataError, InvalidArgumentError } f
 import { kernelInfo } from '../../src/native/cpu.js';
 import { IpIndex, kernelDot } from '../../src/native/ip-index.js';
 import { innerProductTopK } from '../../src/native/ols.js';
+import { clusteredRows } from '../helpers/data.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir();
@@ -25,14 +26,7 @@ const nq = 50;
 // clustered data: 40 centres, points and queries near them
 const rng = new Random(12);
 const centres = Float32Array.from({ length: 40 * d }, () => rng.normal());
-function clustered(count: number, noise: number): Float32Array {
-  const out = new Float32Array(count * d);
-  for (let i = 0; i < count; i++) {
-    const c = rng.int(40);
-    for (let j = 0; j < d; j++) out[i * d + j] = centres[c * d + j]! + noise * rng.normal();
-  }
-  return out;
-}
+const clustered = (count: number, noise: number): Float32Array => clusteredRows(rng, centres, d, count, noise);
 const X = clustered(n, 0.6);
 const Q = clustered(nq, 0.6);
 const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(1_000_000 + i * 7));
