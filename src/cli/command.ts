@@ -9,6 +9,7 @@ import { config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { ENCODING_DEFAULTS, FIT_DEFAULTS, type ArtifactEncoding } from '../fit-defaults.js';
 import type { ReadShardOptions } from '../parquet/read-shard.js';
+import { DEFAULT_SHARD_DOCS } from '../parquet/source-ref.js';
 
 export interface Command {
   name: string;
@@ -137,6 +138,22 @@ export function columnMapping(values: { 'id-column'?: string | undefined; 'embed
 }
 
 /** How a build stores what it publishes (see ENCODING_DEFAULTS). */
+/** How many documents a shard holds at most: a larger Parquet file is split into row ranges (src/parquet/source-ref.ts). */
+export const SHARD_FLAGS = {
+  'shard-docs': { type: 'string' },
+} as const;
+
+export const SHARD_USAGE = '[--shard-docs N]';
+
+/** --shard-docs: 0 keeps one shard per file. @defaultValue DEFAULT_SHARD_DOCS */
+export function shardDocsOf(values: { 'shard-docs'?: string | undefined }): number {
+  const v = values['shard-docs'];
+  if (v === undefined) return DEFAULT_SHARD_DOCS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`Expected --shard-docs to be an integer >= 0 (0: one shard per file) but received '${v}'`);
+  return n;
+}
+
 export const ENCODING_FLAGS = {
   'token-dtype': { type: 'string' },
   'index-storage': { type: 'string' },

@@ -23,6 +23,7 @@ import { waitForJob } from '../queue/queue-status.js';
 import { QUEUES, jobIds, type ScheduledRunPayload } from '../queue/queues.js';
 import { queueCompact } from '../queue/version-jobs.js';
 import { listParquet } from '../store/files.js';
+import { DEFAULT_SHARD_DOCS, planShards } from '../parquet/source-ref.js';
 import { keys } from '../store/keys.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { LoadedShard } from '../store/loaded-shard.js';
@@ -103,8 +104,10 @@ async function gatedRebuild(
   // a rebuild stores its artifacts the way current does (a first build: the defaults)
   const encoding = (base ? (await readManifest(store, base)).encoding : undefined) ?? (base ? LEGACY_ENCODING : ENCODING_DEFAULTS);
   if (run.source !== undefined) {
-    const sources = await listParquet(store, run.source);
-    if (sources.length === 0) throw new ConfigError(`schedule ${run.schedule}: no .parquet objects under '${run.source}' in ${store.url}`);
+    const files = await listParquet(store, run.source);
+    if (files.length === 0) throw new ConfigError(`schedule ${run.schedule}: no .parquet objects under '${run.source}' in ${store.url}`);
+    // split as `lemur build` does by default, so a rebuild's shards are the ones a build would make
+    const sources = await planShards(store, files, DEFAULT_SHARD_DOCS);
     await submitBuild(target, { version: candidate, sources, fit, promote: false, encoding, ...(run.input ? { input: run.input } : {}) });
   } else {
     if (!base) throw new ConfigError(`schedule ${run.schedule}: no source prefix and no current version to retrain on`);

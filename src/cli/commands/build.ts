@@ -8,13 +8,14 @@ import { ConfigError } from '../../errors.js';
 import { ENCODING_DEFAULTS, type ArtifactEncoding } from '../../fit-defaults.js';
 import { log } from '../../log.js';
 import type { ReadShardOptions } from '../../parquet/read-shard.js';
+import { DEFAULT_SHARD_DOCS, planShards } from '../../parquet/source-ref.js';
 import { submitBuild } from '../../queue/build-flow.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
 import { listParquet } from '../../store/files.js';
 import { checkName, checkPrefix } from '../../store/keys.js';
 import { openStore } from '../../store/open-store.js';
-import { COLUMN_FLAGS, COLUMN_USAGE, ENCODING_FLAGS, FIT_FLAGS, columnMapping, encodingOf, fitOptions, newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
+import { COLUMN_FLAGS, COLUMN_USAGE, ENCODING_FLAGS, FIT_FLAGS, SHARD_FLAGS, SHARD_USAGE, columnMapping, encodingOf, fitOptions, newVersion, parse, positiveInt, printLine, shardDocsOf, type Command } from '../command.js';
 import { followBuild } from '../follow-build.js';
 import { withQueues } from './with-queues.js';
 
@@ -30,6 +31,8 @@ export interface BuildOptions {
   verbose?: boolean;
   /** How tokens and index rows are stored. @defaultValue ENCODING_DEFAULTS */
   encoding?: ArtifactEncoding;
+  /** Documents per shard at most (a larger file is split into row ranges; 0: one shard per file). @defaultValue DEFAULT_SHARD_DOCS */
+  shardDocs?: number;
 }
 
 export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>> {
@@ -37,8 +40,9 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
   const version = checkName('version', o.version ?? newVersion());
   checkPrefix(o.prefix);
   const store = openStore();
-  const sources = await listParquet(store, o.prefix);
-  if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.prefix}' in ${store.url}`);
+  const files = await listParquet(store, o.prefix);
+  if (files.length === 0) throw new ConfigError(`no .parquet objects under '${o.prefix}' in ${store.url}`);
+  const sources = await planShards(store, files, o.shardDocs ?? DEFAULT_SHARD_DOCS);
   const t0 = performance.now();
   return withQueues(store, async (target, embedded) => {
     const submit = async (): Promise<void> => {
@@ -61,12 +65,12 @@ export async function runBuild(o: BuildOptions): Promise<Record<string, unknown>
 export const buildCommand: Command = {
   name: 'build',
   usage: `  build <prefix> [--version V] [--wait] [--verbose] [--epochs N] [--m-prime N] [--n-learn N] [--hidden N]
-       ${COLUMN_USAGE} [--token-dtype float16|float32] [--index-storage fp16|sq8|fp32]
+       ${COLUMN_USAGE} [--token-dtype float16|float32] [--index-storage fp16|sq8|fp32] ${SHARD_USAGE}
                                               build and publish a version from every .parquet under <prefix>
                                               of the store (no REDIS_URL: a private Redis and in-process workers);
                                               on a terminal: progress bars, worker logs to a file (--verbose: here)`,
   async run(args) {
-    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, ...FIT_FLAGS, ...COLUMN_FLAGS, ...ENCODING_FLAGS, timeout: { type: 'string' } }, true);
+    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, ...FIT_FLAGS, ...COLUMN_FLAGS, ...ENCODING_FLAGS, ...SHARD_FLAGS, timeout: { type: 'string' } }, true);
     if (positionals.length !== 1) throw new ConfigError('lemur build takes one store prefix, e.g. `lemur build sources/`');
     const fit = fitOptions(values);
     printLine(
@@ -79,6 +83,7 @@ export const buildCommand: Command = {
         mapping: columnMapping(values),
         verbose: values.verbose ?? false,
         encoding: encodingOf(values),
+        shardDocs: shardDocsOf(values),
       }),
     );
     return 0;

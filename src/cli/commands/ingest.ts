@@ -10,12 +10,13 @@ import { submitIngest } from '../../queue/build-flow.js';
 import { waitForJob } from '../../queue/queue-status.js';
 import { QUEUES, jobIds } from '../../queue/queues.js';
 import type { ReadShardOptions } from '../../parquet/read-shard.js';
+import { DEFAULT_SHARD_DOCS, planShards } from '../../parquet/source-ref.js';
 import { listParquet } from '../../store/files.js';
 import { checkName, checkPrefix } from '../../store/keys.js';
 import { openStore } from '../../store/open-store.js';
 import { currentVersion } from '../../versions/current.js';
 import { readManifest } from '../../versions/manifest.js';
-import { COLUMN_FLAGS, COLUMN_USAGE, columnMapping, newVersion, parse, positiveInt, printLine, type Command } from '../command.js';
+import { COLUMN_FLAGS, COLUMN_USAGE, SHARD_FLAGS, SHARD_USAGE, columnMapping, newVersion, parse, positiveInt, printLine, shardDocsOf, type Command } from '../command.js';
 import { followBuild } from '../follow-build.js';
 import { withQueues } from './with-queues.js';
 
@@ -29,14 +30,17 @@ export interface IngestOptions {
   /** Column names and dim of the sources (default: the mapping current was built with). */
   mapping?: ReadShardOptions;
   verbose?: boolean;
+  /** Documents per shard at most (a larger file is split into row ranges; 0: one shard per file). @defaultValue DEFAULT_SHARD_DOCS */
+  shardDocs?: number;
 }
 
 export async function runIngest(o: IngestOptions): Promise<Record<string, unknown>> {
   const version = checkName('version', o.version ?? newVersion());
   checkPrefix(o.source);
   const store = openStore();
-  const sources = await listParquet(store, o.source);
-  if (sources.length === 0) throw new ConfigError(`no .parquet objects under '${o.source}' in ${store.url}`);
+  const files = await listParquet(store, o.source);
+  if (files.length === 0) throw new ConfigError(`no .parquet objects under '${o.source}' in ${store.url}`);
+  const sources = await planShards(store, files, o.shardDocs ?? DEFAULT_SHARD_DOCS);
   const base = await currentVersion(store);
   if (!base) throw new ConfigError(`nothing to ingest into: no published version in ${store.url} (run lemur build first)`);
   const m = await readManifest(store, base);
@@ -76,12 +80,12 @@ export async function runIngest(o: IngestOptions): Promise<Record<string, unknow
 
 export const ingestCommand: Command = {
   name: 'ingest',
-  usage: `  ingest <prefix> [--version V] [--wait] [--verbose] [--drift F] ${COLUMN_USAGE}
+  usage: `  ingest <prefix> [--version V] [--wait] [--verbose] [--drift F] ${COLUMN_USAGE} ${SHARD_USAGE}
                                               add the Parquet shards under <prefix> to the current version without
                                               retraining (an existing id is replaced); queues a retrain past drift F;
                                               columns and dim default to those current was built with`,
   async run(args) {
-    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, drift: { type: 'string' }, timeout: { type: 'string' }, verbose: { type: 'boolean', default: false }, ...COLUMN_FLAGS }, true);
+    const { values, positionals } = parse(args, { version: { type: 'string' }, wait: { type: 'boolean', default: false }, drift: { type: 'string' }, timeout: { type: 'string' }, verbose: { type: 'boolean', default: false }, ...COLUMN_FLAGS, ...SHARD_FLAGS }, true);
     if (positionals.length !== 1) throw new ConfigError('lemur ingest takes one store prefix or Parquet key, e.g. `lemur ingest incoming/2026-11-22/`');
     const r = await runIngest({
       source: positionals[0]!,
@@ -91,6 +95,7 @@ export const ingestCommand: Command = {
       timeoutS: positiveInt('timeout', values.timeout, 24 * 3600),
       mapping: columnMapping(values),
       verbose: values.verbose ?? false,
+      shardDocs: shardDocsOf(values),
     });
     printLine(r);
     return 0;
