@@ -14,6 +14,7 @@
         "core/maxsim_dispatch.cc",
         "core/maxsim_ops.cc",
         "core/token_store.cc",
+        "core/token_store_writer.cc",
         "core/psi.cc",
         "core/row_ops.cc",
         "core/psi_trainer.cc",

@@ -4,6 +4,7 @@ export * from './errors.js';
 export { log, setLogLevel, type Logger } from './log.js';
 export { kernelInfo, fmaPeak, type KernelInfo, type FmaPeak } from './native/cpu.js';
 export { TokenStore, type TokenStoreWriteInput, type TokenStoreOpenOptions, type StoreDType } from './native/token-store.js';
+export { TokenStoreWriter, type TokenStoreWriterOptions } from './native/token-store-writer.js';
 export { maxsimRerank, maxsimExactTopK, maxsimTargets, SearchResult, type MaxsimOptions, type TargetsOptions } from './native/maxsim.js';
 export { trainPsi, psiForward, psiQueryFeatures, PsiHandle, type PsiWeights, type EpochStats, type BatchProgress, type TrainPsiOptions, type TrainPsiResult } from './native/psi.js';
 export { olsBasis, olsWeights, standardizeTargets, innerProductTopK, gatherTokens, type OlsWeightsInput, type OlsWeightsOptions } from './native/ols.js';

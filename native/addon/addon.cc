@@ -150,6 +150,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setDefaultKernel", Napi::Function::New(env, SetDefaultKernel, "setDefaultKernel"));
   exports.Set("setBlasThreads", Napi::Function::New(env, SetBlasThreads, "setBlasThreads"));
   TokenStoreWrap::Init(env, exports);
+  TokenStoreWriterWrap::Init(env, exports);
   InitMaxsim(env, exports);
   InitModel(env, exports);
   InitPsi(env, exports);

@@ -1,4 +1,4 @@
-// Token store reader (mmap) and writer (buffered, atomic rename).
+// Token store reader: maps a file and validates it (the writer is token_store_writer.cc).
 #include "token_store.h"
 
 #include <fcntl.h>
@@ -7,94 +7,26 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <unordered_set>
 
-#include "half.h"
 #include "xxhash64.h"
 
 namespace lemur {
 
 namespace {
 
+using Layout = TokenStoreLayout;
+
 std::string errno_text() { return std::strerror(errno); }
 
-struct Layout {
-  uint64_t offsets_at, vectors_at, ids_at, id_bytes_at, file_size;
-};
-
-Layout layout_for(uint64_t n_docs, uint64_t n_tokens, uint32_t dim, DType dtype, IdKind kind,
-                  uint64_t id_bytes) {
-  Layout l{};
-  l.offsets_at = 64;
-  l.vectors_at = align64(l.offsets_at + 8 * (n_docs + 1));
-  l.ids_at = align64(l.vectors_at + n_tokens * dim * static_cast<uint64_t>(dtype_size(dtype)));
-  if (kind == IdKind::kInt64) {
-    l.id_bytes_at = 0;
-    l.file_size = l.ids_at + 8 * n_docs;
-  } else {
-    l.id_bytes_at = l.ids_at + 8 * (n_docs + 1);
-    l.file_size = l.id_bytes_at + id_bytes;
-  }
-  return l;
+Layout layout_for(uint64_t n_docs, uint64_t n_tokens, uint32_t dim, DType dtype, IdKind kind, uint64_t id_bytes) {
+  return token_store_layout(n_docs, n_tokens, dim, static_cast<uint64_t>(dtype_size(dtype)), kind, id_bytes);
 }
 
 Status corrupt(const std::string& path, const std::string& what) {
   return Status::Error(StatusCode::kCorruptFile, "token store " + path + ": " + what);
 }
-
-// Buffered writer that also feeds the body checksum.
-class FileWriter {
- public:
-  explicit FileWriter(int fd) : fd_(fd) { buf_.reserve(1 << 20); }
-  void write(const void* p, size_t n, bool body = true) {
-    if (body) hash_.update(p, n);
-    const char* c = static_cast<const char*>(p);
-    while (n > 0) {
-      const size_t take = std::min(n, buf_.capacity() - buf_.size());
-      buf_.insert(buf_.end(), c, c + take);
-      c += take;
-      n -= take;
-      if (buf_.size() == buf_.capacity()) flush();
-    }
-  }
-  void pad_to(uint64_t at, uint64_t* pos) {
-    static const char zeros[64] = {0};
-    if (at > *pos) write(zeros, at - *pos);
-    *pos = at;
-  }
-  bool flush() {
-    const char* p = buf_.data();
-    size_t n = buf_.size();
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        ok_ = false;
-        err_ = errno_text();
-        break;
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-    buf_.clear();
-    return ok_;
-  }
-  bool ok() const { return ok_; }
-  const std::string& error() const { return err_; }
-  uint64_t digest() const { return hash_.digest(); }
-
- private:
-  int fd_;
-  std::vector<char> buf_;
-  Xxh64 hash_;
-  bool ok_ = true;
-  std::string err_;
-};
 
 }  // namespace
 
@@ -192,116 +124,6 @@ int64_t TokenStore::int_id(int64_t j) const { return int_ids_[j]; }
 
 std::string_view TokenStore::str_id(int64_t j) const {
   return std::string_view(str_bytes_ + str_offsets_[j], str_offsets_[j + 1] - str_offsets_[j]);
-}
-
-Status write_token_store(const std::string& path, const TokenStoreInput& in) {
-  const auto id_text = [&](int64_t j) {
-    return in.id_kind == IdKind::kInt64 ? std::to_string(in.int_ids[j]) : "\"" + (*in.str_ids)[j] + "\"";
-  };
-  uint64_t n_tokens = 0;
-  for (int64_t j = 0; j < in.n_docs; ++j) {
-    if (in.counts[j] < 1) {
-      return Status::InputError(j, "counts", "doc " + std::to_string(j) + " (id " + id_text(j) + "): has " +
-                                                 std::to_string(in.counts[j]) + " tokens, expected at least 1");
-    }
-    n_tokens += static_cast<uint64_t>(in.counts[j]);
-  }
-  {
-    uint64_t t = 0;
-    for (int64_t j = 0; j < in.n_docs; ++j) {
-      for (int64_t r = 0; r < in.counts[j]; ++r, ++t) {
-        const float* row = in.vectors + t * in.dim;
-        for (int c = 0; c < in.dim; ++c) {
-          // fp16 tops out at 65504; larger values would silently become Inf in the store.
-          const bool fits = std::isfinite(row[c]) && (in.dtype != DType::kF16 || std::fabs(row[c]) < 65520.0f);
-          if (!fits) {
-            return Status::InputError(j, "vectors",
-                                 "doc " + std::to_string(j) + " (id " + id_text(j) + "), token " +
-                                     std::to_string(r) + ", component " + std::to_string(c) + ": value " +
-                                     std::to_string(row[c]) +
-                                     (std::isfinite(row[c]) ? " is not representable in float16" : " is not finite"));
-          }
-        }
-      }
-    }
-  }
-  uint64_t id_bytes = 0;
-  if (in.id_kind == IdKind::kInt64) {
-    std::unordered_set<int64_t> seen;
-    seen.reserve(static_cast<size_t>(in.n_docs));
-    for (int64_t j = 0; j < in.n_docs; ++j) {
-      if (!seen.insert(in.int_ids[j]).second) {
-        return Status::InputError(j, "ids", "doc " + std::to_string(j) + ": duplicate id " + id_text(j));
-      }
-    }
-  } else {
-    std::unordered_set<std::string_view> seen;
-    seen.reserve(static_cast<size_t>(in.n_docs));
-    for (int64_t j = 0; j < in.n_docs; ++j) {
-      if (!seen.insert((*in.str_ids)[j]).second) {
-        return Status::InputError(j, "ids", "doc " + std::to_string(j) + ": duplicate id " + id_text(j));
-      }
-      id_bytes += (*in.str_ids)[j].size();
-    }
-  }
-
-  const Layout l = layout_for(in.n_docs, n_tokens, in.dim, in.dtype, in.id_kind, id_bytes);
-  static std::atomic<uint64_t> seq{0};
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(seq++);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error(StatusCode::kIo, "token store " + path + ": cannot create " + tmp + ": " + errno_text());
-  FileWriter w(fd);
-  uint64_t pos = 64;
-  TokenStoreHeader h{};
-  w.write(&h, sizeof h, /*body=*/false);  // placeholder, rewritten with checksums below
-  std::vector<uint64_t> offsets(static_cast<size_t>(in.n_docs) + 1, 0);
-  for (int64_t j = 0; j < in.n_docs; ++j) offsets[j + 1] = offsets[j] + static_cast<uint64_t>(in.counts[j]);
-  w.write(offsets.data(), 8 * offsets.size());
-  pos += 8 * offsets.size();
-  w.pad_to(l.vectors_at, &pos);
-  const uint64_t nvals = n_tokens * in.dim;
-  if (in.dtype == DType::kF32) {
-    w.write(in.vectors, 4 * nvals);
-  } else {
-    std::vector<uint16_t> block(1 << 16);
-    for (uint64_t i = 0; i < nvals; i += block.size()) {
-      const uint64_t n = std::min<uint64_t>(block.size(), nvals - i);
-      for (uint64_t k = 0; k < n; ++k) block[k] = float_to_half(in.vectors[i + k]);
-      w.write(block.data(), 2 * n);
-    }
-  }
-  pos += nvals * dtype_size(in.dtype);
-  w.pad_to(l.ids_at, &pos);
-  if (in.id_kind == IdKind::kInt64) {
-    w.write(in.int_ids, 8 * static_cast<size_t>(in.n_docs));
-  } else {
-    std::vector<uint64_t> soff(static_cast<size_t>(in.n_docs) + 1, 0);
-    for (int64_t j = 0; j < in.n_docs; ++j) soff[j + 1] = soff[j] + (*in.str_ids)[j].size();
-    w.write(soff.data(), 8 * soff.size());
-    for (const std::string& s : *in.str_ids) w.write(s.data(), s.size());
-  }
-  bool ok = w.flush();
-  std::memcpy(h.magic, kTokenStoreMagic, 8);
-  h.major = kTokenStoreMajor;
-  h.minor = kTokenStoreMinor;
-  h.dtype = static_cast<uint8_t>(in.dtype);
-  h.id_kind = static_cast<uint8_t>(in.id_kind);
-  h.dim = static_cast<uint32_t>(in.dim);
-  h.n_docs = static_cast<uint64_t>(in.n_docs);
-  h.n_tokens = n_tokens;
-  h.file_size = l.file_size;
-  h.body_checksum = w.digest();
-  h.header_checksum = xxh64(&h, 56);
-  std::string err = w.error();
-  if (ok && ::pwrite(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) { ok = false; err = errno_text(); }
-  if (ok && ::fsync(fd) != 0) { ok = false; err = errno_text(); }
-  ::close(fd);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) { ok = false; err = errno_text(); }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return Status::Error(StatusCode::kIo, "token store " + path + ": write failed: " + err);
-  }
-  return Status::Ok();
 }
 
 }  // namespace lemur

@@ -1,11 +1,10 @@
-// TokenStore: a read-only, memory-mapped token store file (format in token_store_format.h),
-// and the writer that produces one atomically (temp file, fsync, rename).
+// TokenStore: a read-only, memory-mapped token store file (format in token_store_format.h).
+// Files are written by token_store_writer.h.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "docs_view.h"
 #include "mapped_file.h"
@@ -39,20 +38,5 @@ class TokenStore {
   const uint64_t* str_offsets_ = nullptr;
   const char* str_bytes_ = nullptr;
 };
-
-struct TokenStoreInput {
-  const float* vectors = nullptr;  // sum(counts) x dim
-  const int64_t* counts = nullptr; // tokens per doc, each >= 1
-  int64_t n_docs = 0;
-  int dim = 0;
-  DType dtype = DType::kF32;
-  IdKind id_kind = IdKind::kInt64;
-  const int64_t* int_ids = nullptr;              // id kind int64
-  const std::vector<std::string>* str_ids = nullptr;  // id kind string
-};
-
-// Rejects non-finite values (naming doc, id, token and component), empty docs and duplicate ids,
-// then writes `path` atomically: readers see the old file or the complete new one.
-Status write_token_store(const std::string& path, const TokenStoreInput& in);
 
 }  // namespace lemur

@@ -55,4 +55,27 @@ static_assert(sizeof(TokenStoreHeader) == 64, "token store header must be 64 byt
 
 inline uint64_t align64(uint64_t x) { return (x + 63) & ~uint64_t{63}; }
 
+// Where each section starts, and the file size, for a store of these counts (`value_bytes`: 4
+// for float32, 2 for float16; `id_bytes`: the total length of string ids). The vectors start
+// depends on n_docs alone, which is what lets a writer stream vectors before it knows n_tokens.
+struct TokenStoreLayout {
+  uint64_t offsets_at, vectors_at, ids_at, id_bytes_at, file_size;
+};
+
+inline TokenStoreLayout token_store_layout(uint64_t n_docs, uint64_t n_tokens, uint32_t dim, uint64_t value_bytes,
+                                           IdKind kind, uint64_t id_bytes) {
+  TokenStoreLayout l{};
+  l.offsets_at = 64;
+  l.vectors_at = align64(l.offsets_at + 8 * (n_docs + 1));
+  l.ids_at = align64(l.vectors_at + n_tokens * dim * value_bytes);
+  if (kind == IdKind::kInt64) {
+    l.id_bytes_at = 0;
+    l.file_size = l.ids_at + 8 * n_docs;
+  } else {
+    l.id_bytes_at = l.ids_at + 8 * (n_docs + 1);
+    l.file_size = l.id_bytes_at + id_bytes;
+  }
+  return l;
+}
+
 }  // namespace lemur

@@ -1,15 +1,18 @@
 // C++-only tests of native/core (no Node): fixed-order GEMM against a naive fma loop on every
 // kernel the CPU has, the dot products' reference orders (fp32, fp16 and byte rows), the
 // compact rows' codecs against Faiss's own and their files read by a stock Faiss, token store
-// round trip and a damaged file, the mapped index against the Faiss one (same bits) and against
-// every truncation and random byte damage of its file, top-k ties, the progress meter's promises. A tiny harness:
+// round trip and a damaged file, the streaming writer's bytes against one write, the mapped index
+// against the Faiss one (same bits) and against every truncation and random byte damage of its
+// file, top-k ties, the progress meter's promises. A tiny harness:
 // CHECK records a failure and the test goes on.
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -32,6 +35,7 @@
 #include "../core/progress.h"
 #include "../core/row_codec.h"
 #include "../core/token_store.h"
+#include "../core/token_store_writer.h"
 #include "../core/topk.h"
 
 namespace {
@@ -385,6 +389,73 @@ void test_token_store(const std::string& dir) {
   std::remove(path.c_str());
 }
 
+std::string file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+size_t files_in(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file();
+  return n;
+}
+
+// The streaming writer in uneven batches gives the bytes of one write_token_store call, for both
+// dtypes and id kinds; too many documents, too few, and a bad batch leave nothing on disk.
+void test_token_store_writer(const std::string& dir) {
+  const int dim = 7;
+  const std::vector<int64_t> counts{2, 1, 4, 3, 1, 5};
+  const auto vectors = random_floats(16 * dim, 9);
+  const std::vector<int64_t> ids{5, 3, 11, -2, 8, 40};
+  const std::vector<std::string> names{"a", "bb", "", "d\xc3\xa9", "longer id than sso", "f"};
+  for (const DType dtype : {DType::kF32, DType::kF16}) {
+    for (const IdKind kind : {IdKind::kInt64, IdKind::kString}) {
+      const std::string one = dir + "/one.lts", many = dir + "/many.lts";
+      TokenStoreInput in{vectors.data(), counts.data(), 6, dim, dtype, kind, ids.data(), &names};
+      Status st = write_token_store(one, in);
+      CHECK(st.ok(), "write: %s", st.message.c_str());
+      std::unique_ptr<TokenStoreWriter> w;
+      st = TokenStoreWriter::open(many, {dim, dtype, kind, 6}, &w);
+      CHECK(st.ok(), "open: %s", st.message.c_str());
+      uint64_t token = 0;
+      for (const auto& [from, to] : std::vector<std::pair<int, int>>{{0, 1}, {1, 1}, {1, 4}, {4, 6}}) {
+        const std::vector<std::string> part(names.begin() + from, names.begin() + to);
+        st = w->append({vectors.data() + token * dim, counts.data() + from, to - from, ids.data() + from, &part});
+        CHECK(st.ok(), "append [%d, %d): %s", from, to, st.message.c_str());
+        for (int j = from; j < to; ++j) token += counts[j];
+      }
+      st = w->finish();
+      CHECK(st.ok(), "finish: %s", st.message.c_str());
+      CHECK(file_bytes(one) == file_bytes(many), "dtype %d, id kind %d: the streamed store differs from write_token_store's", int(dtype), int(kind));
+      std::unique_ptr<TokenStore> ts;
+      st = TokenStore::open(many, true, &ts);
+      CHECK(st.ok(), "open the streamed store: %s", st.message.c_str());
+      std::remove(one.c_str());
+      std::remove(many.c_str());
+    }
+  }
+  const size_t before = files_in(dir);
+  {  // too many documents, then too few at finish; nothing stays behind
+    std::unique_ptr<TokenStoreWriter> w;
+    TokenStoreWriter::open(dir + "/short.lts", {dim, DType::kF32, IdKind::kInt64, 2}, &w);
+    Status st = w->append({vectors.data(), counts.data(), 3, ids.data(), nullptr});
+    CHECK(st.code == StatusCode::kInvalidArgument, "3 docs into 2: code %d (%s)", int(st.code), st.message.c_str());
+    st = w->append({vectors.data(), counts.data(), 1, ids.data(), nullptr});
+    CHECK(st.ok(), "1 doc: %s", st.message.c_str());
+    st = w->finish();
+    CHECK(st.code == StatusCode::kInvalidArgument && st.message.find("1 documents appended, it was opened for 2") != std::string::npos, "finish short: %s", st.message.c_str());
+  }
+  {  // a duplicate id in a later batch names its position in the store
+    std::unique_ptr<TokenStoreWriter> w;
+    TokenStoreWriter::open(dir + "/dup.lts", {dim, DType::kF32, IdKind::kInt64, 3}, &w);
+    const std::vector<int64_t> dup{1, 2, 1};
+    w->append({vectors.data(), counts.data(), 2, dup.data(), nullptr});
+    const Status st = w->append({vectors.data() + 3 * dim, counts.data() + 2, 1, dup.data() + 2, nullptr});
+    CHECK(st.code == StatusCode::kInvalidInput && st.row == 2 && st.field == "ids" && st.message == "doc 2: duplicate id 1", "dup: %s", st.message.c_str());
+  }
+  CHECK(files_in(dir) == before, "%zu files left behind", files_in(dir) - before);
+}
+
 void test_topk_ties() {
   TopK t(3);
   for (int64_t l : {9, 4, 7, 1, 5}) t.push(1.0f, l);  // all tied: the lowest labels win, ascending
@@ -479,6 +550,7 @@ int main(int argc, char** argv) {
   test_stock_faiss_reads_compact(dir);
   test_mapped_index(dir);
   test_token_store(dir);
+  test_token_store_writer(dir);
   test_topk_ties();
   test_progress_meter();
   if (failures) {

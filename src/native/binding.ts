@@ -30,6 +30,13 @@ export interface NativeTokenStore {
   docTokens(position: number): Float32Array;
 }
 
+/** A token store being written batch by batch (native/core/token_store_writer.h). */
+export interface NativeTokenStoreWriter {
+  close(): void;
+  append(vectors: Float32Array, counts: Int32Array, ids: BigInt64Array | string[]): Promise<void>;
+  finish(): Promise<void>;
+}
+
 export interface NativeFmaProbe {
   name: string;
   chains: number;
@@ -181,6 +188,7 @@ interface Binding {
     dtype: string,
     ids: BigInt64Array | string[],
   ): Promise<void>;
+  openTokenStoreWriter(path: string, dim: number, dtype: string, idKind: string, nDocs: number): Promise<NativeTokenStoreWriter>;
   maxsimRerank(
     queries: Float32Array,
     queryCounts: Int32Array,

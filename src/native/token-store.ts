@@ -4,7 +4,7 @@
  * separate static call that replaces a file atomically. Deletes are not done here: positions
  * never change, tombstones live beside the store.
  */
-import { ClosedError, InvalidArgumentError, fromNativeError } from '../errors.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { binding, callNative, closeNative, type NativeTokenStore } from './binding.js';
 import { assertCounts, assertFloat32Array, assertInt, assertInt32Array } from './check.js';
 
@@ -25,6 +25,24 @@ export interface TokenStoreWriteInput {
 export interface TokenStoreOpenOptions {
   /** Check the body checksum on open (one pass over the file). @defaultValue true */
   verify?: boolean;
+}
+
+/** @throws InvalidArgumentError unless 'float32' or 'float16' */
+export function assertDType(dtype: unknown): asserts dtype is StoreDType {
+  if (dtype !== 'float32' && dtype !== 'float16') throw new InvalidArgumentError(`Expected dtype 'float32' or 'float16' but received '${String(dtype)}'`);
+}
+
+/**
+ * Documents as TokenStore.write and TokenStoreWriter.append take them: one id per count, each
+ * count >= 1 (InputDataError), sum(counts) × dim vectors.
+ * @throws InvalidArgumentError, InputDataError
+ */
+export function assertDocs(vectors: unknown, counts: unknown, dim: number, ids: unknown): asserts ids is BigInt64Array | string[] {
+  assertFloat32Array('vectors', vectors);
+  assertInt32Array('counts', counts);
+  if (!(ids instanceof BigInt64Array) && !Array.isArray(ids)) throw new InvalidArgumentError('Expected ids as a BigInt64Array or an array of strings');
+  if (ids.length !== counts.length) throw new InvalidArgumentError(`Expected ${counts.length} ids (one per document) but received ${ids.length}`);
+  assertCounts('counts', counts, 'vectors', vectors, dim);
 }
 
 export class TokenStore {
@@ -72,16 +90,8 @@ export class TokenStore {
     const { vectors, counts, dim, ids } = input;
     const dtype = input.dtype ?? 'float32';
     assertInt('dim', dim, { min: 1, max: 1 << 20 });
-    assertFloat32Array('vectors', vectors);
-    assertInt32Array('counts', counts);
-    if (dtype !== 'float32' && dtype !== 'float16') throw new InvalidArgumentError(`Expected dtype 'float32' or 'float16' but received '${String(dtype)}'`);
-    if (!(ids instanceof BigInt64Array) && !Array.isArray(ids)) throw new InvalidArgumentError('Expected ids as a BigInt64Array or an array of strings');
-    if (ids.length !== counts.length) throw new InvalidArgumentError(`Expected ${counts.length} ids (one per document) but received ${ids.length}`);
-    try {
-      assertCounts('counts', counts, 'vectors', vectors, dim);
-    } catch (err) {
-      throw fromNativeError(err, undefined, path);
-    }
+    assertDType(dtype);
+    assertDocs(vectors, counts, dim, ids);
     await callNative(() => binding.writeTokenStore(path, vectors, counts, dim, dtype, ids), path);
   }
 

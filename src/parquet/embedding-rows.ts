@@ -132,8 +132,12 @@ export function listShape(lists: ListRows, r: number, nested: boolean, floats: F
   return { values, valueBase, tokens, dim: d };
 }
 
-/** Growable float32 scratch for widened halves (a row's values are only valid during visitor.row). */
-export class HalfScratch {
+/**
+ * Growable float32 scratch for a blob row that is not a view of its page: halves widened, or
+ * float32 bytes at an offset a Float32Array cannot view. One buffer per row group instead of an
+ * allocation per row (a row's values are only valid during visitor.row).
+ */
+export class RowScratch {
   #buf = new Float32Array(0);
   take(n: number): Float32Array {
     if (this.#buf.length < n) this.#buf = new Float32Array(Math.max(n, this.#buf.length * 2));
@@ -146,9 +150,10 @@ export class HalfScratch {
  * and the dim known so far (one of them is needed). A length that does not fit says the dtype and
  * how it was decided, and whether the other dtype would have fitted: halves read as float32 (or
  * the reverse) is the likely mistake, and nothing else in the bytes shows it. float16 values are
- * widened into `scratch`; float32 ones are a view of the page when aligned.
+ * widened into `scratch`; float32 ones are a view of the page when aligned, copied into `scratch`
+ * otherwise.
  */
-export function blobShape(b: Uint8Array, d: ResolvedDType, declared: number | undefined, dim: number | undefined, scratch: HalfScratch): RowShape {
+export function blobShape(b: Uint8Array, d: ResolvedDType, declared: number | undefined, dim: number | undefined, scratch: RowScratch): RowShape {
   if (dim === undefined && declared === undefined) return { field: 'embeddings', message: 'cannot infer dim from a binary blob: give dim or an n_tokens column' };
   const bytes = b.byteLength;
   /** the dim `values` elements make with the declared count and the known dim, or undefined */
@@ -170,6 +175,10 @@ export function blobShape(b: Uint8Array, d: ResolvedDType, declared: number | un
   }
   let values: Float32Array;
   if (d.dtype === 'float16') values = decodeHalves(b, scratch.take(n));
-  else values = b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, n) : new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + bytes));
+  else if (b.byteOffset % 4 === 0) values = new Float32Array(b.buffer, b.byteOffset, n);
+  else {
+    values = scratch.take(n);
+    new Uint8Array(values.buffer, values.byteOffset, bytes).set(b);
+  }
   return { values, valueBase: 0, tokens: n / got, dim: got };
 }

@@ -1,14 +1,17 @@
 /**
- * Reads one Parquet shard of corpus embeddings from the object store into flat arrays for a token
- * store, row group by row group through ranged reads (scanShard: the footer, the column types,
- * then each group's column chunks). Layouts of the embeddings column: (a) list<float> of
- * n_tokens × dim values, (b) list<list<float>> or a list of fixed-size lists (one inner list per
- * token), (c) binary little-endian float32 blob of n_tokens × dim values. A doc id column (string
- * or integer) is required; an n_tokens column is optional (it fixes dim for flat layouts and is
- * checked). The first problem fails the shard with file, row and field named; nothing partial is
- * returned (validateSources reports every problem instead).
+ * Reads one Parquet shard of corpus embeddings from the object store into flat arrays, row group
+ * by row group through ranged reads (scanShard: the footer, the column types, then each group's
+ * column chunks). Layouts of the embeddings column: (a) list<float> of n_tokens × dim values,
+ * (b) list<list<float>> or a list of fixed-size lists (one inner list per token), with float,
+ * double or float16 elements, (c) a binary little-endian float32 or float16 blob of
+ * n_tokens × dim values (embeddings-dtype.ts). A doc id column (string or integer) is required;
+ * an n_tokens column is optional (it fixes dim for flat layouts and is checked). The first
+ * problem fails the shard with file, row and field named; nothing partial is returned
+ * (validateSources reports every problem instead). The whole shard is in memory at the end: the
+ * load stage streams instead (pipeline/write-shard-tokens.ts).
  */
 import type { ObjectStore } from '../store/object-store.js';
+import { DocRows } from './doc-rows.js';
 import { problemError, scanShard, shardSource, type ReadShardOptions } from './scan-shard.js';
 
 export type { ReadShardOptions } from './scan-shard.js';
@@ -27,27 +30,6 @@ export interface ShardData {
   etag: string;
 }
 
-/** Growable float32 buffer. */
-class FloatSink {
-  #buf = new Float32Array(1 << 16);
-  length = 0;
-  reserve(n: number): Float32Array {
-    if (this.length + n > this.#buf.length) {
-      let cap = this.#buf.length;
-      while (cap < this.length + n) cap *= 2;
-      const next = new Float32Array(cap);
-      next.set(this.#buf.subarray(0, this.length));
-      this.#buf = next;
-    }
-    const view = this.#buf.subarray(this.length, this.length + n);
-    this.length += n;
-    return view;
-  }
-  result(): Float32Array {
-    return this.#buf.slice(0, this.length);
-  }
-}
-
 /**
  * @throws InputDataError at the first problem (missing object, unreadable footer, a column of the
  *   wrong type, a corrupt page, a bad row), naming file, row and field
@@ -55,17 +37,9 @@ class FloatSink {
  */
 export async function readShard(store: ObjectStore, key: string, options: ReadShardOptions = {}): Promise<ShardData> {
   const source = shardSource(store, key);
-  const sink = new FloatSink();
-  const counts: number[] = [];
-  const intIds: bigint[] = [];
-  const strIds: string[] = [];
+  const rows = new DocRows();
   const scan = await scanShard(store, key, options, {
-    row(id, tokens, values) {
-      sink.reserve(values.length).set(values);
-      counts.push(tokens);
-      if (typeof id === 'bigint') intIds.push(id);
-      else strIds.push(id);
-    },
+    row: (id, tokens, values) => rows.add(id, tokens, values),
     problem(p) {
       throw problemError(source, p);
     },
@@ -73,9 +47,9 @@ export async function readShard(store: ObjectStore, key: string, options: ReadSh
   return {
     source,
     dim: scan.dim!,
-    vectors: sink.result(),
-    counts: Int32Array.from(counts),
-    ids: scan.idKind === 'int' ? BigInt64Array.from(intIds) : strIds,
+    vectors: rows.vectors(true),
+    counts: rows.counts(),
+    ids: rows.ids(scan.idKind),
     rowGroups: scan.rowGroups,
     etag: scan.etag,
   };

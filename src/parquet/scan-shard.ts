@@ -1,10 +1,11 @@
 /**
- * The one pass over a corpus shard that reading (readShard) and validating (validateSources)
- * share: the footer, the column types, then row group by row group (the next group's bytes
- * fetched while this one decodes) every row checked. A good row goes to the visitor's `row`, each
- * problem to its `problem`, which either throws (readShard: the first problem fails the shard) or
- * collects and lets the scan go on (validation). It keeps one or two row groups in memory and, of
- * the rows before, only their ids (for duplicates).
+ * The one pass over a corpus shard that reading (readShard), loading (writeShardTokens) and
+ * validating (validateSources) share: the footer, the column types, then row group by row group
+ * (the next group's bytes fetched while this one decodes) every row checked. A good row goes to
+ * the visitor's `row`, each problem to its `problem`, which either throws (read, load: the first
+ * problem fails the shard) or collects and lets the scan go on (validation); `groupDone` is
+ * awaited after each group (the load writes the group's rows there). It keeps one or two row
+ * groups in memory and, of the rows before, only their ids (for duplicates).
  */
 import { parquetMetadataAsync, parquetSchema, type ColumnMetaData, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -13,7 +14,7 @@ import { InputDataError, InvalidArgumentError } from '../errors.js';
 import { objectBuffer } from '../store/files.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { decodeColumnChunk, type ChunkData } from './column-chunk.js';
-import { blobShape, HalfScratch, listShape, walkLists, type ListRows, type RowShape } from './embedding-rows.js';
+import { blobShape, listShape, RowScratch, walkLists, type ListRows, type RowShape } from './embedding-rows.js';
 import { checkBlobDType, resolveBlobDType, type BlobDType, type DTypeSource, type EmbeddingsDType, type ResolvedDType } from './embeddings-dtype.js';
 import { checkShardSchema, type LeafColumn, type ShardColumns, type ShardSchema } from './shard-schema.js';
 
@@ -42,6 +43,11 @@ export interface ShardProblem {
 export interface ShardVisitor {
   /** A row that passed every check; `values` (tokens × dim float32) is only valid during the call. */
   row?(id: bigint | string, tokens: number, values: Float32Array): void;
+  /**
+   * After each row group's rows, awaited before the scan goes on: where a caller
+   * writes out the group's rows, so it never holds more than a group (the streaming load).
+   */
+  groupDone?(scan: ShardScan): Promise<void> | void;
   /** A problem; the scan goes on after it (as far as it can) unless this throws. */
   problem(p: ShardProblem): void;
 }
@@ -178,7 +184,16 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
   }
   const leaves = [schema.id, schema.embeddings, ...(schema.nTokens ? [schema.nTokens] : [])];
   const groupStarts: number[] = [];
-  for (let g = 0, at = 0; g < metadata.row_groups.length; at += Number(metadata.row_groups[g]!.num_rows), g++) groupStarts.push(at);
+  let inGroups = 0;
+  for (const group of metadata.row_groups) {
+    groupStarts.push(inGroups);
+    inGroups += Number(group.num_rows);
+  }
+  if (inGroups !== scan.rows) {
+    // the streaming load opens its token store for the footer's row count: one the row groups do not add up to is corrupt
+    visitor.problem({ message: `corrupt footer: it says ${scan.rows} rows, its row groups hold ${inGroups}` });
+    return scan;
+  }
   const groupWhere = (g: number): string => `row group ${g} (rows ${groupStarts[g]}-${groupStarts[g]! + Number(metadata.row_groups[g]!.num_rows) - 1})`;
 
   // each group's chunks, or why they cannot be read, decided from the footer alone
@@ -241,6 +256,7 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
     }
     if (!broken) broken = checkGroup(schema, blob, scan, chunks, first, rows, where, seen, visitor);
     if (broken) visitor.problem(broken);
+    await visitor.groupDone?.(scan);
   }
   return scan;
 }
@@ -267,7 +283,7 @@ function checkGroup(schema: ShardSchema, blob: ResolvedDType | undefined, scan: 
     floats = emb.values instanceof Float32Array ? emb.values : new Float32Array(emb.values as Float64Array);
   }
   const wide = emb.values instanceof Float64Array ? emb.values : undefined;
-  const halves = new HalfScratch();
+  const scratch = new RowScratch();
 
   for (let r = 0; r < rows; r++) {
     const row = first + r;
@@ -307,7 +323,7 @@ function checkGroup(schema: ShardSchema, blob: ResolvedDType | undefined, scan: 
         fail(embLeaf.name, 'no embeddings (null)');
         continue;
       }
-      shape = blobShape(b, blob!, declared, scan.dim, halves);
+      shape = blobShape(b, blob!, declared, scan.dim, scratch);
     } else {
       shape = listShape(lists!, r, layout === 'nested', floats!, declared, scan.dim);
     }

@@ -1,6 +1,7 @@
 /**
- * The load stage for one shard: read the Parquet source from the object store, validate it,
- * write its token store, and record which source object (size, etag) it came from. A shard
+ * The load stage for one shard: read the Parquet source from the object store, validate it and
+ * write its token store row group by row group (write-shard-tokens.ts: memory bounded by a row
+ * group, not the shard), and record which source object (size, etag) it came from. A shard
  * whose source is unchanged since its last load is not read again. The token store is written
  * locally, then uploaded under a key derived from the source's content (a published version's
  * token store is never overwritten); the source record is written last, so a crash between the
@@ -9,12 +10,13 @@
 import { join } from 'node:path';
 
 import { log } from '../log.js';
-import { TokenStore, type StoreDType } from '../native/token-store.js';
-import { readShard, type ReadShardOptions } from '../parquet/read-shard.js';
+import type { StoreDType } from '../native/token-store.js';
+import type { ReadShardOptions, ShardScan } from '../parquet/scan-shard.js';
 import { keys, shardId, sourceTag } from '../store/keys.js';
 import type { LoadedShard } from '../store/loaded-shard.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { makeScratchDir } from '../store/scratch.js';
+import { writeShardTokens } from './write-shard-tokens.js';
 
 
 interface SourceRecord {
@@ -45,19 +47,20 @@ export async function loadShard(store: ObjectStore, sourceKey: string, options: 
     }
   }
   const t0 = performance.now();
-  const data = await readShard(store, sourceKey, options);
-  // keyed by the content actually read (its etag) and the encoding, so a source changed mid-read
-  // cannot be mislabelled and a reload in another dtype never overwrites a published token store
-  const tokensKey = keys.shardTokens(id, `${sourceTag(head?.size ?? 0, data.etag)}${dtype === 'float16' ? '-f16' : ''}`);
   const scratch = makeScratchDir();
+  let scan: ShardScan;
+  let tokensKey: string;
   try {
     const local = join(scratch.dir, 'tokens.lts');
-    await TokenStore.write(local, { vectors: data.vectors, counts: data.counts, dim: data.dim, ids: data.ids, dtype });
+    scan = await writeShardTokens(store, sourceKey, local, { ...options, dtype });
+    // keyed by the content actually read (its etag) and the encoding, so a source changed mid-read
+    // cannot be mislabelled and a reload in another dtype never overwrites a published token store
+    tokensKey = keys.shardTokens(id, `${sourceTag(head?.size ?? 0, scan.etag)}${dtype === 'float16' ? '-f16' : ''}`);
     await store.putFile(tokensKey, local, { move: true });
   } finally {
     scratch.cleanup();
   }
-  const rec: SourceRecord = { sourceKey, size: head?.size ?? 0, etag: data.etag, tokensKey, docs: data.counts.length, tokens: data.vectors.length / data.dim, dim: data.dim, dtype };
+  const rec: SourceRecord = { sourceKey, size: head?.size ?? 0, etag: scan.etag, tokensKey, docs: scan.docs, tokens: scan.tokens, dim: scan.dim!, dtype };
   await store.put(keys.shardSource(id), Buffer.from(JSON.stringify(rec)));
   log.info('shard loaded', { shard: id, source: sourceKey, docs: rec.docs, tokens: rec.tokens, seconds: (performance.now() - t0) / 1000 });
   return { shardId: id, sourceKey, tokensKey, docs: rec.docs, tokens: rec.tokens, dim: rec.dim, loaded: true };
