@@ -30,6 +30,12 @@ export interface ReadShardOptions {
   embeddingsDtype?: BlobDType;
 }
 
+/** Rows [from, to) of a file: one shard of a file split by --shard-docs (source-ref.ts). */
+export interface RowRange {
+  from: number;
+  to: number;
+}
+
 /** One thing wrong with a shard. */
 export interface ShardProblem {
   /** The row (0-based, in file order) where it is, when it is in a row or page. */
@@ -59,7 +65,7 @@ export interface ShardScan {
   bytes: number;
   etag: string;
   rowGroups: number;
-  /** rows the footer announces */
+  /** rows the footer announces (for a range of the file: the range's rows) */
   rows: number;
   /** rows that passed every check, and their tokens */
   docs: number;
@@ -137,7 +143,7 @@ async function fetchGroup(store: ObjectStore, key: string, metas: ColumnMetaData
  * @throws InvalidArgumentError for a dim that is not a positive integer; StoreError from the store;
  *   whatever `visitor.problem` throws
  */
-export async function scanShard(store: ObjectStore, key: string, options: ReadShardOptions, visitor: ShardVisitor): Promise<ShardScan> {
+export async function scanShard(store: ObjectStore, key: string, options: ReadShardOptions & { rows?: RowRange }, visitor: ShardVisitor): Promise<ShardScan> {
   if (options.dim !== undefined && (!Number.isInteger(options.dim) || options.dim < 1)) throw new InvalidArgumentError(`Expected dim >= 1 but received ${options.dim}`);
   checkBlobDType(options.embeddingsDtype);
   const source = shardSource(store, key);
@@ -194,6 +200,15 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
     visitor.problem({ message: `corrupt footer: it says ${scan.rows} rows, its row groups hold ${inGroups}` });
     return scan;
   }
+  // a part of the file: only the row groups it overlaps are fetched, only its rows checked and
+  // visited (row numbers stay the file's); `rows` becomes the part's row count
+  const range = options.rows ?? { from: 0, to: scan.rows };
+  if (!(Number.isInteger(range.from) && Number.isInteger(range.to) && range.from >= 0 && range.to > range.from && range.to <= scan.rows)) {
+    visitor.problem({ message: `rows ${range.from}-${range.to - 1} asked for, the file has rows 0-${scan.rows - 1} (was it rewritten since the build was planned?)` });
+    return scan;
+  }
+  scan.rows = range.to - range.from;
+  const overlaps = (g: number): boolean => groupStarts[g]! < range.to && groupStarts[g]! + Number(metadata.row_groups[g]!.num_rows) > range.from;
   const groupWhere = (g: number): string => `row group ${g} (rows ${groupStarts[g]}-${groupStarts[g]! + Number(metadata.row_groups[g]!.num_rows) - 1})`;
 
   // each group's chunks, or why they cannot be read, decided from the footer alone
@@ -212,6 +227,7 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
   });
   const fetchAt = (g: number): Promise<Uint8Array[]> | undefined => {
     const p = plan[g];
+    if (g < plan.length && !overlaps(g)) return undefined;
     if (!Array.isArray(p)) return undefined;
     const pending = fetchGroup(store, key, p);
     pending.catch(() => undefined); // awaited below; a scan stopped by a problem must not leave it unhandled
@@ -219,8 +235,9 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
   };
 
   const seen = new Map<bigint | string, number>();
-  let next = fetchAt(0);
-  for (let g = 0; g < metadata.row_groups.length; g++) {
+  const firstGroup = groupStarts.findIndex((_, g) => overlaps(g));
+  let next = fetchAt(firstGroup);
+  for (let g = firstGroup; g < metadata.row_groups.length && overlaps(g); g++) {
     const p = plan[g]!;
     const pending = next;
     next = fetchAt(g + 1);
@@ -254,7 +271,8 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
       }
       chunks.push(r.data);
     }
-    if (!broken) broken = checkGroup(schema, blob, scan, chunks, first, rows, where, seen, visitor);
+    const part = { from: Math.max(0, range.from - first), to: Math.min(rows, range.to - first) };
+    if (!broken) broken = checkGroup(schema, blob, scan, chunks, first, rows, part, where, seen, visitor);
     if (broken) visitor.problem(broken);
     await visitor.groupDone?.(scan);
   }
@@ -264,10 +282,11 @@ export async function scanShard(store: ObjectStore, key: string, options: ReadSh
 /**
  * The row checks of one decoded row group, in the order a row is read: id (missing,
  * duplicate), n_tokens, the embeddings' shape and dim, n_tokens against the embeddings, finite
- * values. `blob` is the element type of blob embeddings. Returns a problem that spoils the whole
+ * values, for the group's rows `part` (group-relative; all of them unless the shard is a range of
+ * the file). `blob` is the element type of blob embeddings. Returns a problem that spoils the whole
  * group (levels that do not make rows).
  */
-function checkGroup(schema: ShardSchema, blob: ResolvedDType | undefined, scan: ShardScan, chunks: ChunkData[], first: number, rows: number, where: string, seen: Map<bigint | string, number>, visitor: ShardVisitor): ShardProblem | undefined {
+function checkGroup(schema: ShardSchema, blob: ResolvedDType | undefined, scan: ShardScan, chunks: ChunkData[], first: number, rows: number, part: RowRange, where: string, seen: Map<bigint | string, number>, visitor: ShardVisitor): ShardProblem | undefined {
   const { id: idLeaf, embeddings: embLeaf, nTokens: countLeaf } = schema;
   const ids = perRow(chunks[0]!, idLeaf);
   const counts = countLeaf ? perRow(chunks[2]!, countLeaf) : undefined;
@@ -285,7 +304,7 @@ function checkGroup(schema: ShardSchema, blob: ResolvedDType | undefined, scan: 
   const wide = emb.values instanceof Float64Array ? emb.values : undefined;
   const scratch = new RowScratch();
 
-  for (let r = 0; r < rows; r++) {
+  for (let r = part.from; r < part.to; r++) {
     const row = first + r;
     const fail = (field: string, what: string): void => visitor.problem({ row, field, message: `row ${row}, field \`${field}\`: ${what}` });
     // id

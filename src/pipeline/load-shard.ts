@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { log } from '../log.js';
 import type { StoreDType } from '../native/token-store.js';
 import type { ReadShardOptions, ShardScan } from '../parquet/scan-shard.js';
+import { parseSourceRef } from '../parquet/source-ref.js';
 import { keys, shardId, sourceTag } from '../store/keys.js';
 import type { LoadedShard } from '../store/loaded-shard.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -38,7 +39,9 @@ export interface LoadShardOptions extends ReadShardOptions {
 export async function loadShard(store: ObjectStore, sourceKey: string, options: LoadShardOptions = {}): Promise<LoadedShard> {
   const id = shardId(sourceKey);
   const dtype = options.dtype ?? 'float32';
-  const head = await store.head(sourceKey);
+  // a file, or a range of its rows (a file larger than the build's --shard-docs)
+  const { key, rows } = parseSourceRef(sourceKey);
+  const head = await store.head(key);
   if (head && (await store.head(keys.shardSource(id)))) {
     const rec = JSON.parse((await store.get(keys.shardSource(id))).toString('utf8')) as SourceRecord;
     if (rec.size === head.size && rec.etag === head.etag && rec.dtype === dtype && (await store.head(rec.tokensKey))) {
@@ -52,7 +55,7 @@ export async function loadShard(store: ObjectStore, sourceKey: string, options: 
   let tokensKey: string;
   try {
     const local = join(scratch.dir, 'tokens.lts');
-    scan = await writeShardTokens(store, sourceKey, local, { ...options, dtype });
+    scan = await writeShardTokens(store, key, local, { ...options, dtype, ...(rows ? { rows } : {}) });
     // keyed by the content actually read (its etag) and the encoding, so a source changed mid-read
     // cannot be mislabelled and a reload in another dtype never overwrites a published token store
     tokensKey = keys.shardTokens(id, `${sourceTag(head?.size ?? 0, scan.etag)}${dtype === 'float16' ? '-f16' : ''}`);

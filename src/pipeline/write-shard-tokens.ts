@@ -8,17 +8,17 @@
 import { TokenStoreWriter } from '../native/token-store-writer.js';
 import type { StoreDType } from '../native/token-store.js';
 import { DocRows } from '../parquet/doc-rows.js';
-import { problemError, scanShard, shardSource, type ReadShardOptions, type ShardScan } from '../parquet/scan-shard.js';
+import { problemError, scanShard, shardSource, type ReadShardOptions, type RowRange, type ShardScan } from '../parquet/scan-shard.js';
 import type { ObjectStore } from '../store/object-store.js';
 
 /**
- * Writes the token store of `key` at `path` (atomically, at the end).
+ * Writes the token store of `key` (or of its rows `options.rows`) at `path` (atomically, at the end).
  * @returns the scan: docs, tokens, dim, etag of what was read
  * @throws InputDataError at the first problem, naming file, row and field (a value float16
  *   cannot hold names the local file and the document position, as TokenStore.write does);
  *   InvalidArgumentError, StoreError, IoError
  */
-export async function writeShardTokens(store: ObjectStore, key: string, path: string, options: ReadShardOptions & { dtype: StoreDType }): Promise<ShardScan> {
+export async function writeShardTokens(store: ObjectStore, key: string, path: string, options: ReadShardOptions & { dtype: StoreDType; rows?: RowRange }): Promise<ShardScan> {
   const source = shardSource(store, key);
   const rows = new DocRows();
   let writer: TokenStoreWriter | undefined;
