@@ -7,6 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { LocalStore } from '../../src/store/local-store.js';
+import { readManifest } from '../../src/versions/manifest.js';
 import { writeFixture } from '../helpers/parquet-fixtures.js';
 import { cliRunner } from '../helpers/cli.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
@@ -59,6 +61,22 @@ describe('lemur build / versions / query / rollback', () => {
     const rb = lemur('rollback');
     assert.equal(rb.status, 1);
     assert.match(rb.stderr, /no earlier version/);
+  });
+
+  it('splits files larger than --shard-docs into row ranges, one shard each', async () => {
+    const r = lemur('build', 'sources/', '--version', 'parts', '--shard-docs', '120', '--epochs', '1', '--m-prime', '64', '--n-learn', '2000', '--hidden', '32');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim()) as { docs: number; shards: number };
+    // a: 300 rows → 3 ranges of 100, b: 200 rows → 2 ranges of 100
+    assert.deepEqual([out.shards, out.docs], [5, 500]);
+    const m = await readManifest(new LocalStore(tmp.dir), 'parts');
+    assert.deepEqual(
+      m.shards.map((s) => [s.sourceKey, s.docs]),
+      [['sources/a.parquet#rows=0-100', 100], ['sources/a.parquet#rows=100-200', 100], ['sources/a.parquet#rows=200-300', 100], ['sources/b.parquet#rows=0-100', 100], ['sources/b.parquet#rows=100-200', 100]],
+    );
+    const bad = lemur('build', 'sources/', '--shard-docs', '-1');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--shard-docs to be an integer >= 0/);
   });
 
   it('names what is wrong: no sources, status without REDIS_URL', () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 
 import { CorpusStream } from '../../src/data/corpus-stream.js';
 import { setLogLevel } from '../../src/log.js';
@@ -26,15 +26,7 @@ import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 setLogLevel('error');
 const tmp = makeTmpDir();
-let redis: Awaited<ReturnType<typeof startTestRedis>>;
-
-before(async () => {
-  redis = await startTestRedis();
-});
-after(async () => {
-  await redis?.stop();
-  tmp.cleanup();
-});
+after(() => tmp.cleanup());
 
 describe('memory of a multi-shard build', () => {
   it('stays below the decoded corpus in one worker process running every role', async (t) => {
@@ -42,6 +34,7 @@ describe('memory of a multi-shard build', () => {
     const stream = new CorpusStream({ docs: shards * 2048, dim: 128, seed: 3, blockDocs: 1024 });
     const src = writeStreamSources(stream, tmp.dir, 'sources/', 2048, 'float32');
     const corpusBytes = src.tokens * 128 * 4;
+    const redis = await startTestRedis();
 
     const env: NodeJS.ProcessEnv = { ...process.env, LEMUR_STORE: tmp.dir, REDIS_URL: redis.url, LEMUR_LOG_FORMAT: 'json', LEMUR_THREADS: '2' };
     delete env['NODE_TEST_CONTEXT'];
@@ -65,8 +58,11 @@ describe('memory of a multi-shard build', () => {
       );
     } finally {
       sampler.stop();
-      worker.kill('SIGTERM');
-      await once(worker, 'exit');
+      if (worker.exitCode === null && worker.signalCode === null) {
+        worker.kill('SIGTERM');
+        await once(worker, 'exit');
+      }
+      await redis.stop();
     }
   });
 });
