@@ -15,7 +15,7 @@ namespace lemur {
 
 void TokenStoreWrap::Init(Napi::Env env, Napi::Object exports) {
   Define(env, "NativeTokenStore",
-         {InstanceMethod<&TokenStoreWrap::Info>("info"), InstanceMethod<&TokenStoreWrap::ReadIds>("readIds"),
+         {InstanceMethod<&TokenStoreWrap::Info>("info"), InstanceMethod<&TokenStoreWrap::DropResident>("dropResident"), InstanceMethod<&TokenStoreWrap::ReadIds>("readIds"),
           InstanceMethod<&TokenStoreWrap::DocTokens>("docTokens")});
   exports.Set("openTokenStore", Napi::Function::New(env, Open, "openTokenStore"));
   exports.Set("writeTokenStore", Napi::Function::New(env, Write, "writeTokenStore"));
@@ -159,6 +159,11 @@ Napi::Value TokenStoreWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("idKind", s.id_kind() == IdKind::kString ? "string" : "int64");
   o.Set("fileBytes", static_cast<double>(s.file_size()));
   return o;
+}
+
+Napi::Value TokenStoreWrap::DropResident(const Napi::CallbackInfo& info) {
+  live(info.Env()).drop_resident();
+  return info.Env().Undefined();
 }
 
 Napi::Value TokenStoreWrap::ReadIds(const Napi::CallbackInfo& info) {

@@ -23,6 +23,7 @@ class TokenStoreWrap : public HandleWrap<TokenStoreWrap, TokenStore> {
   static Napi::Value Open(const Napi::CallbackInfo& info);
   static Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value DropResident(const Napi::CallbackInfo& info);
   Napi::Value ReadIds(const Napi::CallbackInfo& info);
   Napi::Value DocTokens(const Napi::CallbackInfo& info);
 };

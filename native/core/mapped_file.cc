@@ -54,4 +54,8 @@ MappedFile::~MappedFile() {
   if (base_) ::munmap(base_, size_);
 }
 
+void MappedFile::drop_resident() const {
+  if (size_ > 0) ::madvise(base_, size_, MADV_DONTNEED);
+}
+
 }  // namespace lemur

@@ -25,6 +25,11 @@ class MappedFile {
   const uint8_t* data() const { return static_cast<const uint8_t*>(base_); }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Unmaps every page of the file from this process (MADV_DONTNEED; the file is read-only and
+  // shared, so the pages stay in the page cache and fault back in when read again). After a pass
+  // over scattered pages: each fault maps its neighbours too (fault-around), and a trainer
+  // sampling a few tokens per page of a 1 M-document corpus would otherwise keep GBs resident.
+  void drop_resident() const;
 
  private:
   MappedFile() = default;

@@ -27,6 +27,8 @@ class TokenStore {
   std::string_view str_id(int64_t j) const;
   const std::string& path() const { return path_; }
   uint64_t file_size() const { return file_->size(); }
+  // See MappedFile::drop_resident.
+  void drop_resident() const { file_->drop_resident(); }
 
  private:
   TokenStore() = default;

@@ -71,11 +71,16 @@ async function sampleCorpusTokens(stores: TokenStore[], rows: number, rng: Rando
     perStore[s]!.push(t);
     slot[s]!.push(i);
   }
-  if (stores.length === 1) return gatherTokens(stores[0]!, BigInt64Array.from(perStore[0]!, (v) => BigInt(v)));
+  if (stores.length === 1) {
+    const got = await gatherTokens(stores[0]!, BigInt64Array.from(perStore[0]!, (v) => BigInt(v)));
+    stores[0]!.releasePages();
+    return got;
+  }
   const out = new Float32Array(rows * dim);
   for (const [s, store] of stores.entries()) {
     if (perStore[s]!.length === 0) continue;
     const got = await gatherTokens(store, BigInt64Array.from(perStore[s]!, (v) => BigInt(v)));
+    store.releasePages(); // the sampled pages' neighbours, mapped by fault-around (TokenStore.releasePages)
     slot[s]!.forEach((row, j) => out.set(got.subarray(j * dim, (j + 1) * dim), row * dim));
   }
   return out;
@@ -102,7 +107,11 @@ export async function buildTargets(
   const n = learn.length / stores[0]!.dim;
   const m = targets.length;
   let before = 0; // entries of the stores already done
-  if (stores.length === 1) return maxsimTargets(learn, stores[0]!, BigInt64Array.from(byStore[0]!), { threads, ...(onProgress ? { onProgress: (rows: number) => onProgress(rows * m, n * m) } : {}) });
+  if (stores.length === 1) {
+    const Y = await maxsimTargets(learn, stores[0]!, BigInt64Array.from(byStore[0]!), { threads, ...(onProgress ? { onProgress: (rows: number) => onProgress(rows * m, n * m) } : {}) });
+    stores[0]!.releasePages();
+    return Y;
+  }
   const Y = new Float32Array(n * m);
   let col = 0;
   for (const [s, store] of stores.entries()) {
@@ -125,6 +134,7 @@ export async function buildTargets(
       });
       for (let i = r0; i < r1; i++) Y.set(out.subarray((i - r0) * ms, (i - r0 + 1) * ms), i * m + col);
     }
+    store.releasePages();
     col += ms;
     before += n * ms;
   }

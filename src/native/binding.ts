@@ -26,6 +26,7 @@ export interface NativeStoreInfo {
 export interface NativeTokenStore {
   close(): void;
   info(): NativeStoreInfo;
+  dropResident(): void;
   readIds(): Promise<BigInt64Array | string[]>;
   docTokens(position: number): Float32Array;
 }

@@ -119,6 +119,17 @@ export class TokenStore {
   }
 
   /**
+   * Drops this process's mapping of the store's pages; they stay in the page cache and come back
+   * on the next read. For a pass over scattered pages (a fit's samples): each page fault maps its
+   * neighbours too, and across a large corpus those would otherwise stay in the process's RSS
+   * until close. Safe while other calls read the store (they fault the pages back in).
+   * @throws ClosedError
+   */
+  releasePages(): void {
+    this.nativeHandle().dropResident();
+  }
+
+  /**
    * Unmaps the file. Idempotent; afterwards every method throws ClosedError.
    * @throws ResourceBusyError while a call on this store is in flight
    */
