@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "xxhash64.h"
@@ -17,8 +16,6 @@ namespace lemur {
 namespace {
 
 using Layout = TokenStoreLayout;
-
-std::string errno_text() { return std::strerror(errno); }
 
 Layout layout_for(uint64_t n_docs, uint64_t n_tokens, uint32_t dim, DType dtype, IdKind kind, uint64_t id_bytes) {
   return token_store_layout(n_docs, n_tokens, dim, static_cast<uint64_t>(dtype_size(dtype)), kind, id_bytes);

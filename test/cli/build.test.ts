@@ -74,7 +74,7 @@ describe('lemur build / versions / query / rollback', () => {
       m.shards.map((s) => [s.sourceKey, s.docs]),
       [['sources/a.parquet#rows=0-100', 100], ['sources/a.parquet#rows=100-200', 100], ['sources/a.parquet#rows=200-300', 100], ['sources/b.parquet#rows=0-100', 100], ['sources/b.parquet#rows=100-200', 100]],
     );
-    const bad = lemur('build', 'sources/', '--shard-docs', '-1');
+    const bad = lemur('build', 'sources/', '--shard-docs', '1.5');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--shard-docs to be an integer >= 0/);
   });
