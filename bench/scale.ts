@@ -33,7 +33,7 @@ import { readManifest } from '../src/versions/manifest.js';
 import { machineInfo } from './lib/machine.js';
 import { GiB, MemorySampler } from '../test/helpers/proc-memory.js';
 import { emit, progress } from './lib/report.js';
-import { writeStreamSources, type SourceDType } from './lib/scale-sources.js';
+import { writeStreamSources, type SourceDType } from '../src/data/write-stream-parquet.js';
 import { round } from './lib/timer.js';
 
 const { values } = parseArgs({
@@ -122,7 +122,8 @@ function runQueryProcess(args: string[], env: NodeJS.ProcessEnv): Promise<Record
 async function runSize(docs: number): Promise<Record<string, unknown>> {
   const root = join(values.dir!, `n${docs}`);
   mkdirSync(values.dir!, { recursive: true });
-  const free = Number(statfsSync(values.dir!).bavail) * Number(statfsSync(values.dir!).bsize);
+  const fs = statfsSync(values.dir!);
+  const free = Number(fs.bavail) * Number(fs.bsize);
   const need = diskNeeded(docs);
   if (need > free) throw new Error(`${docs} documents need ≈ ${(need / GiB).toFixed(1)} GiB on disk at ${values.dir}, ${(free / GiB).toFixed(1)} GiB are free`);
   progress(`${docs} docs: needs ≈ ${(need / GiB).toFixed(1)} GiB, ${(free / GiB).toFixed(1)} GiB free at ${values.dir}`);

@@ -12,7 +12,7 @@ import { loadShard } from '../../src/pipeline/load-shard.js';
 import { formatSourceRef, parseSourceRef, planShards } from '../../src/parquet/source-ref.js';
 import { shardId } from '../../src/store/keys.js';
 import { LocalStore } from '../../src/store/local-store.js';
-import { writeStreamSources } from '../../bench/lib/scale-sources.js';
+import { writeStreamSources } from '../../src/data/write-stream-parquet.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir();

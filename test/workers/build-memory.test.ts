@@ -18,7 +18,7 @@ import { waitForJob } from '../../src/queue/queue-status.js';
 import { QUEUES, jobIds } from '../../src/queue/queues.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { readManifest } from '../../src/versions/manifest.js';
-import { writeStreamSources } from '../../bench/lib/scale-sources.js';
+import { writeStreamSources } from '../../src/data/write-stream-parquet.js';
 import { CLI } from '../helpers/cli.js';
 import { MemorySampler } from '../helpers/proc-memory.js';
 import { startTestRedis } from '../helpers/redis.js';

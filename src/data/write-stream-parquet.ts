@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { ParquetWriter, fileWriter, schemaFromColumnData } from 'hyparquet-writer/src/node.js';
 import type { ColumnSource } from 'hyparquet-writer/src/types.js';
 
-import type { CorpusStream, DocBlock } from '../../src/data/corpus-stream.js';
-import { DTYPE_KEY } from '../../src/parquet/embeddings-dtype.js';
-import { encodeHalves } from '../../src/parquet/float16.js';
+import type { CorpusStream, DocBlock } from './corpus-stream.js';
+import { DTYPE_KEY } from '../parquet/embeddings-dtype.js';
+import { encodeHalves } from '../parquet/float16.js';
 
 export type SourceDType = 'float32' | 'float16';
 
