@@ -123,6 +123,9 @@ export interface ServiceConfig {
   /** LEMUR_DASHBOARD_USER and LEMUR_DASHBOARD_PASSWORD: basic auth of the dashboard (both or neither). */
   dashboardUser: string | undefined;
   dashboardPassword: string | undefined;
+  /** LEMUR_SERVE_USER and LEMUR_SERVE_PASSWORD: basic auth of `lemur serve` (both or neither; required off loopback). */
+  serveUser: string | undefined;
+  servePassword: string | undefined;
   /** AWS_REGION: the S3 region (the standard AWS variable; wins over a store's default). */
   awsRegion: string | undefined;
 }
@@ -135,6 +138,8 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     metricsHost: env['LEMUR_METRICS_HOST'],
     dashboardUser: env['LEMUR_DASHBOARD_USER'],
     dashboardPassword: env['LEMUR_DASHBOARD_PASSWORD'],
+    serveUser: env['LEMUR_SERVE_USER'],
+    servePassword: env['LEMUR_SERVE_PASSWORD'],
     awsRegion: env['AWS_REGION'],
   };
 }

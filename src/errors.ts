@@ -17,7 +17,10 @@ export type LemurErrorCode =
   | 'FAISS'
   | 'STORE'
   | 'PIPELINE'
-  | 'VERSION_CONFLICT';
+  | 'VERSION_CONFLICT'
+  | 'NOT_READY'
+  | 'OVERLOADED'
+  | 'UNAVAILABLE';
 
 export class LemurError extends Error {
   readonly code: LemurErrorCode;

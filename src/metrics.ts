@@ -32,6 +32,20 @@ export const metrics = {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   }),
+  serveRequests: new Counter({ name: 'lemur_serve_requests_total', help: 'HTTP requests answered by `lemur serve`, by route and status code', labelNames: ['route', 'status'] as const, registers: [registry] }),
+  serveRequestSeconds: new Histogram({
+    name: 'lemur_serve_request_duration_seconds',
+    help: 'Wall time of search requests in `lemur serve`, from parsed body to answer, by route',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  }),
+  serveBatchQueries: new Histogram({ name: 'lemur_serve_batch_queries', help: 'Queries per engine call of the micro-batcher', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry] }),
+  serveQueueQueries: new Gauge({ name: 'lemur_serve_queue_queries', help: 'Queries waiting for a batch', registers: [registry] }),
+  serveVersion: new Gauge({ name: 'lemur_serve_version', help: 'Versions this server holds open (1 = the one it serves, 0 = draining or retained)', labelNames: ['version'] as const, registers: [registry] }),
+  serveReady: new Gauge({ name: 'lemur_serve_ready', help: '1 when this server has a version loaded and answers searches', registers: [registry] }),
+  serveVersionSwaps: new Counter({ name: 'lemur_serve_version_swaps_total', help: 'Versions promoted by this server (new `current`, rollbacks)', registers: [registry] }),
+  serveVersionLoadFailures: new Counter({ name: 'lemur_serve_version_load_failures_total', help: 'Versions this server failed to load (it kept serving the previous one)', registers: [registry] }),
   kernel: new Gauge({ name: 'lemur_native_kernel', help: 'The MaxSim kernel this process uses (1 for the one in use)', labelNames: ['kernel'] as const, registers: [registry] }),
 };
 

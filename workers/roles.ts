@@ -1,6 +1,7 @@
 /** Worker roles by name, for `lemur worker [roles…]` and tests. */
 import type { Worker } from 'bullmq';
 
+import { announceCurrentMoves } from '../src/queue/current-channel.js';
 import type { StartWorkerOptions } from '../src/queue/start-worker.js';
 import type { ObjectStore } from '../src/store/object-store.js';
 import { startIndexWorker } from './index-worker.js';
@@ -24,6 +25,8 @@ export const ROLES = {
 export type Role = keyof typeof ROLES;
 
 export function startRoles(roles: Role[], store: ObjectStore, o: StartWorkerOptions): Worker[] {
+  // versions these workers publish or promote are announced to search servers at once
+  announceCurrentMoves(o.redisUrl);
   return roles.map((r) => ROLES[r](store, o) as unknown as Worker);
 }
 

@@ -13,13 +13,14 @@ import { ingestCommand } from './commands/ingest.js';
 import { queryCommand } from './commands/query.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { scheduleCommand } from './commands/schedule.js';
+import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 import { versionsCommand } from './commands/versions.js';
 import { workerCommand } from './commands/worker.js';
 
 /** In the order `lemur help` lists them. */
-const COMMANDS: Command[] = [demoCommand, validateCommand, buildCommand, workerCommand, dashboardCommand, queryCommand, statusCommand, ingestCommand, deleteCommand, compactCommand, evalCommand, scheduleCommand, versionsCommand, rollbackCommand];
+const COMMANDS: Command[] = [demoCommand, validateCommand, buildCommand, workerCommand, dashboardCommand, queryCommand, serveCommand, statusCommand, ingestCommand, deleteCommand, compactCommand, evalCommand, scheduleCommand, versionsCommand, rollbackCommand];
 
 const USAGE = `usage: lemur <command> [options]
 

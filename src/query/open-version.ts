@@ -21,10 +21,20 @@ export interface OpenedVersion {
   version: string;
   manifest: Manifest;
   engine: QueryEngine;
+  /** The shards opened (manifest indexes): all, or a shard group's. */
+  shards: number[];
   close: () => void;
 }
 
-export async function openVersion(store: ObjectStore, version?: string): Promise<OpenedVersion> {
+export interface OpenVersionOptions {
+  /**
+   * Open only the shards whose ordinal (manifest index) this accepts: a shard group serving part
+   * of a version (src/serve). The engine's hits name shards by ordinal. @defaultValue every shard
+   */
+  shards?: (ordinal: number) => boolean;
+}
+
+export async function openVersion(store: ObjectStore, version?: string, options: OpenVersionOptions = {}): Promise<OpenedVersion> {
   const v = version ?? (await currentVersion(store));
   if (!v) throw new InvalidArgumentError(`no published version in ${store.url}`);
   const manifest = await readManifest(store, v);
@@ -43,7 +53,9 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
     copies.push(mc);
     model = await LemurModel.load(mc.path);
     const shards: EngineShard[] = [];
-    for (const s of manifest.shards) {
+    const ordinals = manifest.shards.map((_, i) => i).filter(options.shards ?? (() => true));
+    if (ordinals.length === 0) throw new InvalidArgumentError(`version ${v} has ${manifest.shards.length} shards, none of them selected`);
+    for (const s of ordinals.map((i) => manifest.shards[i]!)) {
       const tc = await localCopy(store, s.tokensKey);
       copies.push(tc);
       const ts = await TokenStore.open(tc.path);
@@ -55,13 +67,17 @@ export async function openVersion(store: ObjectStore, version?: string): Promise
       // W is not loaded: the index holds the rows (the exact scan reads them there)
       shards.push({ store: ts, ids: await ts.ids(), hnsw });
     }
-    const engine = new QueryEngine(model, shards);
-    for (const [i, s] of manifest.shards.entries()) if (s.deleted > 0) engine.tombstone(i, await readDeleted(store, s));
+    const engine = new QueryEngine(model, shards, { ordinals });
+    for (const [i, o] of ordinals.entries()) {
+      const s = manifest.shards[o]!;
+      if (s.deleted > 0) engine.tombstone(i, await readDeleted(store, s));
+    }
     let open = true;
     return {
       version: v,
       manifest,
       engine,
+      shards: ordinals,
       close: () => {
         if (!open) return;
         open = false;

@@ -69,14 +69,19 @@ export class EngineResult {
   }
 }
 
-interface Hit {
+/**
+ * One document of one shard with a score: a candidate (inner product with the query's features)
+ * or a hit (exact MaxSim). `shard` is the shard's ordinal in its version (its manifest index), so
+ * shard groups serving parts of a version (src/serve) order ties exactly as one engine does.
+ */
+export interface Hit {
   score: number;
   shard: number;
   pos: number;
 }
 
 /** Best first; ties by shard, then position, so results do not depend on arrival order. */
-const byScore = (a: Hit, b: Hit): number => b.score - a.score || a.shard - b.shard || a.pos - b.pos;
+export const byScore = (a: Hit, b: Hit): number => b.score - a.score || a.shard - b.shard || a.pos - b.pos;
 
 /** Appends a shard's per-query results (positions; -1 = none) to each query's hits. */
 function collect(hits: Hit[][], shard: number, r: SearchResult): void {
@@ -86,6 +91,30 @@ function collect(hits: Hit[][], shard: number, r: SearchResult): void {
       if (row.labels[i]! >= 0n) hits[q]!.push({ score: row.distances[i]!, shard, pos: Number(row.labels[i]!) });
     }
   }
+}
+
+/**
+ * Each query's global top k' of candidates gathered from every shard (or every shard group): the
+ * rerank then costs k' per query however many shards an index has grown to. Unordered when a
+ * query has k' or fewer (the rerank does not care); best first otherwise.
+ */
+export function topCandidates(cands: Hit[][], kPrime: number): Hit[][] {
+  return cands.map((c) => (c.length > kPrime ? c.sort(byScore).slice(0, kPrime) : c));
+}
+
+/** Each query's top k of exact hits, as an EngineResult; idOf names a hit's document. */
+export function mergeHits(hits: Hit[][], k: number, idOf: (h: Hit) => DocId): EngineResult {
+  const nq = hits.length;
+  const ids: (DocId | null)[] = new Array(nq * k).fill(null);
+  const scores = new Float32Array(nq * k).fill(-Infinity);
+  for (let q = 0; q < nq; q++) {
+    const h = hits[q]!.sort(byScore);
+    for (let i = 0; i < Math.min(k, h.length); i++) {
+      ids[q * k + i] = idOf(h[i]!);
+      scores[q * k + i] = h[i]!.score;
+    }
+  }
+  return new EngineResult(nq, k, ids, scores);
 }
 
 /**
@@ -115,11 +144,22 @@ export class QueryEngine {
   readonly #deleted: Uint8Array[];
   readonly #deletedCount: number[];
   readonly #flatBelow: number;
+  /** Each shard's ordinal in its version (Hit.shard), and back. */
+  readonly #ordinals: number[];
+  readonly #local = new Map<number, number>();
   /** Indexes this engine built (QueryEngine.build), freed by close(). */
   #owned: IpIndex[] = [];
 
-  constructor(model: LemurModel, shards: EngineShard[], options: { flatBelow?: number } = {}) {
+  /**
+   * @param options.ordinals each shard's ordinal in its version when the engine holds part of one
+   * (a shard group): hits name shards by these. @defaultValue 0, 1, 2, …
+   */
+  constructor(model: LemurModel, shards: EngineShard[], options: { flatBelow?: number; ordinals?: number[] } = {}) {
     if (shards.length === 0) throw new InvalidArgumentError('Expected at least one shard');
+    const ordinals = options.ordinals ?? shards.map((_, i) => i);
+    if (ordinals.length !== shards.length || new Set(ordinals).size !== ordinals.length || !ordinals.every((o) => Number.isInteger(o) && o >= 0)) {
+      throw new InvalidArgumentError(`Expected ${shards.length} distinct shard ordinals but received [${ordinals.join(', ')}]`);
+    }
     for (const [i, s] of shards.entries()) {
       if (s.store.dim !== model.dim) throw new InvalidArgumentError(`shard ${i}: token store dim ${s.store.dim} differs from the model's ${model.dim}`);
       if (s.W && s.W.length !== s.store.nDocs * model.hidden) throw new InvalidArgumentError(`shard ${i}: W has ${s.W.length / model.hidden} rows for ${s.store.nDocs} documents`);
@@ -133,6 +173,8 @@ export class QueryEngine {
     this.#deleted = shards.map((s) => new Uint8Array(s.store.nDocs));
     this.#deletedCount = shards.map(() => 0);
     this.#flatBelow = options.flatBelow ?? DEFAULT_FLAT_BELOW;
+    this.#ordinals = ordinals;
+    ordinals.forEach((o, i) => this.#local.set(o, i));
   }
 
   /**
@@ -166,6 +208,16 @@ export class QueryEngine {
       for (const ix of built) ix.close();
       throw err;
     }
+  }
+
+  /** Token dim queries must have. */
+  get dim(): number {
+    return this.#model.dim;
+  }
+
+  /** Feature dim (W rows). */
+  get hidden(): number {
+    return this.#model.hidden;
   }
 
   get shards(): readonly EngineShard[] {
@@ -216,23 +268,37 @@ export class QueryEngine {
   }
 
   /**
-   * Top-k documents per query by exact MaxSim among each shard's top-k' inner-product candidates.
+   * Top-k documents per query by exact MaxSim among each shard's top-k' inner-product candidates:
+   * features, candidates, the global top k', rerank, merge (the steps a shard-group router runs
+   * across processes, src/serve/router.ts).
    * @param queries sum(queryCounts) × dim token vectors
    * @throws InvalidArgumentError (k ≤ 0, kPrime < k, a candidate source the shard lacks)
    */
   async search(queries: Float32Array, queryCounts: Int32Array, options: EngineSearchOptions = {}): Promise<EngineResult> {
-    const k = options.k ?? 10;
-    const kPrime = options.kPrime ?? 100;
-    if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`Expected integer k >= 1 but received ${k}`);
-    if (!Number.isInteger(kPrime) || kPrime < k) throw new InvalidArgumentError(`Expected integer kPrime >= k = ${k} but received ${kPrime}`);
-    const threads = options.threads ?? config().threads;
-    const nq = queryCounts.length;
+    const { k, kPrime } = checkSearchOptions(options);
     const t0 = performance.now();
-    const F = await this.#model.features(queries, queryCounts, { threads });
+    const F = await this.features(queries, queryCounts, options);
+    const picked = topCandidates(await this.candidates(F, queryCounts.length, options), kPrime);
+    const result = this.result(await this.rerank(queries, queryCounts, picked, k, options), k);
+    metrics.queries.inc(queryCounts.length);
+    metrics.searchSeconds.observe({ batch: queryCounts.length === 1 ? 'single' : 'batch' }, (performance.now() - t0) / 1000);
+    return result;
+  }
+
+  /** Query features Σψ(q)/32, nq × hidden. */
+  features(queries: Float32Array, queryCounts: Int32Array, options: { threads?: number } = {}): Promise<Float32Array> {
+    return this.#model.features(queries, queryCounts, { threads: options.threads ?? config().threads });
+  }
+
+  /**
+   * Every shard's top k' by inner product with the features F (nq × hidden), tombstoned documents
+   * dropped; per query, unordered. W rows of one model are on one scale, so shards' scores compare.
+   */
+  async candidates(F: Float32Array, nq: number, options: EngineSearchOptions = {}): Promise<Hit[][]> {
+    const { kPrime } = checkSearchOptions(options);
+    const threads = options.threads ?? config().threads;
     const hidden = this.#model.hidden;
-    // 1. candidates: every shard's top k' by inner product (W rows of one model are on one scale,
-    //    so shards' scores compare), tombstones dropped, then the global top k' per query: the
-    //    rerank costs k' per query however many shards an index has grown to
+    if (F.length !== nq * hidden) throw new InvalidArgumentError(`Expected ${nq} × ${hidden} features but received ${F.length} floats`);
     const cands: Hit[][] = Array.from({ length: nq }, () => []);
     for (const [si, shard] of this.#shards.entries()) {
       const n = shard.store.nDocs;
@@ -245,22 +311,39 @@ export class QueryEngine {
         r = shard.W ? await innerProductTopK(F, shard.W, hidden, kp, { threads }) : await shard.hnsw!.scan(F, kp, { threads });
       } else {
         const ix = shard[source];
-        if (!ix) throw new InvalidArgumentError(`shard ${si} has no ${source} index`);
+        if (!ix) throw new InvalidArgumentError(`shard ${this.#ordinals[si]} has no ${source} index`);
         r = await ix.search(F, kp, { efSearch: Math.max(options.efSearch ?? 2 * kPrime, kp), threads });
       }
       const del = this.#deleted[si]!;
+      const ordinal = this.#ordinals[si]!;
       for (let q = 0; q < nq; q++) {
         for (let i = q * kp; i < (q + 1) * kp; i++) {
           const pos = r.labels[i]!;
-          if (pos >= 0n && !del[Number(pos)]) cands[q]!.push({ score: r.distances[i]!, shard: si, pos: Number(pos) });
+          if (pos >= 0n && !del[Number(pos)]) cands[q]!.push({ score: r.distances[i]!, shard: ordinal, pos: Number(pos) });
         }
       }
     }
-    // 2. exact MaxSim rerank of each query's global top k', one call per shard
-    // picked[shard][query] = the positions of that shard among the query's global top k'
+    return cands;
+  }
+
+  /**
+   * Exact MaxSim of each query's picked candidates (shards by ordinal; scores ignored), one call
+   * per shard; per query and shard its top k, exact scores.
+   * @throws InvalidArgumentError for a shard this engine does not hold or a position outside it
+   */
+  async rerank(queries: Float32Array, queryCounts: Int32Array, picks: Hit[][], k: number, options: { threads?: number } = {}): Promise<Hit[][]> {
+    const nq = queryCounts.length;
+    if (picks.length !== nq) throw new InvalidArgumentError(`Expected picks for ${nq} queries but received ${picks.length}`);
+    const threads = options.threads ?? config().threads;
+    // picked[shard][query] = the positions of that shard among the query's picks
     const picked = this.#shards.map(() => Array.from({ length: nq }, (): number[] => []));
-    cands.forEach((c, q) => {
-      for (const h of c.length > kPrime ? c.sort(byScore).slice(0, kPrime) : c) picked[h.shard]![q]!.push(h.pos);
+    picks.forEach((c, q) => {
+      for (const h of c) {
+        const si = this.#local.get(h.shard);
+        if (si === undefined) throw new InvalidArgumentError(`shard ${h.shard} is not held here (shards ${this.#ordinals.join(', ')})`);
+        if (!Number.isInteger(h.pos) || h.pos < 0 || h.pos >= this.#shards[si]!.store.nDocs) throw new InvalidArgumentError(`shard ${h.shard}: position ${h.pos} outside 0..${this.#shards[si]!.store.nDocs - 1}`);
+        picked[si]![q]!.push(h.pos);
+      }
     });
     const hits: Hit[][] = Array.from({ length: nq }, () => []);
     for (const [si, shard] of this.#shards.entries()) {
@@ -268,12 +351,19 @@ export class QueryEngine {
       if (width === 0) continue;
       const labels = new BigInt64Array(nq * width).fill(-1n);
       picked[si]!.forEach((p, q) => p.forEach((pos, j) => (labels[q * width + j] = BigInt(pos))));
-      collect(hits, si, await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, width), { threads }));
+      collect(hits, this.#ordinals[si]!, await maxsimRerank(queries, queryCounts, shard.store, labels, Math.min(k, width), { threads }));
     }
-    const result = this.#merge(hits, k);
-    metrics.queries.inc(nq);
-    metrics.searchSeconds.observe({ batch: nq === 1 ? 'single' : 'batch' }, (performance.now() - t0) / 1000);
-    return result;
+    return hits;
+  }
+
+  /** The external id of a hit of this engine's shards. */
+  idOf(h: Hit): DocId {
+    return this.#shards[this.#local.get(h.shard)!]!.ids[h.pos]!;
+  }
+
+  /** Each query's top k of exact hits, with external ids. */
+  result(hits: Hit[][], k: number): EngineResult {
+    return mergeHits(hits, k, (h) => this.idOf(h));
   }
 
   /**
@@ -292,23 +382,9 @@ export class QueryEngine {
       const r = await maxsimExactTopK(queries, queryCounts, shard.store, Math.min(n, k + dead), { threads });
       const del = this.#deleted[si]!;
       if (dead > 0) for (let i = 0; i < r.labels.length; i++) if (r.labels[i]! >= 0n && del[Number(r.labels[i]!)]) r.labels[i] = -1n;
-      collect(hits, si, r);
+      collect(hits, this.#ordinals[si]!, r);
     }
-    return this.#merge(hits, k);
-  }
-
-  #merge(hits: Hit[][], k: number): EngineResult {
-    const nq = hits.length;
-    const ids: (DocId | null)[] = new Array(nq * k).fill(null);
-    const scores = new Float32Array(nq * k).fill(-Infinity);
-    for (let q = 0; q < nq; q++) {
-      const h = hits[q]!.sort(byScore);
-      for (let i = 0; i < Math.min(k, h.length); i++) {
-        ids[q * k + i] = this.#shards[h[i]!.shard]!.ids[h[i]!.pos]!;
-        scores[q * k + i] = h[i]!.score;
-      }
-    }
-    return new EngineResult(nq, k, ids, scores);
+    return this.result(hits, k);
   }
 
   /** Frees the indexes this engine built (QueryEngine.build); idempotent. Nothing it was given. */
@@ -316,4 +392,13 @@ export class QueryEngine {
     for (const ix of this.#owned) ix.close();
     this.#owned = [];
   }
+}
+
+/** k and k' of a search, checked. */
+export function checkSearchOptions(options: EngineSearchOptions): { k: number; kPrime: number } {
+  const k = options.k ?? 10;
+  const kPrime = options.kPrime ?? 100;
+  if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`Expected integer k >= 1 but received ${k}`);
+  if (!Number.isInteger(kPrime) || kPrime < k) throw new InvalidArgumentError(`Expected integer kPrime >= k = ${k} but received ${kPrime}`);
+  return { k, kPrime };
 }

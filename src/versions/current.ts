@@ -19,6 +19,20 @@ async function readPointer(store: ObjectStore): Promise<Pointer> {
   return { raw, version: (JSON.parse(raw.toString('utf8')) as { version: string }).version };
 }
 
+/** Told after `current` of a store moved (a process that can, tells running servers: src/serve/current-channel.ts). */
+export type CurrentMoveListener = (store: ObjectStore, version: string) => void;
+const moveListeners = new Set<CurrentMoveListener>();
+
+/** Calls `listener` after every move of `current` made by this process; returns the unsubscribe. */
+export function onCurrentMoved(listener: CurrentMoveListener): () => void {
+  moveListeners.add(listener);
+  return () => moveListeners.delete(listener);
+}
+
+function moved(store: ObjectStore, version: string): void {
+  for (const l of moveListeners) l(store, version);
+}
+
 function pointer(version: string): Buffer {
   return Buffer.from(JSON.stringify({ version, at: new Date().toISOString() }));
 }
@@ -43,8 +57,12 @@ export async function checkCurrent(store: ObjectStore, expected: string | null, 
  * (ObjectStore.swap), so of two writers derived from the same base exactly one moves it.
  */
 export async function moveCurrent(store: ObjectStore, version: string, expected: string | null | undefined): Promise<void> {
-  if (expected === undefined) return store.put(keys.current(), pointer(version));
-  const now = await readPointer(store);
-  if ((now.version ?? null) !== expected) throw conflict(version, expected, now.version);
-  if (!(await store.swap(keys.current(), now.raw, pointer(version)))) throw conflict(version, expected, await currentVersion(store));
+  if (expected === undefined) {
+    await store.put(keys.current(), pointer(version));
+  } else {
+    const now = await readPointer(store);
+    if ((now.version ?? null) !== expected) throw conflict(version, expected, now.version);
+    if (!(await store.swap(keys.current(), now.raw, pointer(version)))) throw conflict(version, expected, await currentVersion(store));
+  }
+  moved(store, version);
 }
