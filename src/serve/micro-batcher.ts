@@ -117,11 +117,14 @@ export class MicroBatcher<I extends BatchItem, R> {
     const batch: Pending<I, R & BatchInfo>[] = [];
     const rest: Pending<I, R & BatchInfo>[] = [];
     let size = 0;
+    let full = false;
     for (const p of this.#queue) {
-      if (p.item.key === key && (batch.length === 0 || size + p.item.size <= this.#maxBatch)) {
+      // strictly first come, first served: the first item that does not fit closes the batch
+      if (!full && p.item.key === key && (batch.length === 0 || size + p.item.size <= this.#maxBatch)) {
         batch.push(p);
         size += p.item.size;
       } else {
+        if (p.item.key === key) full = true;
         rest.push(p);
       }
     }
