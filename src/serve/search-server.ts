@@ -104,16 +104,15 @@ export async function startSearchServer(o: SearchServerOptions): Promise<SearchS
   const host = o.host ?? '127.0.0.1';
   const limits: SearchLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const group = o.group;
-  const pool = new VersionPool((v) => openVersion(o.store, v, group ? { shards: (i) => i % group.count === group.index } : {}), { retainMs: o.retainMs ?? (group ? 30_000 : 0) });
-  const follower = new CurrentFollower(o.store, pool, {
-    ...o.follow,
-    onChange: (v) => {
+  const pool = new VersionPool((v) => openVersion(o.store, v, group ? { shards: (i) => i % group.count === group.index } : {}), {
+    retainMs: o.retainMs ?? (group ? 30_000 : 0),
+    onChange: (current, loaded) => {
       metrics.serveVersion.reset();
-      for (const l of pool.loaded()) metrics.serveVersion.set({ version: l }, l === v ? 1 : 0);
-      metrics.serveReady.set(1);
-      o.follow?.onChange?.(v);
+      for (const l of loaded) metrics.serveVersion.set({ version: l }, l === current ? 1 : 0);
+      metrics.serveReady.set(current === undefined ? 0 : 1);
     },
   });
+  const follower = new CurrentFollower(o.store, pool, o.follow);
   const batcher = new MicroBatcher<Job, { results: SearchHitsJson[]; searchMs: number }>((jobs) => runBatch(jobs, o.threads), o.batch);
   const app = createHttpApp({
     host,

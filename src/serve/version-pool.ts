@@ -30,11 +30,14 @@ export interface VersionPoolOptions {
    * groups over, a client finishing a paging session). @defaultValue 0: closed once drained
    */
   retainMs?: number;
+  /** Told whenever the current version or the set of open versions changes (metrics). */
+  onChange?: (current: string | undefined, loaded: string[]) => void;
 }
 
 export class VersionPool {
   readonly #open: (version: string) => Promise<OpenedVersion>;
   readonly #retainMs: number;
+  readonly #onChange: VersionPoolOptions['onChange'];
   readonly #entries = new Map<string, Entry>();
   readonly #loading = new Map<string, Promise<void>>();
   #current: string | undefined;
@@ -44,6 +47,7 @@ export class VersionPool {
   constructor(open: (version: string) => Promise<OpenedVersion>, options: VersionPoolOptions = {}) {
     this.#open = open;
     this.#retainMs = options.retainMs ?? 0;
+    this.#onChange = options.onChange;
   }
 
   get current(): string | undefined {
@@ -94,6 +98,7 @@ export class VersionPool {
     e.timer = undefined;
     log.info('serving version', { version, previous: before ?? null });
     if (before !== undefined) this.#retire(before);
+    this.#onChange?.(this.#current, this.loaded());
   }
 
   /**
@@ -142,6 +147,7 @@ export class VersionPool {
     this.#entries.delete(version);
     e.opened.close();
     log.info('closed version', { version });
+    this.#onChange?.(this.#current, this.loaded());
     if (this.#closed && this.#entries.size === 0) this.#drained?.();
   }
 

@@ -147,6 +147,8 @@ describe('lemur serve: API', () => {
     assert.match(m, /lemur_serve_requests_total\{route="\/v1\/search",status="200"\} \d+/);
     assert.match(m, /lemur_serve_requests_total\{route="\/v1\/search",status="400"\} \d+/);
     assert.match(m, /lemur_serve_batch_queries_bucket/);
+    assert.match(m, /lemur_serve_version\{version="v1"\} 1/);
+    assert.match(m, /lemur_serve_ready 1/);
   });
 });
 
