@@ -16,14 +16,13 @@ import type { FastifyInstance } from 'fastify';
 import { config } from '../config.js';
 import type { Credentials } from '../dashboard/basic-auth.js';
 import { log } from '../log.js';
-import { metrics } from '../metrics.js';
 import { loadModel } from '../pipeline/stages.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { readManifest } from '../versions/manifest.js';
 import { followWithMetrics, type CurrentFollower, type FollowOptions } from './follow-current.js';
 import { GroupDirectory, type Replica } from './group-directory.js';
 import { GroupRegistryReader } from './group-registry.js';
-import { createHttpApp, listen } from './http-app.js';
+import { createHttpApp, serveApp } from './http-app.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import { routeBatch, type RoutedVersion } from './routed-search.js';
 import { DEFAULT_LIMITS, type SearchLimits } from './search-request.js';
@@ -142,31 +141,19 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     },
   });
 
-  metrics.serveReady.set(0);
-  const url = await listen(app, host, o.port ?? 8080);
-  try {
-    await directory.start();
-    await follower.start();
-  } catch (err) {
-    closing = true;
-    directory.close();
-    await app.close();
-    await pool.close();
-    throw err;
-  }
-  return {
-    url,
-    pool,
-    follower,
-    directory,
-    app,
-    close: async () => {
-      closing = true;
+  const { url, close } = await serveApp(app, host, o.port ?? 8080, {
+    start: async () => {
+      await directory.start();
+      await follower.start();
+    },
+    stop: async () => {
+      closing = true; // a version waiting for its groups gives up
       await follower.stop();
-      await app.close();
+    },
+    release: async () => {
       await pool.close();
       directory.close();
-      metrics.serveReady.set(0);
     },
-  };
+  });
+  return { url, pool, follower, directory, app, close };
 }

@@ -20,7 +20,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { followWithMetrics, type CurrentFollower, type FollowOptions } from './follow-current.js';
 import { registerGroup, type RegistryTiming } from './group-registry.js';
 import { registerGroupRoutes } from './group-routes.js';
-import { createHttpApp, listen } from './http-app.js';
+import { createHttpApp, serveApp } from './http-app.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import { DEFAULT_LIMITS, type SearchLimits } from './search-request.js';
 import { concatQueries, registerSearchRoute, splitRows, type JobAnswer, type SearchJob } from './search-route.js';
@@ -105,34 +105,21 @@ export async function startSearchServer(o: SearchServerOptions): Promise<SearchS
     registerSearchRoute(app, { acquire: (v) => pool.acquire(v), dim: (opened) => opened.engine.dim, batcher, limits });
   }
 
-  metrics.serveReady.set(0);
-  // listening first: /healthz answers and /readyz says "not yet" while the version loads
-  const url = await listen(app, host, o.port ?? 8080);
   let registration: { close: () => Promise<void> } | undefined;
-  try {
-    await follower.start();
-    if (group && o.advertise) {
-      const { redisUrl, url: advertised, ...timing } = o.advertise;
-      const reachable = advertised ?? reachableUrl(url);
-      registration = await registerGroup(redisUrl, o.store.url, () => ({ url: reachable, group, version: pool.current ?? null, loaded: pool.loaded() }), timing);
-    }
-  } catch (err) {
-    await follower.stop();
-    await app.close();
-    await pool.close();
-    throw err;
-  }
-  return {
-    url,
-    pool,
-    follower,
-    app,
-    close: async () => {
+  const { url, close } = await serveApp(app, host, o.port ?? 8080, {
+    start: async (url) => {
+      await follower.start();
+      if (group && o.advertise) {
+        const { redisUrl, url: advertised, ...timing } = o.advertise;
+        const reachable = advertised ?? reachableUrl(url);
+        registration = await registerGroup(redisUrl, o.store.url, () => ({ url: reachable, group, version: pool.current ?? null, loaded: pool.loaded() }), timing);
+      }
+    },
+    stop: async () => {
       await registration?.close(); // routers stop picking this instance before it stops answering
       await follower.stop();
-      await app.close(); // stops accepting, waits for requests in flight
-      await pool.close();
-      metrics.serveReady.set(0);
     },
-  };
+    release: () => pool.close(),
+  });
+  return { url, pool, follower, app, close };
 }
