@@ -5,7 +5,8 @@
  * a version with tombstones); groups found through a static list and through Redis heartbeats
  * (replicas with failover); a group that is down fails requests with a 503 naming it, or with
  * partial answers gives the other groups' exact answer marked partial; a publish reaches the
- * router only once every group holds it, with no failed request and none mixing versions.
+ * router only once every group holds it, with no failed request and none mixing versions; a group
+ * that dropped the router's version gets one retry, then a 503 naming it.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -275,6 +276,32 @@ describe('router: version swaps', () => {
     ]);
     assert.notDeepEqual(refs.get(before), refs.get('v2'));
     for (const a of answers) assert.deepEqual(a.results, refs.get(a.version)![a.query], `query ${a.query} on ${a.version}`);
+  });
+});
+
+describe('router: a group that dropped the version', () => {
+  it('refreshes, retries once, then answers 503 naming the group (not a 400: the client did nothing wrong)', async () => {
+    // groups that keep nothing they swapped out: group 0 moving on strands the router's version
+    const gs = await groups(2, { retainMs: 0 });
+    const r = await route({ groups: { urls: gs.map((g) => g.url) }, groupWaitMs: 500 });
+    const held = r.pool.current!;
+    assert.equal((await post(r.url, { tensor: tensor([0]) })).status, 200);
+    const v = await currentVersion(fx.store);
+    const best = (await post(r.url, { tensor: tensor([0]), k: 1 })).body.results![0]!.ids[0]!;
+    await deleteDocs(fx.store, [best], `${v}-d`);
+    await gs[0]!.follower.sync();
+    assert.deepEqual(gs[0]!.pool.loaded(), [`${v}-d`]);
+    const a = await post(r.url, { tensor: tensor([0]) });
+    assert.equal(a.status, 503, JSON.stringify(a.body));
+    assert.deepEqual(a.body.groups, [0]);
+    assert.match(a.body.message!, new RegExp(`group 0 does not hold version ${held}`));
+    // once group 1 holds the new version too, the router moves and answers again
+    await gs[1]!.follower.sync();
+    await r.follower.sync();
+    assert.equal(r.pool.current, `${v}-d`);
+    const b = await post(r.url, { tensor: tensor([0]), k: 5, kPrime: 50 });
+    assert.equal(b.status, 200);
+    assert.ok(!b.body.results![0]!.ids.includes(best));
   });
 });
 
