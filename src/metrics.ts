@@ -45,9 +45,17 @@ export const metrics = {
   serveVersion: new Gauge({ name: 'lemur_serve_version', help: 'Versions this server holds open (1 = the one it serves, 0 = draining or retained)', labelNames: ['version'] as const, registers: [registry] }),
   serveReady: new Gauge({ name: 'lemur_serve_ready', help: '1 when this server has a version loaded and answers searches', registers: [registry] }),
   serveVersionSwaps: new Counter({ name: 'lemur_serve_version_swaps_total', help: 'Versions promoted by this server (new `current`, rollbacks)', registers: [registry] }),
+  serveGroupFailures: new Counter({ name: 'lemur_serve_group_failures_total', help: 'Calls of a router to a shard group that failed (no replica answered in time, or it lacked the version), by group', labelNames: ['group'] as const, registers: [registry] }),
   serveVersionLoadFailures: new Counter({ name: 'lemur_serve_version_load_failures_total', help: 'Versions this server failed to load (it kept serving the previous one)', registers: [registry] }),
   kernel: new Gauge({ name: 'lemur_native_kernel', help: 'The MaxSim kernel this process uses (1 for the one in use)', labelNames: ['kernel'] as const, registers: [registry] }),
 };
+
+/** Records the versions a search server holds and the one it serves (undefined: not ready). */
+export function recordServedVersions(current: string | undefined, loaded: string[]): void {
+  metrics.serveVersion.reset();
+  for (const l of loaded) metrics.serveVersion.set({ version: l }, l === current ? 1 : 0);
+  metrics.serveReady.set(current === undefined ? 0 : 1);
+}
 
 /** Records which kernel the native core picked (called once the addon is loaded). */
 export function setKernel(name: string): void {

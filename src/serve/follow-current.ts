@@ -10,7 +10,13 @@ import { metrics } from '../metrics.js';
 import { subscribeCurrent } from '../queue/current-channel.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { currentVersion } from '../versions/current.js';
-import type { VersionPool } from './version-pool.js';
+
+/** The part of a VersionPool a follower moves (a search server's, or a router's models). */
+export interface FollowedPool {
+  readonly current: string | undefined;
+  load(version: string): Promise<void>;
+  promote(version: string): void;
+}
 
 export interface FollowOptions {
   /** Seconds between polls of the store. @defaultValue 2 (30 with Redis announcements) */
@@ -25,7 +31,7 @@ export interface FollowOptions {
 
 export class CurrentFollower {
   readonly #store: ObjectStore;
-  readonly #pool: VersionPool;
+  readonly #pool: FollowedPool;
   readonly #o: FollowOptions;
   #timer: NodeJS.Timeout | undefined;
   #sub: { close: () => Promise<void> } | undefined;
@@ -35,7 +41,7 @@ export class CurrentFollower {
   /** A version that failed to load, not retried before the next poll. */
   #failed: string | undefined;
 
-  constructor(store: ObjectStore, pool: VersionPool, options: FollowOptions = {}) {
+  constructor(store: ObjectStore, pool: FollowedPool, options: FollowOptions = {}) {
     this.#store = store;
     this.#pool = pool;
     this.#o = options;
@@ -110,3 +116,4 @@ export class CurrentFollower {
     await this.#syncing;
   }
 }
+

@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 
-import type { Hit } from '../query/query-engine.js';
+import { topCandidates, type Hit } from '../query/query-engine.js';
 import { parseSearchBody, type SearchLimits } from './search-request.js';
 import { RequestError } from './serve-errors.js';
 import type { VersionPool } from './version-pool.js';
@@ -85,7 +85,8 @@ export function registerGroupRoutes(app: FastifyInstance, pool: VersionPool, o: 
       const F = new Float32Array(b.nq * engine.hidden);
       new Uint8Array(F.buffer).set(raw);
       const cands = await engine.candidates(F, b.nq, { k: b.k, kPrime: b.kPrime, candidates: 'hnsw', ...(b.efSearch ? { efSearch: b.efSearch } : {}), ...threads });
-      return { version: lease.version, hits: flattenHits(cands) };
+      // this group's top k' only: the global top k' of the groups' top k's is the global top k' (a total order)
+      return { version: lease.version, hits: flattenHits(topCandidates(cands, b.kPrime)) };
     } finally {
       lease.release();
     }

@@ -100,3 +100,38 @@ export async function listen(app: FastifyInstance, host: string, port: number): 
   const p = typeof addr === 'object' && addr ? addr.port : port;
   return `http://${host.includes(':') ? `[${host}]` : host}:${p}`;
 }
+
+/** What a serving process starts once listening and stops around draining its requests. */
+export interface ServingParts {
+  /** Starts following versions (after listen: /healthz answers and /readyz says "not yet" while a version loads). */
+  start(url: string): Promise<void>;
+  /** Stops what brings new work or versions: registrations, the follower. */
+  stop(): Promise<void>;
+  /** Closes the versions, once requests in flight are answered. */
+  release(): Promise<void>;
+}
+
+/**
+ * Listens, then starts the parts; a start that fails undoes everything. close() (idempotent): stop
+ * the parts, stop accepting and wait for requests in flight (fastify's close), then release the versions.
+ */
+export async function serveApp(app: FastifyInstance, host: string, port: number, parts: ServingParts): Promise<{ url: string; close: () => Promise<void> }> {
+  metrics.serveReady.set(0);
+  const url = await listen(app, host, port);
+  let closing: Promise<void> | undefined;
+  // idempotent: a second close waits for the first
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await parts.stop();
+      await app.close();
+      await parts.release();
+      metrics.serveReady.set(0);
+    })());
+  try {
+    await parts.start(url);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { url, close };
+}

@@ -48,3 +48,16 @@ export class GroupUnavailableError extends LemurError {
     this.groups = groups;
   }
 }
+
+/**
+ * Shard groups no longer (or not yet) hold the version a router request pinned: a swap moved
+ * them on. The router refreshes and retries once; if that does not help, it is a 503 like any
+ * group that cannot answer.
+ */
+export class GroupVersionMissingError extends GroupUnavailableError {
+  readonly version: string;
+  constructor(version: string, groups: number[], detail: string) {
+    super(`shard group${groups.length > 1 ? 's' : ''} ${groups.join(', ')} do${groups.length > 1 ? '' : 'es'} not hold version ${version}: ${detail}`, groups);
+    this.version = version;
+  }
+}

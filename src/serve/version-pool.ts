@@ -10,14 +10,19 @@ import type { OpenedVersion } from '../query/open-version.js';
 import { NotReadyError, UnknownVersionError } from './serve-errors.js';
 
 /** One version held for the length of a search. release() is idempotent. */
-export interface Lease {
+export interface Lease<T = OpenedVersion> {
   readonly version: string;
-  readonly opened: OpenedVersion;
+  readonly opened: T;
   release(): void;
 }
 
-interface Entry {
-  opened: OpenedVersion;
+/** What a pool holds per version: a search server its shards, a router only the model. */
+export interface Closable {
+  close(): void;
+}
+
+interface Entry<T> {
+  opened: T;
   leases: number;
   /** When it stopped being current (undefined while current or never promoted). */
   retiredAt: number | undefined;
@@ -34,17 +39,17 @@ export interface VersionPoolOptions {
   onChange?: (current: string | undefined, loaded: string[]) => void;
 }
 
-export class VersionPool {
-  readonly #open: (version: string) => Promise<OpenedVersion>;
+export class VersionPool<T extends Closable = OpenedVersion> {
+  readonly #open: (version: string) => Promise<T>;
   readonly #retainMs: number;
   readonly #onChange: VersionPoolOptions['onChange'];
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, Entry<T>>();
   readonly #loading = new Map<string, Promise<void>>();
   #current: string | undefined;
   #closed = false;
   #drained: (() => void) | undefined;
 
-  constructor(open: (version: string) => Promise<OpenedVersion>, options: VersionPoolOptions = {}) {
+  constructor(open: (version: string) => Promise<T>, options: VersionPoolOptions = {}) {
     this.#open = open;
     this.#retainMs = options.retainMs ?? 0;
     this.#onChange = options.onChange;
@@ -105,7 +110,7 @@ export class VersionPool {
    * Leases the current version, or a pinned one that is open.
    * @throws NotReadyError before the first version is loaded; UnknownVersionError for a version not open
    */
-  acquire(version?: string): Lease {
+  acquire(version?: string): Lease<T> {
     const v = version ?? this.#current;
     if (v === undefined) throw new NotReadyError('no version loaded yet');
     const e = this.#entries.get(v);
