@@ -41,7 +41,7 @@ import { promoteVersion, rollback } from '../src/versions/publish.js';
 import { loadBenchDataset } from './lib/dataset.js';
 import { machineInfo } from './lib/machine.js';
 import { emit, progress } from './lib/report.js';
-import { runLoad, startServeChild, summarize, type LoadResult, type ServeChild } from './lib/serve-load.js';
+import { processCpuSeconds, runLoad, startServeChild, summarize, type LoadResult, type ServeChild } from './lib/serve-load.js';
 import { round } from './lib/timer.js';
 
 const { values } = parseArgs({
@@ -342,7 +342,50 @@ async function swapUnderLoad(): Promise<Record<string, unknown>> {
 
 async function routed(): Promise<Record<string, unknown>> {
   if (!existsSync(fileURLToPath(new URL('../src/serve/router.js', import.meta.url)))) return { skipped: 'router not built (src/serve/router.ts is not in this tree yet)' };
-  return { skipped: 'router present, but its load test is not wired up yet' };
+  const routedS = quick ? 3 : 10;
+  const checkIds = (mismatch: { n: number }) => (status: number, body: string, i: number): void => {
+    if (status !== 200) return;
+    const b = JSON.parse(body) as { version: string; results: { ids: string[] }[] };
+    if (b.results[0]!.ids.join() !== expected[b.version]?.[i]?.join()) mismatch.n++;
+  };
+  const measure = async (c: ServeChild, what: string, pids: number[]): Promise<Record<string, unknown>> => {
+    await runLoad({ url: c.url, connections: 32, durationS: quick ? 1 : 3, bodies });
+    const mismatch = { n: 0 };
+    const cpu0 = pids.map(processCpuSeconds);
+    const r = await runLoad({ url: c.url, connections: 32, durationS: routedS, bodies, onBody: checkIds(mismatch) });
+    const cores = pids.map((p, i) => round((processCpuSeconds(p) - cpu0[i]!) / r.duration_s, 2));
+    const row = { setup: what, qps: r.qps, p50_ms: r.latency.p50_ms, p99_ms: r.latency.p99_ms, p99_9_ms: r.latency.p99_9_ms, requests: r.requests, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, ids_not_matching_single_process: mismatch.n, process_cores: cores, client_cores: r.client_cores };
+    progress(`routed ${JSON.stringify(row)}`);
+    return row;
+  };
+  const single = await serve([], baseEnv, 'serve-single');
+  let one: Record<string, unknown>;
+  try {
+    one = await measure(single, 'one process, every shard', [single.pid]);
+  } finally {
+    await stopChild(single);
+  }
+  const groups = [await serve(['--group', '0/2'], baseEnv, 'serve-group0'), await serve(['--group', '1/2'], baseEnv, 'serve-group1')];
+  try {
+    const router = await serve(['--route', '--groups', groups.map((g) => g.url).join(',')], baseEnv, 'serve-router');
+    try {
+      const two = await measure(router, '2 groups + router', [router.pid, ...groups.map((g) => g.pid)]);
+      return {
+        connections: 32,
+        seconds: routedS,
+        shards: Math.ceil(nDocs / shardDocs),
+        single_process: one,
+        routed: two,
+        qps_ratio_routed_vs_single: round((two['qps'] as number) / (one['qps'] as number), 3),
+        p99_ratio_routed_vs_single: round((two['p99_ms'] as number) / (one['p99_ms'] as number), 3),
+        note: 'router, both groups and the load generator share the same 2 cores (each process runs LEMUR_THREADS native threads): this measures the routing overhead, not the capacity gained by spreading groups over machines',
+      };
+    } finally {
+      await stopChild(router);
+    }
+  } finally {
+    for (const g of groups) await stopChild(g);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
