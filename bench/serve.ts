@@ -224,15 +224,22 @@ process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
 const strip = ({ records: _r, ...rest }: LoadResult): Omit<LoadResult, 'records'> => rest;
 
-async function servedLevels(): Promise<Omit<LoadResult, 'records'>[]> {
+async function servedLevels(): Promise<(Omit<LoadResult, 'records'> & { mean_batch_queries: number })[]> {
   const c = await serve([], baseEnv, 'serve-levels');
   try {
     progress(`lemur serve at ${c.url} (window ${windowMs} ms, max batch ${maxBatch}); warm-up`);
     await runLoad({ url: c.url, connections: 16, durationS: quick ? 1 : 3, bodies });
     const out = [];
     for (const n of levels) {
-      const r = strip(await runLoad({ url: c.url, connections: n, durationS: seconds, bodies }, c.pid));
-      progress(`c=${n}: ${r.qps} QPS, p50 ${r.latency.p50_ms} ms, p99 ${r.latency.p99_ms} ms, non-2xx ${r.non2xx}, client ${r.client_cores} cores, server ${r.server_cores} cores`);
+      // queries in the engine call that answered each request (timings.batchQueries, read without parsing the body)
+      let batchSum = 0;
+      let batchN = 0;
+      const onBody = (status: number, body: string): void => {
+        const m = status === 200 ? /"batchQueries":(\d+)/.exec(body) : null;
+        if (m) (batchSum += Number(m[1])), batchN++;
+      };
+      const r = { ...strip(await runLoad({ url: c.url, connections: n, durationS: seconds, bodies, onBody }, c.pid)), mean_batch_queries: round(batchSum / Math.max(1, batchN), 1) };
+      progress(`c=${n}: ${r.qps} QPS, p50 ${r.latency.p50_ms} ms, p99 ${r.latency.p99_ms} ms, non-2xx ${r.non2xx}, batch ${r.mean_batch_queries}, client ${r.client_cores} cores, server ${r.server_cores} cores`);
       out.push(r);
     }
     return out;
@@ -430,7 +437,7 @@ async function tune(): Promise<Record<string, unknown>> {
 
 // ---------------------------------------------------------------------------------------------
 
-let served: Omit<LoadResult, 'records'>[];
+let served: (Omit<LoadResult, 'records'> & { mean_batch_queries: number })[];
 let swap: Record<string, unknown>;
 let route: Record<string, unknown>;
 let tuning: Record<string, unknown> | { skipped: string };
@@ -486,7 +493,7 @@ if (values.json) {
   const lines = [
     `serve bench: ${nDocs} docs, ${nq} queries, k ${K}, k' ${K_PRIME}, window ${windowMs} ms, max batch ${maxBatch}, ${threads} threads`,
     `in-process: batched ${inBatched} QPS, single p50 ${baseline['single_p50_ms']} ms, p99 ${inP99} ms`,
-    ...served.map((r) => `served c=${String(r.connections).padEnd(2)}: ${String(r.qps).padStart(7)} QPS  p50 ${r.latency.p50_ms} ms  p99 ${r.latency.p99_ms} ms  p99.9 ${r.latency.p99_9_ms} ms  non-2xx ${r.non2xx}  client ${r.client_cores} / server ${r.server_cores} cores`),
+    ...served.map((r) => `served c=${String(r.connections).padEnd(2)}: ${String(r.qps).padStart(7)} QPS  p50 ${r.latency.p50_ms} ms  p99 ${r.latency.p99_ms} ms  p99.9 ${r.latency.p99_9_ms} ms  non-2xx ${r.non2xx}  batch ${r.mean_batch_queries}  client ${r.client_cores} / server ${r.server_cores} cores`),
     `goals: QPS c≥32 ratio ${result.goals.qps_at_c_ge_32.ratio_min} (≥ 0.8: ${result.goals.qps_at_c_ge_32.goalMet}); p99 c=1 ratio ${p99Ratio} (≤ 2: ${result.goals.p99_at_c1.goalMet})`,
     `swap under load: ${swap['requests']} requests, non-2xx ${swap['non2xx']}, errors ${swap['errors']}, timeouts ${swap['timeouts']}, per version ${JSON.stringify(swap['answered_per_version'])}, ids mismatched ${swap['ids_not_matching_answering_version']}`,
     `routed: ${JSON.stringify(route)}`,
