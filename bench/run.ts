@@ -18,6 +18,7 @@ const BENCHES: Record<string, string> = {
   'compact-w': 'compact-w.js',
   'mmap-search': 'mmap-search.js',
   scale: 'scale.js',
+  serve: 'serve.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);
