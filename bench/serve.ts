@@ -56,6 +56,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     'window-ms': { type: 'string', default: '1' },
     'max-batch': { type: 'string', default: '32' },
+    'batch-concurrency': { type: 'string', default: '1' },
+    parts: { type: 'string', default: 'served,swap,routed,tune' },
     'no-tune': { type: 'boolean', default: false },
   },
   strict: true,
@@ -66,6 +68,8 @@ const K = 10;
 const K_PRIME = 100;
 const windowMs = Number(values['window-ms']);
 const maxBatch = Number(values['max-batch']);
+const batchConcurrency = Number(values['batch-concurrency']);
+const parts = new Set(values.parts.split(','));
 const seconds = Number(values.seconds ?? (quick ? 3 : 10));
 const levels = (values.concurrency ?? (quick ? '1,16,32' : '1,4,16,32,64')).split(',').map(Number);
 const threads = config().threads;
@@ -203,7 +207,7 @@ const children = new Set<ServeChild>();
 let redis: EmbeddedRedis | undefined;
 
 async function serve(args: string[], env: NodeJS.ProcessEnv = baseEnv, name = 'serve'): Promise<ServeChild> {
-  const c = await startServeChild(['--window-ms', String(windowMs), '--max-batch', String(maxBatch), ...args], env, join(logDir, `${name}.log`));
+  const c = await startServeChild(['--window-ms', String(windowMs), '--max-batch', String(maxBatch), '--batch-concurrency', String(batchConcurrency), ...args], env, join(logDir, `${name}.log`));
   children.add(c);
   return c;
 }
@@ -442,11 +446,11 @@ let swap: Record<string, unknown>;
 let route: Record<string, unknown>;
 let tuning: Record<string, unknown> | { skipped: string };
 try {
-  served = await servedLevels();
-  swap = await swapUnderLoad();
+  served = parts.has('served') ? await servedLevels() : [];
+  swap = parts.has('swap') ? await swapUnderLoad() : { skipped: '--parts' };
   progress(`swap: ${JSON.stringify(swap)}`);
-  route = await routed();
-  tuning = values['no-tune'] ? { skipped: '--no-tune' } : await tune();
+  route = parts.has('routed') ? await routed() : { skipped: '--parts' };
+  tuning = values['no-tune'] || !parts.has('tune') ? { skipped: '--no-tune / --parts' } : await tune();
 } finally {
   await cleanup();
 }
@@ -468,7 +472,7 @@ const result = {
   bench: 'serve',
   machine: { ...machineInfo(), avx512_flags: cpuFlags.filter((f) => f.startsWith('avx512')) },
   dataset: ds.summary,
-  config: { docs: nDocs, queries: nq, shards: Math.ceil(nDocs / shardDocs), shard_docs: shardDocs, k: K, k_prime: K_PRIME, ef_search: 'default (2 × k\')', candidates: 'hnsw', threads, window_ms: windowMs, max_batch: maxBatch, seconds_per_level: seconds, body: 'one query per request, base64 float32 tensor', fit: { ...fit, seeds: { [V1]: 1, [V2]: 2 } }, encoding: ENCODING_DEFAULTS, versions: built, store: storeDir },
+  config: { docs: nDocs, queries: nq, shards: Math.ceil(nDocs / shardDocs), shard_docs: shardDocs, k: K, k_prime: K_PRIME, ef_search: 'default (2 × k\')', candidates: 'hnsw', threads, window_ms: windowMs, max_batch: maxBatch, batch_concurrency: batchConcurrency, seconds_per_level: seconds, body: 'one query per request, base64 float32 tensor', fit: { ...fit, seeds: { [V1]: 1, [V2]: 2 } }, encoding: ENCODING_DEFAULTS, versions: built, store: storeDir },
   in_process: baseline,
   served,
   ratios: { served_qps_vs_in_process_batched: qpsRatios, served_c1_p99_vs_in_process_single_p99: p99Ratio },

@@ -42,6 +42,7 @@ export const SERVE_FLAGS = {
   'poll-seconds': { type: 'string' },
   'window-ms': { type: 'string' },
   'max-batch': { type: 'string' },
+  'batch-concurrency': { type: 'string' },
   'max-queue': { type: 'string' },
   'max-queries': { type: 'string' },
   'max-tokens': { type: 'string' },
@@ -100,6 +101,7 @@ export const serveCommand: Command = {
       batch: {
         windowMs: millis('window-ms', values['window-ms'], 1),
         maxBatch: positiveInt('max-batch', values['max-batch'], 32),
+        concurrency: positiveInt('batch-concurrency', values['batch-concurrency'], 1),
         maxQueue: positiveInt('max-queue', values['max-queue'], 1024),
       },
       limits: {
