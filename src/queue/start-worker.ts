@@ -7,7 +7,7 @@
  */
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 
-import { CorruptFileError, InputDataError, InvalidArgumentError, PipelineError, ShardFailuresError } from '../errors.js';
+import { CorruptFileError, InputDataError, InvalidArgumentError, ObjectNotFoundError, PipelineError, ShardFailuresError, StoreAccessDeniedError } from '../errors.js';
 import { log, withLogContext } from '../log.js';
 import { metrics, setKernel } from '../metrics.js';
 import { kernelInfo } from '../native/cpu.js';
@@ -25,9 +25,20 @@ export interface StartWorkerOptions {
   stalledInterval?: number;
 }
 
-/** Errors that will fail the same way on every attempt. */
+/**
+ * Errors that will fail the same way on every attempt. A missing or forbidden object is one (a
+ * source key that is not there, credentials without access): the store client already retried
+ * everything transient, so a job retry would only repeat the answer.
+ */
 function isPermanent(err: unknown): boolean {
-  return err instanceof InputDataError || err instanceof CorruptFileError || err instanceof InvalidArgumentError || err instanceof ShardFailuresError;
+  return (
+    err instanceof InputDataError ||
+    err instanceof CorruptFileError ||
+    err instanceof InvalidArgumentError ||
+    err instanceof ShardFailuresError ||
+    err instanceof ObjectNotFoundError ||
+    err instanceof StoreAccessDeniedError
+  );
 }
 
 /** Version, shard, evaluation or schedule a job works on, for its log lines. */
