@@ -153,6 +153,8 @@ export interface ServiceConfig {
   dashboardPassword: string | undefined;
   /** AWS_REGION: the S3 region (the standard AWS variable; wins over a store's default). */
   awsRegion: string | undefined;
+  /** LEMUR_WORKER_GRACE: seconds `lemur worker` gives jobs in progress on SIGTERM when --grace is not given. */
+  workerGrace: string | undefined;
 }
 
 export function loadServiceConfig(env: Env = process.env): ServiceConfig {
@@ -164,6 +166,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     dashboardUser: env['LEMUR_DASHBOARD_USER'],
     dashboardPassword: env['LEMUR_DASHBOARD_PASSWORD'],
     awsRegion: env['AWS_REGION'],
+    workerGrace: env['LEMUR_WORKER_GRACE'],
   };
 }
 

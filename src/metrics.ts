@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics of this process (prom-client): jobs per queue and outcome, stage
  * durations, documents indexed, queries served with their latency, the MaxSim kernel in use,
- * and the default process metrics (RSS, CPU, event-loop lag, heap). Served on /metrics by
- * `lemur worker --metrics-port` (opt-in) and by the dashboard.
+ * whether the workers are connected to Redis and taking jobs, and the default process metrics
+ * (RSS, CPU, event-loop lag, heap). Served on /metrics by `lemur worker --metrics-port` (opt-in)
+ * and by the dashboard.
  */
 import { createServer, type Server } from 'node:http';
 
@@ -32,6 +33,8 @@ export const metrics = {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   }),
+  redisConnected: new Gauge({ name: 'lemur_redis_connected', help: "1 while every worker of this process holds its Redis connections, 0 while any is reconnecting", registers: [registry] }),
+  workerReady: new Gauge({ name: 'lemur_worker_ready', help: '1 while this process takes jobs: its workers are connected to Redis and not shutting down', registers: [registry] }),
   kernel: new Gauge({ name: 'lemur_native_kernel', help: 'The MaxSim kernel this process uses (1 for the one in use)', labelNames: ['kernel'] as const, registers: [registry] }),
 };
 

@@ -75,6 +75,8 @@ export class S3FaultProxy {
   // keep-alive upstream connections, as a real load balancer would hold
   readonly #agent = new Agent({ keepAlive: true });
   readonly #fixed: FixedResponse[] = [];
+  // stalls still pending, cleared by close() so a long stall keeps no process alive
+  readonly #stalls = new Set<NodeJS.Timeout>();
   #rate: number;
 
   private constructor(server: Server, o: S3FaultProxyOptions) {
@@ -120,6 +122,7 @@ export class S3FaultProxy {
   }
 
   async close(): Promise<void> {
+    for (const t of this.#stalls) clearTimeout(t);
     for (const s of this.#sockets) s.destroy();
     this.#agent.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -154,7 +157,13 @@ export class S3FaultProxy {
         return;
       case 'stall':
         this.counts[fault]++;
-        setTimeout(() => this.#forward(req, res, undefined, 0), this.#stallMs);
+        {
+          const timer = setTimeout(() => {
+            this.#stalls.delete(timer);
+            this.#forward(req, res, undefined, 0);
+          }, this.#stallMs);
+          this.#stalls.add(timer);
+        }
         return;
       default:
         this.#forward(req, res, fault, cutAt);
