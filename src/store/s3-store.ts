@@ -140,25 +140,35 @@ export class S3Store implements ObjectStore {
   }
 
   /**
-   * Runs `attempt` again while it fails with a BodyCut, paced and bounded by the client's retry
-   * strategy (its backoff, LEMUR_S3_MAX_ATTEMPTS tries, its quota). Other errors pass through:
-   * the SDK retried those already.
+   * Paces re-issued transfers with the client's own retry strategy: `retry` waits its backoff,
+   * or throws the final StoreError once LEMUR_S3_MAX_ATTEMPTS tries (or its quota) are spent.
    */
-  async #reissue<T>(what: string, key: string, attempt: () => Promise<T>): Promise<T> {
+  async #pacer(what: string, key: string): Promise<{ retry: (reason: string, cause: unknown) => Promise<void>; done: () => void }> {
     const strategy = (await this.#client.config.retryStrategy()) as unknown as RetryStrategy;
     let token = await strategy.acquireInitialRetryToken('lemur-transfer');
-    for (;;) {
-      try {
-        const out = await attempt();
-        strategy.recordSuccess(token);
-        return out;
-      } catch (err) {
-        if (!(err instanceof BodyCut)) throw err;
+    return {
+      retry: async (reason, cause) => {
         try {
           token = await strategy.refreshRetryTokenForRetry(token, { errorType: 'TRANSIENT' });
         } catch {
-          throw new StoreError(`${this.url}: ${what} '${key}' failed after ${token.getRetryCount() + 1} tries: ${err.message}`, key, false, { cause: err.cause });
+          throw new StoreError(`${this.url}: ${what} '${key}' failed after ${token.getRetryCount() + 1} tries: ${reason}`, key, false, { cause });
         }
+      },
+      done: () => strategy.recordSuccess(token),
+    };
+  }
+
+  /** Runs `attempt` again while it fails with a BodyCut; other errors pass through (the SDK retried those already). */
+  async #reissue<T>(what: string, key: string, attempt: () => Promise<T>): Promise<T> {
+    const pacer = await this.#pacer(what, key);
+    for (;;) {
+      try {
+        const out = await attempt();
+        pacer.done();
+        return out;
+      } catch (err) {
+        if (!(err instanceof BodyCut)) throw err;
+        await pacer.retry(err.message, err.cause);
       }
     }
   }
@@ -270,8 +280,7 @@ export class S3Store implements ObjectStore {
    * versions), at most LEMUR_S3_MAX_ATTEMPTS - 1 times, paced by the client's retry strategy.
    */
   async *#chunks(key: string, first: GetObjectCommandOutput, size: number): AsyncGenerator<Buffer> {
-    const strategy = (await this.#client.config.retryStrategy()) as unknown as RetryStrategy;
-    let token = await strategy.acquireInitialRetryToken('lemur-transfer');
+    const pacer = await this.#pacer('reading', key);
     // in Node the SDK's body is the http response (an IncomingMessage, so a Readable)
     let body = first.Body as Readable;
     let at = 0;
@@ -288,15 +297,10 @@ export class S3Store implements ObjectStore {
         }
         // more than declared is not a cut (ByteMeter downstream names it); all bytes is success
         if (at >= size) {
-          strategy.recordSuccess(token);
+          pacer.done();
           return;
         }
-        const reason = cut ? ((cut as Error).message ?? String(cut)) : `the body ended after ${at} of ${size} bytes`;
-        try {
-          token = await strategy.refreshRetryTokenForRetry(token, { errorType: 'TRANSIENT' });
-        } catch {
-          throw new StoreError(`${this.url}: reading '${key}' failed at byte ${at} of ${size} after ${token.getRetryCount() + 1} tries: ${reason}`, key, false, { cause: cut });
-        }
+        await pacer.retry(`cut at byte ${at} of ${size}: ${cut ? ((cut as Error).message ?? String(cut)) : 'the body ended early'}`, cut);
         body.destroy();
         const next = await this.#get(key, { Range: `bytes=${at}-`, ...(first.ETag ? { IfMatch: first.ETag } : {}) });
         body = next.Body as Readable;
