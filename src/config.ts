@@ -19,6 +19,26 @@ export interface LemurConfig {
   store: string;
   s3Endpoint: string | undefined;
   s3ForcePathStyle: boolean;
+  /**
+   * LEMUR_S3_MAX_ATTEMPTS: tries of one S3 request, the first included (the AWS SDK's own retry:
+   * 5xx, SlowDown and other throttling, resets, timeouts; never 403 or 404), with jittered
+   * exponential backoff. A download cut after its response began is resumed at most as many
+   * times. @defaultValue 5 (the SDK's 3 suits interactive calls; a failed request here costs a
+   * retried job)
+   */
+  s3MaxAttempts: number;
+  /**
+   * LEMUR_S3_RETRY_MODE: the SDK's retry mode. `standard`: jittered exponential backoff (base
+   * 100 ms, 500 ms when throttled, at most 20 s) under a shared retry quota; `adaptive`: the same,
+   * plus client-side rate limiting after throttling answers. @defaultValue 'standard'
+   */
+  s3RetryMode: 'standard' | 'adaptive';
+  /**
+   * LEMUR_S3_SOCKET_TIMEOUT_MS: an S3 request whose socket stays silent this long fails with a
+   * TimeoutError and is retried (a stalled server; without it a request could wait forever).
+   * @defaultValue 60000
+   */
+  s3SocketTimeoutMs: number;
   /** LEMUR_THREADS: threads for native work. @defaultValue os.availableParallelism() */
   threads: number;
   /** LEMUR_KERNEL: a forced MaxSim kernel; undefined = the best this CPU has. */
@@ -57,6 +77,14 @@ export function parseFraction(name: string, v: string | undefined, dflt: number)
   return x;
 }
 
+/** An integer in [min, max], or the default when unset. */
+export function parseIntIn(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === '') return dflt;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min || x > max) throw new ConfigError(`Expected ${name} to be an integer in [${min}, ${max}] but received '${v}'`);
+  return x;
+}
+
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
 
 /** A byte count like 5000000, 500MB or 1.5GiB, or the default when unset. */
@@ -72,14 +100,7 @@ export function parseBytes(name: string, v: string | undefined, dflt: number): n
 
 /** Parses a config from an environment (process.env by default). @throws ConfigError */
 export function loadConfig(env: Env = process.env): LemurConfig {
-  const threadsText = env['LEMUR_THREADS'];
-  let threads = availableParallelism();
-  if (threadsText !== undefined && threadsText !== '') {
-    threads = Number(threadsText);
-    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
-      throw new ConfigError(`Expected LEMUR_THREADS to be an integer in [1, 1024] but received '${threadsText}'`);
-    }
-  }
+  const threads = parseIntIn('LEMUR_THREADS', env['LEMUR_THREADS'], availableParallelism(), 1, 1024);
   const kernelText = env['LEMUR_KERNEL'];
   let kernel: KernelName | undefined;
   if (kernelText !== undefined && kernelText !== '') {
@@ -90,6 +111,10 @@ export function loadConfig(env: Env = process.env): LemurConfig {
   }
   const driftFraction = parseFraction('LEMUR_DRIFT_FRACTION', env['LEMUR_DRIFT_FRACTION'], 0.2);
   const evalTolerance = parseFraction('LEMUR_EVAL_TOLERANCE', env['LEMUR_EVAL_TOLERANCE'], 0.01);
+  const s3MaxAttempts = parseIntIn('LEMUR_S3_MAX_ATTEMPTS', env['LEMUR_S3_MAX_ATTEMPTS'], 5, 1, 100);
+  const s3RetryMode = env['LEMUR_S3_RETRY_MODE'] || 'standard';
+  if (s3RetryMode !== 'standard' && s3RetryMode !== 'adaptive') throw new ConfigError(`Expected LEMUR_S3_RETRY_MODE to be standard or adaptive but received '${s3RetryMode}'`);
+  const s3SocketTimeoutMs = parseIntIn('LEMUR_S3_SOCKET_TIMEOUT_MS', env['LEMUR_S3_SOCKET_TIMEOUT_MS'], 60_000, 1, 3_600_000);
   const store = env['LEMUR_STORE'] || './.lemur';
   if (store.includes('://') && !/^(file|s3):\/\//.test(store)) {
     throw new ConfigError(`Expected LEMUR_STORE to be a folder, file://… or s3://bucket/prefix but received '${store}'`);
@@ -99,6 +124,9 @@ export function loadConfig(env: Env = process.env): LemurConfig {
     store,
     s3Endpoint: env['LEMUR_S3_ENDPOINT'] || undefined,
     s3ForcePathStyle: parseBool('LEMUR_S3_FORCE_PATH_STYLE', env['LEMUR_S3_FORCE_PATH_STYLE']),
+    s3MaxAttempts,
+    s3RetryMode,
+    s3SocketTimeoutMs,
     threads,
     kernel,
     driftFraction,
@@ -128,6 +156,8 @@ export interface ServiceConfig {
   servePassword: string | undefined;
   /** AWS_REGION: the S3 region (the standard AWS variable; wins over a store's default). */
   awsRegion: string | undefined;
+  /** LEMUR_WORKER_GRACE: seconds `lemur worker` gives jobs in progress on SIGTERM when --grace is not given. */
+  workerGrace: string | undefined;
 }
 
 export function loadServiceConfig(env: Env = process.env): ServiceConfig {
@@ -141,6 +171,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     serveUser: env['LEMUR_SERVE_USER'],
     servePassword: env['LEMUR_SERVE_PASSWORD'],
     awsRegion: env['AWS_REGION'],
+    workerGrace: env['LEMUR_WORKER_GRACE'],
   };
 }
 

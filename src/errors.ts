@@ -110,6 +110,26 @@ export class StoreError extends LemurError {
   }
 }
 
+/**
+ * An object that does not exist (S3 404 / NoSuchKey, a missing file of a folder store). Permanent
+ * in a job: a source key that is not there fails its job once, naming the key.
+ */
+export class ObjectNotFoundError extends StoreError {
+  constructor(store: string, key: string, options?: ErrorOptions) {
+    super(`${store}: no object '${key}'`, key, true, options);
+  }
+}
+
+/**
+ * The store refused access to an object (S3 403: AccessDenied, a bad key id or signature).
+ * Permanent in a job: retrying with the same credentials fails the same way.
+ */
+export class StoreAccessDeniedError extends StoreError {
+  constructor(store: string, what: string, key: string, detail: string, options?: ErrorOptions) {
+    super(`${store}: access denied ${what} '${key}': ${detail}`, key, false, options);
+  }
+}
+
 /** A build or job that failed in the queue; the message carries the job's failed reason. */
 export class PipelineError extends LemurError {
   constructor(message: string, options?: ErrorOptions) {

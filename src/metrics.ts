@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics of this process (prom-client): jobs per queue and outcome, stage
  * durations, documents indexed, queries served with their latency, the MaxSim kernel in use,
- * and the default process metrics (RSS, CPU, event-loop lag, heap). Served on /metrics by
- * `lemur worker --metrics-port` (opt-in) and by the dashboard.
+ * whether the workers are connected to Redis and taking jobs, and the default process metrics
+ * (RSS, CPU, event-loop lag, heap). Served on /metrics by `lemur worker --metrics-port` (opt-in)
+ * and by the dashboard.
  */
 import { createServer, type Server } from 'node:http';
 
@@ -47,6 +48,8 @@ export const metrics = {
   serveVersionSwaps: new Counter({ name: 'lemur_serve_version_swaps_total', help: 'Versions promoted by this server (new `current`, rollbacks)', registers: [registry] }),
   serveGroupFailures: new Counter({ name: 'lemur_serve_group_failures_total', help: 'Calls of a router to a shard group that failed (no replica answered in time, or it lacked the version), by group', labelNames: ['group'] as const, registers: [registry] }),
   serveVersionLoadFailures: new Counter({ name: 'lemur_serve_version_load_failures_total', help: 'Versions this server failed to load (it kept serving the previous one)', registers: [registry] }),
+  redisConnected: new Gauge({ name: 'lemur_redis_connected', help: "1 while every worker of this process holds its Redis connections, 0 while any is reconnecting", registers: [registry] }),
+  workerReady: new Gauge({ name: 'lemur_worker_ready', help: '1 while this process takes jobs: its workers are connected to Redis and not shutting down', registers: [registry] }),
   kernel: new Gauge({ name: 'lemur_native_kernel', help: 'The MaxSim kernel this process uses (1 for the one in use)', labelNames: ['kernel'] as const, registers: [registry] }),
 };
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 
-import { StoreError } from '../errors.js';
+import { ObjectNotFoundError } from '../errors.js';
 import { TokenStore } from '../native/token-store.js';
 import { localCopy, type LocalCopy } from '../store/local-copy.js';
 import { makeScratchDir } from '../store/scratch.js';
@@ -132,7 +132,7 @@ export async function runEvalBatch(store: ObjectStore, versions: VersionCache, q
 /** Reads one batch's result rows back (the Parquet footer, then its column chunks, by ranged reads). */
 export async function readResults(store: ObjectStore, key: string): Promise<ResultRow[]> {
   const info = await store.head(key);
-  if (!info) throw new StoreError(`${store.url}: no object '${key}'`, key, true);
+  if (!info) throw new ObjectNotFoundError(store.url, key);
   const file = objectBuffer(store, key, info.size);
   const objs = (await parquetReadObjects({ file, columns: ['query', 'version', 'setting', 'rank', 'id', 'score'] })) as unknown as ResultRow[];
   return objs.map((o) => ({ query: Number(o.query), version: o.version, setting: o.setting, rank: Number(o.rank), id: o.id, score: Number(o.score) }));

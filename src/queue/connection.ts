@@ -7,6 +7,20 @@ import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
 
 import { ConfigError } from '../errors.js';
 
+/** First reconnect delay after Redis is lost, and the most it grows to. */
+const RECONNECT_BASE_MS = 250;
+const RECONNECT_MAX_MS = 10_000;
+
+/**
+ * ioredis's delay before reconnect attempt `times` (1, 2, …): doubling from 250 ms to at most
+ * 10 s, each drawn in [½, 1] of that. The cap bounds how long a worker stays idle once Redis is
+ * back; the jitter keeps the workers that lost Redis together from reconnecting in lockstep.
+ */
+export function reconnectDelay(times: number): number {
+  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(Math.max(times, 1) - 1, 16));
+  return Math.round(ceiling * (0.5 + 0.5 * Math.random()));
+}
+
 export function redisConnection(url: string): ConnectionOptions {
   let u: URL;
   try {
@@ -22,6 +36,7 @@ export function redisConnection(url: string): ConnectionOptions {
     port: u.port ? Number(u.port) : 6379,
     db,
     maxRetriesPerRequest: null,
+    retryStrategy: reconnectDelay,
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),

@@ -10,6 +10,8 @@ import { ConfigError } from '../errors.js';
 export interface EmbeddedRedis {
   url: string;
   port: number;
+  /** The redis-server process (tests kill it to play an outage). */
+  pid: number;
   stop: () => Promise<void>;
 }
 
@@ -20,6 +22,8 @@ export interface EmbeddedRedisOptions {
   persist?: boolean;
   /** @defaultValue 'redis-server' on PATH */
   binary?: string;
+  /** A fixed port (a restart where clients expect the old server); default a free one. */
+  port?: number;
 }
 
 async function freePort(): Promise<number> {
@@ -46,7 +50,7 @@ async function ping(port: number): Promise<boolean> {
 }
 
 export async function startEmbeddedRedis(o: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', o.dir, '--save', '', '--appendonly', o.persist ? 'yes' : 'no', '--daemonize', 'no', '--protected-mode', 'yes'];
   const child = spawn(o.binary ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -70,6 +74,7 @@ export async function startEmbeddedRedis(o: EmbeddedRedisOptions): Promise<Embed
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     stop: async () => {
       process.removeListener('exit', onExit);
       if (child.exitCode !== null) return;

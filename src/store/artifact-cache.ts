@@ -24,7 +24,7 @@ import { link, lstat, mkdir, readdir, rm, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 
-import { StoreError } from '../errors.js';
+import { ObjectNotFoundError, StoreError } from '../errors.js';
 import { log } from '../log.js';
 import type { ObjectInfo, ObjectStore, TransferOptions } from './object-store.js';
 
@@ -100,7 +100,7 @@ export class ArtifactCache {
    */
   async acquire(store: ObjectStore, key: string, options: TransferOptions = {}): Promise<LocalCopy> {
     const info = await store.head(key);
-    if (!info) throw new StoreError(`${store.url}: no object '${key}'`, key, true);
+    if (!info) throw new ObjectNotFoundError(store.url, key);
     await this.#makeDirs();
     let name = entryName(store.url, info);
     // a copy trimmed by another process before this one held it is downloaded again

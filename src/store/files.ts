@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { CorruptFileError, LemurError, StoreError } from '../errors.js';
+import { CorruptFileError, LemurError, ObjectNotFoundError, StoreError } from '../errors.js';
 import type { ObjectStore } from './object-store.js';
 
 /** A failure mid-stream (a cut connection, a short read) as a StoreError naming the object. */
@@ -63,7 +63,7 @@ export async function readObjectInto(store: ObjectStore, key: string, target: Ui
  */
 export async function readWeights(store: ObjectStore, key: string): Promise<Float32Array> {
   const info = await store.head(key);
-  if (!info) throw new StoreError(`${store.url}: no object '${key}'`, key, true);
+  if (!info) throw new ObjectNotFoundError(store.url, key);
   if (info.size % 4 !== 0) throw new CorruptFileError(`${store.url}/${key}: ${info.size} bytes is not a whole number of float32 values`, `${store.url}/${key}`);
   const W = new Float32Array(info.size / 4);
   await readObjectInto(store, key, new Uint8Array(W.buffer, W.byteOffset, W.byteLength));

@@ -5,7 +5,7 @@
  * shared by every process and version that reads the same object.
  */
 import { config } from '../config.js';
-import { StoreError } from '../errors.js';
+import { ObjectNotFoundError } from '../errors.js';
 import { ArtifactCache, type LocalCopy } from './artifact-cache.js';
 import { LocalStore } from './local-store.js';
 import type { ObjectStore, TransferOptions } from './object-store.js';
@@ -42,7 +42,7 @@ export function defaultArtifactCache(): ArtifactCache {
 export async function localCopy(store: ObjectStore, key: string, options: LocalCopyOptions = {}): Promise<LocalCopy> {
   if (store instanceof LocalStore) {
     const path = store.localPath(key);
-    if (!(await store.head(key))) throw new StoreError(`${store.url}: no object '${key}'`, key, true);
+    if (!(await store.head(key))) throw new ObjectNotFoundError(store.url, key);
     return { path, release: () => undefined };
   }
   const { cache, ...transfer } = options;

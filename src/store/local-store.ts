@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { StoreError } from '../errors.js';
+import { ObjectNotFoundError, StoreError } from '../errors.js';
 import { COPY_CHUNK_BYTES, TEMP_NAME, tempPath, writeFileAtomic } from './atomic-file.js';
 import { checkKey, type ObjectInfo, type ObjectStore, type PutFileOptions, type TransferOptions } from './object-store.js';
 
@@ -147,7 +147,7 @@ export class LocalStore implements ObjectStore {
     try {
       return await readFile(path);
     } catch (err) {
-      if (isMissing(err)) throw new StoreError(`${this.url}: no object '${key}'`, key, true);
+      if (isMissing(err)) throw new ObjectNotFoundError(this.url, key);
       throw new StoreError(`${this.url}: reading '${key}' failed: ${(err as Error).message}`, key, false, { cause: err });
     }
   }
@@ -157,7 +157,7 @@ export class LocalStore implements ObjectStore {
     try {
       return await open(this.#path(key), 'r');
     } catch (err) {
-      if (isMissing(err)) throw new StoreError(`${this.url}: no object '${key}'`, key, true);
+      if (isMissing(err)) throw new ObjectNotFoundError(this.url, key);
       throw new StoreError(`${this.url}: reading '${key}' failed: ${(err as Error).message}`, key, false, { cause: err });
     }
   }

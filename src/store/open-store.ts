@@ -19,6 +19,9 @@ export function openStore(url: string = config().store): ObjectStore {
       prefix: slash < 0 ? '' : rest.slice(slash + 1),
       ...(c.s3Endpoint ? { endpoint: c.s3Endpoint } : {}),
       forcePathStyle: c.s3ForcePathStyle,
+      maxAttempts: c.s3MaxAttempts,
+      retryMode: c.s3RetryMode,
+      socketTimeoutMs: c.s3SocketTimeoutMs,
     });
   }
   if (url.startsWith('file://')) return new LocalStore(fileURLToPath(url));

@@ -14,6 +14,9 @@ describe('loadConfig', () => {
     assert.equal(c.kernel, undefined);
     assert.ok(c.threads >= 1);
     assert.equal(c.s3ForcePathStyle, false);
+    assert.equal(c.s3MaxAttempts, 5);
+    assert.equal(c.s3RetryMode, 'standard');
+    assert.equal(c.s3SocketTimeoutMs, 60_000);
     assert.equal(c.cacheDir, join(tmpdir(), 'lemur-cache'));
     assert.equal(c.cacheBytes, 10 * 2 ** 30);
   });
@@ -24,6 +27,9 @@ describe('loadConfig', () => {
       LEMUR_STORE: 's3://bucket/prefix',
       LEMUR_S3_ENDPOINT: 'http://127.0.0.1:9999',
       LEMUR_S3_FORCE_PATH_STYLE: 'true',
+      LEMUR_S3_MAX_ATTEMPTS: '8',
+      LEMUR_S3_RETRY_MODE: 'adaptive',
+      LEMUR_S3_SOCKET_TIMEOUT_MS: '5000',
       LEMUR_THREADS: '3',
       LEMUR_KERNEL: 'avx2',
       LEMUR_DRIFT_FRACTION: '0.5',
@@ -35,6 +41,9 @@ describe('loadConfig', () => {
       store: 's3://bucket/prefix',
       s3Endpoint: 'http://127.0.0.1:9999',
       s3ForcePathStyle: true,
+      s3MaxAttempts: 8,
+      s3RetryMode: 'adaptive',
+      s3SocketTimeoutMs: 5000,
       threads: 3,
       kernel: 'avx2',
       driftFraction: 0.5,
@@ -64,5 +73,8 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ LEMUR_DRIFT_FRACTION: '1.5' }), (e: Error) => e instanceof ConfigError && /LEMUR_DRIFT_FRACTION .* received '1.5'/.test(e.message));
     assert.throws(() => loadConfig({ LEMUR_EVAL_TOLERANCE: 'x' }), ConfigError);
     assert.throws(() => loadConfig({ LEMUR_S3_FORCE_PATH_STYLE: 'maybe' }), ConfigError);
+    assert.throws(() => loadConfig({ LEMUR_S3_MAX_ATTEMPTS: '0' }), (e: Error) => e instanceof ConfigError && /LEMUR_S3_MAX_ATTEMPTS .* received '0'/.test(e.message));
+    assert.throws(() => loadConfig({ LEMUR_S3_RETRY_MODE: 'legacy' }), (e: Error) => e instanceof ConfigError && /LEMUR_S3_RETRY_MODE/.test(e.message));
+    assert.throws(() => loadConfig({ LEMUR_S3_SOCKET_TIMEOUT_MS: '1.5' }), ConfigError);
   });
 });
