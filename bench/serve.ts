@@ -54,7 +54,7 @@ const { values } = parseArgs({
     'shard-docs': { type: 'string' },
     concurrency: { type: 'string' },
     seconds: { type: 'string' },
-    'window-ms': { type: 'string', default: '1' },
+    'window-ms': { type: 'string', default: '0' },
     'max-batch': { type: 'string', default: '32' },
     'batch-concurrency': { type: 'string', default: '1' },
     parts: { type: 'string', default: 'served,swap,routed,tune' },

@@ -70,8 +70,8 @@ function baseUrl(flag: string, v: string): string {
 
 export const serveCommand: Command = {
   name: 'serve',
-  usage: `  serve [--port 8080] [--host 127.0.0.1] [--group i/n [--advertise URL]] [--version V] [--poll-seconds S] [--window-ms 1]
-        [--max-batch 32] [--max-queue 1024] [--max-queries 64] [--max-tokens 512] [--max-k 1000] [--max-k-prime 10000]
+  usage: `  serve [--port 8080] [--host 127.0.0.1] [--group i/n [--advertise URL]] [--version V] [--poll-seconds S] [--window-ms 0]
+        [--max-batch 32] [--batch-concurrency 1] [--max-queue 1024] [--max-queries 64] [--max-tokens 512] [--max-k 1000] [--max-k-prime 10000]
         [--retain-seconds S]
   serve --route [--groups URL,URL,…] [--group-timeout-ms 2000] [--partial] [same --port … --max-k-prime flags]
                                               search API (POST /v1/search, GET /v1/version, /healthz, /readyz, /metrics) over
@@ -99,7 +99,7 @@ export const serveCommand: Command = {
         ...(values['poll-seconds'] ? { pollSeconds: positiveInt('poll-seconds', values['poll-seconds'], 2) } : {}),
       },
       batch: {
-        windowMs: millis('window-ms', values['window-ms'], 1),
+        windowMs: millis('window-ms', values['window-ms'], 0),
         maxBatch: positiveInt('max-batch', values['max-batch'], 32),
         concurrency: positiveInt('batch-concurrency', values['batch-concurrency'], 1),
         maxQueue: positiveInt('max-queue', values['max-queue'], 1024),
