@@ -1,6 +1,10 @@
-/** HTTP basic auth for the dashboard: constant-time comparison, one realm, 401 with a challenge. */
+/**
+ * HTTP basic auth for the dashboard and the search API: constant-time comparison, one realm, 401
+ * with a challenge; and the rule both follow: beyond loopback, credentials are required.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 
 export interface Credentials {
   user: string;
@@ -20,4 +24,11 @@ export function authorized(req: IncomingMessage, creds: Credentials): boolean {
 
 export function challenge(res: ServerResponse): void {
   res.writeHead(401, { 'www-authenticate': 'Basic realm="lemur", charset="UTF-8"', 'content-type': 'text/plain' }).end('authentication required\n');
+}
+
+/** A bind address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
 }

@@ -7,7 +7,6 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -25,7 +24,7 @@ import type { QueueTarget } from '../queue/build-flow.js';
 import { redisConnection } from '../queue/connection.js';
 import { QUEUES } from '../queue/queues.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { authorized, challenge, type Credentials } from './basic-auth.js';
+import { authorized, challenge, isLoopback, type Credentials } from './basic-auth.js';
 import { renderOverview } from './overview-html.js';
 import { gatherOverview } from './overview.js';
 
@@ -46,11 +45,6 @@ export interface Dashboard {
   close: () => Promise<void>;
 }
 
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
 
 /** Bull Board's template without external resources (fonts fall back to the system's). */
 function localViews(): { dir: string; cleanup: () => void } {

@@ -11,7 +11,7 @@
 import { log } from '../log.js';
 import { callGroup, GroupCallError, type GroupCallOptions } from './group-client.js';
 import type { GroupRegistryReader } from './group-registry.js';
-import type { ShardGroup } from './search-server.js';
+import type { ShardGroup } from './shard-group.js';
 import { GroupUnavailableError, GroupVersionMissingError } from './serve-errors.js';
 import type { VersionInfo } from './version-info.js';
 

@@ -11,7 +11,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 import { log } from '../log.js';
 import { redisConnection } from '../queue/connection.js';
-import type { ShardGroup } from './search-server.js';
+import type { ShardGroup } from './shard-group.js';
 
 export interface GroupRegistration {
   url: string;

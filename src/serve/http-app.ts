@@ -6,8 +6,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 
-import { authorized, type Credentials } from '../dashboard/basic-auth.js';
-import { isLoopback } from '../dashboard/server.js';
+import { authorized, isLoopback, type Credentials } from '../dashboard/basic-auth.js';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { log } from '../log.js';
 import { metrics, registry } from '../metrics.js';

@@ -17,6 +17,7 @@ import { metrics } from '../metrics.js';
 import type { CandidatesBody, RerankBody } from './group-routes.js';
 import { unflattenHits } from './group-routes.js';
 import type { GroupDirectory } from './group-directory.js';
+import { groupOfShard } from './shard-group.js';
 import { concatQueries, splitRows, type JobAnswer, type SearchJob } from './search-route.js';
 import { GroupUnavailableError, GroupVersionMissingError } from './serve-errors.js';
 
@@ -83,9 +84,8 @@ export async function routeBatch(jobs: SearchJob<RoutedVersion>[], o: RoutedSear
   for (const { hits } of c.answers.values()) unflattenHits(hits).forEach((h, q) => cands[q]!.push(...h));
   const picked = topCandidates(cands, kPrime);
 
-  // group g holds the shards whose ordinal is g modulo n (src/serve/search-server.ts)
-  const picksOf = (g: number): number[][] => picked.map((h) => h.filter((x) => x.shard % n === g).flatMap((x) => [x.shard, x.pos]));
-  const withPicks = groups.filter((g) => c.answers.has(g) && picked.some((h) => h.some((x) => x.shard % n === g)));
+  const picksOf = (g: number): number[][] => picked.map((h) => h.filter((x) => groupOfShard(x.shard, n) === g).flatMap((x) => [x.shard, x.pos]));
+  const withPicks = groups.filter((g) => c.answers.has(g) && picked.some((h) => h.some((x) => groupOfShard(x.shard, n) === g)));
   const tensor = { dtype: 'float32' as const, shape: [vectors.length / model.dim, model.dim], data: base64(vectors), counts: Array.from(counts) };
   const r = await everyGroup(withPicks, o.partial, (g) => o.directory.call<{ hits: number[][]; ids: string[][] }>(g, version, '/v1/group/rerank', { version, tensor, picks: picksOf(g), k } satisfies RerankBody));
   const hits: Hit[][] = Array.from({ length: nq }, () => []);

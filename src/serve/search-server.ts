@@ -20,6 +20,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { CurrentFollower, type FollowOptions } from './follow-current.js';
 import { registerGroup, type RegistryTiming } from './group-registry.js';
 import { registerGroupRoutes } from './group-routes.js';
+import { groupOfShard, type ShardGroup } from './shard-group.js';
 import { createHttpApp, serveApp } from './http-app.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import { DEFAULT_LIMITS, type SearchLimits } from './search-request.js';
@@ -27,11 +28,7 @@ import { concatQueries, registerSearchRoute, splitRows, type JobAnswer, type Sea
 import { versionInfo } from './version-info.js';
 import { VersionPool } from './version-pool.js';
 
-/** One shard group of n: group i holds the shards whose ordinal is i modulo n. */
-export interface ShardGroup {
-  index: number;
-  count: number;
-}
+export type { ShardGroup };
 
 export interface SearchServerOptions {
   store: ObjectStore;
@@ -87,7 +84,7 @@ export async function startSearchServer(o: SearchServerOptions): Promise<SearchS
   const host = o.host ?? '127.0.0.1';
   const limits: SearchLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const group = o.group;
-  const pool = new VersionPool((v) => openVersion(o.store, v, group ? { shards: (i) => i % group.count === group.index } : {}), {
+  const pool = new VersionPool((v) => openVersion(o.store, v, group ? { shards: (i) => groupOfShard(i, group.count) === group.index } : {}), {
     retainMs: o.retainMs ?? (group ? 30_000 : 0),
     onChange: recordServedVersions,
   });

@@ -1,5 +1,5 @@
 /** GET /v1/version of a search server or shard group: what it serves and holds. */
-import type { ShardGroup } from './search-server.js';
+import type { ShardGroup } from './shard-group.js';
 import type { VersionPool } from './version-pool.js';
 
 export interface VersionInfo {

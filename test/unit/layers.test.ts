@@ -24,6 +24,7 @@ export const LAYERS: { name: string; paths: string[] }[] = [
   { name: 'queue', paths: ['src/queue/'] },
   { name: 'eval', paths: ['src/eval/'] },
   { name: 'dashboard', paths: ['src/dashboard/'] },
+  { name: 'serve', paths: ['src/serve/'] },
   { name: 'workers', paths: ['workers/'] },
   { name: 'cli', paths: ['src/cli/'] },
   { name: 'api', paths: ['src/index.ts'] },
