@@ -13,10 +13,15 @@ export { IpIndex, IP_STORAGES, type IpIndexKind, type IpIndexOptions, type IpLoa
 export type { ProgressCallback } from './native/progress.js';
 export { LemurModel, type LemurModelConfig, type LemurModelInfo } from './model/lemur-model.js';
 export { fitLemur, type FitLemurOptions, type FitProgress, type FitTimings } from './model/fit-lemur.js';
-export { QueryEngine, EngineResult, DEFAULT_FLAT_BELOW, type EngineShard, type EngineSearchOptions, type EngineBuildOptions, type CandidateSource, type DocId } from './query/query-engine.js';
+export { QueryEngine, EngineResult, DEFAULT_FLAT_BELOW, topCandidates, mergeHits, type Hit, type EngineShard, type EngineSearchOptions, type EngineBuildOptions, type CandidateSource, type DocId } from './query/query-engine.js';
 export { generateCorpus, type Corpus, type SyntheticCorpusOptions } from './data/synthetic-corpus.js';
 export { readSharedDataset, type SharedDataset } from './data/shared-dataset.js';
 export { validateShard, validateSources, validationLines, type ValidateOptions, type FileValidation, type ValidationReport } from './parquet/validate-sources.js';
 export type { ReadShardOptions, ShardProblem } from './parquet/scan-shard.js';
 export type { ShardColumns } from './parquet/shard-schema.js';
 export { DTYPE_KEY, type BlobDType, type EmbeddingsDType } from './parquet/embeddings-dtype.js';
+export { openVersion, type OpenedVersion, type OpenVersionOptions } from './query/open-version.js';
+export { startSearchServer, type SearchServer, type SearchServerOptions } from './serve/search-server.js';
+export { startRouter, type Router, type RouterOptions } from './serve/router.js';
+export type { ShardGroup } from './serve/shard-group.js';
+export { RequestError, UnknownVersionError, NotReadyError, OverloadedError, GroupUnavailableError } from './serve/serve-errors.js';
