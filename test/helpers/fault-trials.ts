@@ -7,7 +7,7 @@
  *   as a supervisor would start one;
  * - `redis-kill`: redis-server is SIGKILLed at a seeded point of the clean run's duration and
  *   restarted from its AOF on the same port after a seeded 0.3–1.2 s;
- * - `s3`: a seeded 3–12 % of the workers' S3 requests fail (500, 503 SlowDown, resets,
+ * - `s3`: a seeded 5–20 % of the workers' S3 requests fail (500, 503 SlowDown, resets,
  *   truncated bodies, 0.5 s stalls) throughout;
  * - `worker-kill+s3`: both.
  * Each trial works on its own copy of one template store (a fresh key prefix) and its own Redis,
@@ -71,7 +71,7 @@ export interface TrialResult extends TrialSpec {
   held: boolean;
   violations: string[];
   injected: Injected;
-  /** From the (first) fault to the flow's end; undefined when no fault was injected. */
+  /** From the kill (or Redis kill; the start for S3 faults alone) to the flow's end; undefined when the fault came after the end. */
   recoveryMs?: number;
   wallMs: number;
   cleanMs: number;
@@ -81,6 +81,8 @@ export interface TrialResult extends TrialSpec {
 
 interface CleanRun {
   output: Record<string, string>;
+  /** The root job's return value. */
+  result: unknown;
   wallMs: number;
   /** Longest job per queue, ms (where a kill lands). */
   longestJobMs: Record<string, number>;
@@ -165,7 +167,7 @@ export class FaultLab {
     try {
       if (r.final?.state !== 'completed' || r.violations.length) throw new Error(`fault trials: the clean ${op} failed: ${r.final?.reason ?? ''} ${r.violations.join('; ')}`);
       const longestJobMs = Object.fromEntries(Object.values(ROLE_QUEUES).map((q) => [q, r.pool.longestJobMs(q)]));
-      this.clean.set(op, { output: await OPERATION_SPECS[op].output(store), wallMs: r.wallMs, longestJobMs });
+      this.clean.set(op, { output: await OPERATION_SPECS[op].output(store), result: r.final.result, wallMs: r.wallMs, longestJobMs });
       await removePrefix(store);
     } finally {
       store.destroy();
@@ -183,7 +185,7 @@ export class FaultLab {
     const killFraction = rng.next();
     const redisAt = 0.1 + 0.8 * rng.next();
     const redisDown = 300 + 900 * rng.next();
-    const s3Rate = 0.03 + 0.09 * rng.next();
+    const s3Rate = 0.05 + 0.15 * rng.next();
     const plan: SessionPlan = {
       seed: spec.seed,
       s3Rate: spec.fault === 's3' || spec.fault === 'worker-kill+s3' ? s3Rate : 0,
@@ -204,6 +206,8 @@ export class FaultLab {
           const diff = differences(clean.output, out);
           if (diff.length) violations.push(`output differs from the clean run's: ${diff.slice(0, 4).join('; ')}`);
         }
+        // what the user is told (deleted, added, compacted counts) must not depend on retries either
+        if (opSpec.sameResult && JSON.stringify(r.final.result) !== JSON.stringify(clean.result)) violations.push(`returned ${JSON.stringify(r.final.result)}, the clean run ${JSON.stringify(clean.result)}`);
       } else if (r.final?.state === 'failed') {
         if (published) violations.push(`published although its job failed (${r.final.reason})`);
         if (!r.final.reason || r.final.reason === '(no failedReason)') violations.push('refused without a cause');
@@ -218,7 +222,8 @@ export class FaultLab {
         held: violations.length === 0,
         violations,
         injected: r.injected,
-        ...(r.faultAt !== undefined ? { recoveryMs: Math.round(r.wallMs - r.faultAt) } : {}),
+        // a kill that landed after the flow had ended recovered nothing
+        ...(r.faultAt !== undefined && r.faultAt <= r.wallMs ? { recoveryMs: Math.round(r.wallMs - r.faultAt) } : {}),
         wallMs: Math.round(r.wallMs),
         cleanMs: Math.round(clean.wallMs),
         currentChecks: r.currentChecks,
@@ -257,7 +262,8 @@ export class FaultLab {
     const watch = prefix === 'template' ? undefined : new CurrentWatch(store);
     const violations: string[] = [];
     const injected: Injected = plan.s3Rate > 0 ? { s3Rate: Number(plan.s3Rate.toFixed(3)) } : {};
-    let faultAt: number | undefined = plan.s3Rate > 0 ? 0 : undefined;
+    // recovery is measured from the discrete fault (a kill) when there is one, else from the start (S3 faults run throughout)
+    let faultAt: number | undefined = plan.s3Rate > 0 && !plan.kill ? 0 : undefined;
     let final: Final | undefined;
     const t0 = performance.now();
     const since = (): number => performance.now() - t0;
@@ -273,7 +279,7 @@ export class FaultLab {
           await sleep(delay);
           victim.proc.child.kill('SIGKILL');
           await victim.proc.exited;
-          faultAt ??= since();
+          faultAt = since();
           // still active with a lock nobody renews: the kill cut the job (stall detection hands it over)
           const inFlight = (await queues[queue]!.getJob(victim.jobId).then((j) => j?.getState()).catch(() => undefined)) === 'active';
           Object.assign(injected, { killedRole: plan.kill.role, killedJob: victim.jobId, killedInFlight: inFlight, killDelayMs: Math.round(delay) });
@@ -285,7 +291,7 @@ export class FaultLab {
           const port = redis.port;
           process.kill(redis.pid, 'SIGKILL');
           await redis.stop(); // only reaps the dead process
-          faultAt ??= since();
+          faultAt = since();
           await sleep(plan.redis.downMs);
           redis = await startEmbeddedRedis({ dir: redisDir, persist: true, port });
           injected.redisDownMs = Math.round(plan.redis.downMs);

@@ -36,6 +36,8 @@ export const EVAL_ID = 'e1';
 export interface Final {
   state: 'completed' | 'failed';
   reason?: string;
+  /** What the job returned (what the user is told), when completed. */
+  result?: unknown;
 }
 
 export interface OperationSpec {
@@ -47,13 +49,15 @@ export interface OperationSpec {
   published: (store: ObjectStore) => Promise<boolean>;
   /** What the operation produced, key → bytes:sha256 (compared with a clean run's). */
   output: (store: ObjectStore) => Promise<Record<string, string>>;
+  /** The root job's return value is deterministic (an evaluation's holds timings). */
+  sameResult: boolean;
 }
 
 async function finalOf(q: Queue | undefined, id: string): Promise<Final | undefined> {
   const job: Job | undefined = await q?.getJob(id);
   if (!job) return undefined;
   const state = await job.getState();
-  if (state === 'completed') return { state };
+  if (state === 'completed') return { state, result: job.returnvalue as unknown };
   if (state === 'failed') return { state, reason: job.failedReason || '(no failedReason)' };
   return undefined;
 }
@@ -83,6 +87,7 @@ export const OPERATION_SPECS: Record<Operation, OperationSpec> = {
     },
     published: versionPublished,
     output: manifestOutput,
+    sameResult: true,
   },
   ingest: {
     roles: ['load', 'weights', 'index', 'publish'],
@@ -94,6 +99,7 @@ export const OPERATION_SPECS: Record<Operation, OperationSpec> = {
     final: (qs) => finalOf(qs[QUEUES.publish], jobIds.publish(NEW_VERSION)),
     published: versionPublished,
     output: manifestOutput,
+    sameResult: true,
   },
   delete: {
     roles: ['publish'],
@@ -105,6 +111,7 @@ export const OPERATION_SPECS: Record<Operation, OperationSpec> = {
     final: (qs) => finalOf(qs[QUEUES.publish], `${NEW_VERSION}.delete`),
     published: versionPublished,
     output: manifestOutput,
+    sameResult: true,
   },
   compact: {
     roles: ['publish'],
@@ -112,6 +119,7 @@ export const OPERATION_SPECS: Record<Operation, OperationSpec> = {
     final: (qs) => finalOf(qs[QUEUES.publish], `${NEW_VERSION}.compact`),
     published: versionPublished,
     output: manifestOutput,
+    sameResult: true,
   },
   eval: {
     roles: ['eval'],
@@ -145,5 +153,6 @@ export const OPERATION_SPECS: Record<Operation, OperationSpec> = {
       }
       return out;
     },
+    sameResult: false,
   },
 };
