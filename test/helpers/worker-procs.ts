@@ -5,6 +5,7 @@
  * replacement processes alike.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 import { CLI } from './cli.js';
 
@@ -15,6 +16,24 @@ export interface WorkerProc {
   lines: LogLine[];
   /** Resolves when the process has exited (by any signal or code). */
   exited: Promise<void>;
+}
+
+/** Parses a process's JSON log lines as they arrive (a line that is not JSON is kept as its msg). */
+export function collectLogLines(stream: Readable): LogLine[] {
+  const lines: LogLine[] = [];
+  let rest = '';
+  stream.on('data', (d: Buffer) => {
+    const parts = (rest + d.toString()).split('\n');
+    rest = parts.pop()!;
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as LogLine);
+      } catch {
+        lines.push({ msg: p });
+      }
+    }
+  });
+  return lines;
 }
 
 export class WorkerPool {
@@ -32,19 +51,7 @@ export class WorkerPool {
 
   spawn(): WorkerProc {
     const child = spawn(process.execPath, [CLI, 'worker', ...this.#args], { env: this.#env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const lines: LogLine[] = [];
-    let rest = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      const parts = (rest + d.toString()).split('\n');
-      rest = parts.pop()!;
-      for (const p of parts) {
-        try {
-          lines.push(JSON.parse(p) as LogLine);
-        } catch {
-          lines.push({ msg: p });
-        }
-      }
-    });
+    const lines = collectLogLines(child.stderr!);
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     const proc = { child, lines, exited };
     this.procs.push(proc);
