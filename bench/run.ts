@@ -19,6 +19,7 @@ const BENCHES: Record<string, string> = {
   'mmap-search': 'mmap-search.js',
   scale: 'scale.js',
   serve: 'serve.js',
+  faults: 'faults.js',
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { currentVersion } from '../versions/current.js';
-import { readManifest } from '../versions/manifest.js';
+import { findManifest, readManifest } from '../versions/manifest.js';
 import { publishVersion } from '../versions/publish.js';
 import { readDeletedIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -21,7 +21,11 @@ export interface DeleteOutcome {
 
 export async function deleteDocs(store: ObjectStore, ids: string[], version: string): Promise<DeleteOutcome> {
   if (ids.length === 0) throw new InvalidArgumentError('Expected at least one id to delete');
-  const base = await currentVersion(store);
+  // a retried job whose first attempt published (and died before its completion was recorded)
+  // derives from what that attempt derived from: current is the new version by then, where the
+  // ids are no longer live, and the retry would report nothing deleted
+  const done = await findManifest(store, version);
+  const base = done ? done.base : await currentVersion(store);
   if (!base) throw new InvalidArgumentError(`nothing to delete from: no published version in ${store.url}`);
   const m = await readManifest(store, base);
   const wanted = new Set(ids);

@@ -205,6 +205,24 @@ describe('compaction without W.f32', () => {
     }
   });
 
+  it('a delete or compaction run again after it published (a job retried when its completion was lost) reports what it did and changes nothing', async () => {
+    const store = await freshStore('retried');
+    const { built } = await buildShards(store, 'v1', await loadSources(store), 'fp32');
+    await publishBuild(store, { version: 'v1', modelKey: keys.model('v1') }, built);
+    const ids = ['doc-3', 'doc-601', 'missing'];
+    const d1 = await deleteDocs(store, ids, 'del');
+    const del = await store.get(keys.manifest('del'));
+    // current is `del` now, where the ids are no longer live: the retry must still derive from v1
+    assert.deepEqual(await deleteDocs(store, ids, 'del'), d1);
+    assert.ok((await store.get(keys.manifest('del'))).equals(del), 'the manifest is untouched');
+    const c1 = await compact(store, 'cmp');
+    const cmp = await store.get(keys.manifest('cmp'));
+    assert.deepEqual(await compact(store, 'cmp'), c1);
+    assert.ok((await store.get(keys.manifest('cmp'))).equals(cmp));
+    assert.deepEqual([d1.deleted, c1.removed, c1.merged], [2, 2, 2]);
+    await verifyVersion(store, 'cmp');
+  });
+
   it('a version an older release published with W.f32 verifies, takes an ingest and compacts from its W rows', async () => {
     const store = await freshStore('legacy');
     const { built, W } = await buildShards(store, 'v1', await loadSources(store), 'fp32');

@@ -29,6 +29,7 @@ import { startTestRedis } from '../helpers/redis.js';
 import { S3FaultProxy } from '../helpers/s3-fault-proxy.js';
 import { freePort, startS3, type S3Server } from '../helpers/s3.js';
 import { makeTmpDir } from '../helpers/tmp-dir.js';
+import { collectLogLines } from '../helpers/worker-procs.js';
 
 setLogLevel('error');
 const tmp = makeTmpDir();
@@ -124,19 +125,7 @@ function lemurWorker(vars: NodeJS.ProcessEnv, args: string[]): { child: ChildPro
   delete env['NODE_TEST_CONTEXT'];
   const child = spawn(process.execPath, [CLI, 'worker', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  let rest = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    const parts = (rest + d.toString()).split('\n');
-    rest = parts.pop()!;
-    for (const p of parts) {
-      try {
-        lines.push(JSON.parse(p) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: p });
-      }
-    }
-  });
+  const lines = collectLogLines(child.stderr!);
   return { child, lines, count: (msg) => lines.filter((l) => l['msg'] === msg).length };
 }
 
