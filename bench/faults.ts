@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- faults [--trials N] [--seed S] [--only FAULT] [--op OPERATION] [--minutes M] [--json]`:
  * N seeded fault trials (test/helpers/fault-trials.ts) spread over operations × fault kinds
- * (trial i: operation i mod 5, fault ⌊i/5⌋ mod 4, seed S+i), on real worker processes, a real
+ * (trial i: operation i mod 5, fault ⌊i/5⌋ mod 5, seed S+i), on real worker processes, a real
  * redis-server with AOF and s3rver behind the fault proxy. Reports per fault kind and operation
  * how many trials held every invariant, versions published vs refused (with causes), recovery
  * time percentiles (fault → flow done) and the extra wall time over a clean run, and lists every
@@ -103,7 +103,8 @@ const result = {
 };
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
-const out = join(resultsDir, `faults-${new Date().toISOString().slice(0, 10)}.json`);
+// a run of one fault kind does not replace the full run's file
+const out = join(resultsDir, `faults-${values.only ? `${values.only}-` : ''}${new Date().toISOString().slice(0, 10)}.json`);
 writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
 progress(`written to ${out}`);
 emit(result, values.json);

@@ -21,6 +21,7 @@ const TRIALS: TrialSpec[] = [
   { operation: 'ingest', fault: 's3', seed: 1 },
   { operation: 'ingest', fault: 'worker-kill+s3', seed: 2 },
   { operation: 'eval', fault: 'worker-kill', seed: 1 },
+  { operation: 'build', fault: 'redis-net', seed: 3 },
 ];
 
 before(async () => {

@@ -9,7 +9,11 @@
  *   restarted from its AOF on the same port after a seeded 0.3–1.2 s;
  * - `s3`: a seeded 5–20 % of the workers' S3 requests fail (500, 503 SlowDown, resets,
  *   truncated bodies, 0.5 s stalls) throughout;
- * - `worker-kill+s3`: both.
+ * - `worker-kill+s3`: both;
+ * - `redis-net`: the workers reach Redis through a TCP fault proxy which, at a seeded point, drops
+ *   every connection, stalls every byte, or partitions (drops and refuses new connections) for a
+ *   seeded 0.3–2.5 s — shorter than the job lock: a longer cut is a lost lock, and BullMQ hands
+ *   the job to another worker (at-least-once; the processors are idempotent, see worker-kill).
  * Each trial works on its own copy of one template store (a fresh key prefix) and its own Redis,
  * and is compared with a clean run of the same operation (same template, no fault): builds,
  * ingests, deletes and compactions are deterministic (docs/determinism.md), and so are an
@@ -32,6 +36,7 @@ import { S3Store } from '../../src/store/s3-store.js';
 import { Random } from '../../src/data/random.js';
 import { putCorpusShard } from './corpus-shards.js';
 import { S3FaultProxy } from './s3-fault-proxy.js';
+import { TcpFaultProxy } from './tcp-fault-proxy.js';
 import { startS3, type S3Server } from './s3.js';
 import { makeTmpDir } from './tmp-dir.js';
 import { CurrentWatch, ranTwice, unfinishedJobs, unverifiableVersions } from './trial-invariants.js';
@@ -40,8 +45,12 @@ import { WorkerPool, type WorkerProc } from './worker-procs.js';
 
 export { OPERATIONS, type Operation } from './trial-ops.js';
 
-export type FaultKind = 'worker-kill' | 'redis-kill' | 's3' | 'worker-kill+s3';
-export const FAULT_KINDS: readonly FaultKind[] = ['worker-kill', 'redis-kill', 's3', 'worker-kill+s3'];
+export type FaultKind = 'worker-kill' | 'redis-kill' | 's3' | 'worker-kill+s3' | 'redis-net';
+export const FAULT_KINDS: readonly FaultKind[] = ['worker-kill', 'redis-kill', 's3', 'worker-kill+s3', 'redis-net'];
+
+/** What the Redis link suffers in a `redis-net` trial. */
+export type NetFault = 'drop' | 'stall' | 'partition';
+const NET_FAULTS: readonly NetFault[] = ['drop', 'stall', 'partition'];
 
 export interface TrialSpec {
   operation: Operation;
@@ -58,6 +67,9 @@ export interface Injected {
   killedInFlight?: boolean;
   killDelayMs?: number;
   redisDownMs?: number;
+  /** What the workers' Redis link suffered (redis-net), and for how long (stall, partition). */
+  redisNet?: NetFault;
+  redisNetMs?: number;
   s3Rate?: number;
   s3Faults?: number;
   /** No fault reached the flow (it had ended first). */
@@ -99,6 +111,7 @@ interface SessionPlan {
   s3Rate: number;
   kill?: { role: KillableRole; fraction: number };
   redis?: { at: number; downMs: number };
+  net?: { at: number; mode: NetFault; ms: number };
 }
 
 interface SessionResult {
@@ -186,11 +199,14 @@ export class FaultLab {
     const redisAt = 0.1 + 0.8 * rng.next();
     const redisDown = 300 + 900 * rng.next();
     const s3Rate = 0.05 + 0.15 * rng.next();
+    const netMode = NET_FAULTS[rng.int(NET_FAULTS.length)]!;
+    const netMs = 300 + 2200 * rng.next();
     const plan: SessionPlan = {
       seed: spec.seed,
       s3Rate: spec.fault === 's3' || spec.fault === 'worker-kill+s3' ? s3Rate : 0,
       ...(spec.fault.startsWith('worker-kill') ? { kill: { role, fraction: killFraction } } : {}),
       ...(spec.fault === 'redis-kill' ? { redis: { at: redisAt * clean.wallMs, downMs: redisDown } } : {}),
+      ...(spec.fault === 'redis-net' ? { net: { at: redisAt * clean.wallMs, mode: netMode, ms: netMs } } : {}),
     };
     const prefix = `t${++this.#n}-${spec.operation}-${spec.fault}-${spec.seed}`;
     await this.#copyTemplate(prefix);
@@ -244,12 +260,14 @@ export class FaultLab {
     mkdirSync(redisDir, { recursive: true });
     let redis: EmbeddedRedis = await startEmbeddedRedis({ dir: redisDir, persist: true });
     const proxy = await S3FaultProxy.start({ target: this.#s3.endpoint, seed: plan.seed, rate: plan.s3Rate, stallMs: 500 });
+    // the workers' Redis link, through a TCP fault proxy when the trial cuts it (the lab's own queues go direct)
+    const link = plan.net ? await TcpFaultProxy.start({ port: redis.port }) : undefined;
     const pool = new WorkerPool(
       {
         LEMUR_STORE: `s3://${BUCKET}/${prefix}`,
         LEMUR_S3_ENDPOINT: proxy.url,
         LEMUR_S3_FORCE_PATH_STYLE: 'true',
-        REDIS_URL: redis.url,
+        REDIS_URL: link?.url ?? redis.url,
         LEMUR_THREADS: '1',
         LEMUR_CACHE_DIR: join(dir, 'cache'),
       },
@@ -296,6 +314,23 @@ export class FaultLab {
           redis = await startEmbeddedRedis({ dir: redisDir, persist: true, port });
           injected.redisDownMs = Math.round(plan.redis.downMs);
         }
+        if (plan.net && link) {
+          await sleep(plan.net.at);
+          if (ended) return;
+          faultAt = since();
+          if (plan.net.mode === 'drop') link.dropAll();
+          else if (plan.net.mode === 'stall') link.stall(true);
+          else {
+            await link.refuse(true);
+            link.dropAll();
+          }
+          if (plan.net.mode !== 'drop') {
+            await sleep(plan.net.ms);
+            if (plan.net.mode === 'stall') link.stall(false);
+            else await link.refuse(false);
+          }
+          Object.assign(injected, { redisNet: plan.net.mode, ...(plan.net.mode === 'drop' ? {} : { redisNetMs: Math.round(plan.net.ms) }) });
+        }
       })();
       const until = performance.now() + FLOW_DEADLINE_MS;
       while (!(final = await spec.final(queues).catch(() => undefined)) && performance.now() < until) await sleep(100);
@@ -315,7 +350,7 @@ export class FaultLab {
         violations.push(...(await watch.stop()).map((p) => `current: ${p}`));
       }
       if (plan.s3Rate > 0) injected.s3Faults = proxy.injected();
-      if (injected.killedRole === undefined && injected.redisDownMs === undefined && injected.s3Faults === undefined) injected.none = true;
+      if (injected.killedRole === undefined && injected.redisDownMs === undefined && injected.s3Faults === undefined && injected.redisNet === undefined) injected.none = true;
       return { final, wallMs, faultAt, injected, violations, currentChecks: watch?.checks ?? 0, pool };
     } finally {
       await watch?.stop();
@@ -324,6 +359,7 @@ export class FaultLab {
       store.destroy();
       // workers go first, so Redis is still there for their shutdown (their logs stay readable)
       await pool.stop();
+      await link?.close();
       await redis.stop();
       rmSync(dir, { recursive: true, force: true });
     }
