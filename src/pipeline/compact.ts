@@ -11,8 +11,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
-import { currentVersion } from '../versions/current.js';
-import { findManifest, readManifest, type ShardEntry } from '../versions/manifest.js';
+import { baseVersion, readManifest, type ShardEntry } from '../versions/manifest.js';
 import { publishVersion } from '../versions/publish.js';
 import { readDeleted } from '../versions/tombstones.js';
 import { log } from '../log.js';
@@ -131,10 +130,7 @@ export interface CompactOptions {
 
 export async function compact(store: ObjectStore, version: string, options: CompactOptions = {}): Promise<CompactOutcome> {
   const mergeBelow = options.mergeBelow ?? 10_000;
-  // a retried job whose first attempt published derives from that attempt's base (from current,
-  // the compacted version itself by then, it would report nothing compacted)
-  const done = await findManifest(store, version);
-  const base = done ? done.base : await currentVersion(store);
+  const base = await baseVersion(store, version);
   if (!base) throw new InvalidArgumentError(`nothing to compact: no published version in ${store.url}`);
   const m = await readManifest(store, base);
   const live = (s: ShardEntry): number => s.docs - s.deleted;

@@ -5,8 +5,7 @@
  * them back; ingesting an id again undeletes it.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { currentVersion } from '../versions/current.js';
-import { findManifest, readManifest } from '../versions/manifest.js';
+import { baseVersion, readManifest } from '../versions/manifest.js';
 import { publishVersion } from '../versions/publish.js';
 import { readDeletedIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -21,11 +20,7 @@ export interface DeleteOutcome {
 
 export async function deleteDocs(store: ObjectStore, ids: string[], version: string): Promise<DeleteOutcome> {
   if (ids.length === 0) throw new InvalidArgumentError('Expected at least one id to delete');
-  // a retried job whose first attempt published (and died before its completion was recorded)
-  // derives from what that attempt derived from: current is the new version by then, where the
-  // ids are no longer live, and the retry would report nothing deleted
-  const done = await findManifest(store, version);
-  const base = done ? done.base : await currentVersion(store);
+  const base = await baseVersion(store, version);
   if (!base) throw new InvalidArgumentError(`nothing to delete from: no published version in ${store.url}`);
   const m = await readManifest(store, base);
   const wanted = new Set(ids);

@@ -9,8 +9,7 @@
  * a build artifact.
  */
 import { InvalidArgumentError, VersionConflictError } from '../errors.js';
-import { currentVersion } from '../versions/current.js';
-import { findManifest, readManifest, type Manifest, type ShardEntry } from '../versions/manifest.js';
+import { baseVersion, readManifest, type Manifest, type ShardEntry } from '../versions/manifest.js';
 import { publishVersion } from '../versions/publish.js';
 import { addTombstones, readDeleted, readDeletedIds, readShardIds, tombstoneIds, writeDeletedIds } from '../versions/tombstones.js';
 import type { ArtifactEncoding } from '../fit-defaults.js';
@@ -51,9 +50,7 @@ export interface PublishBuildInput {
 
 export async function publishBuild(store: ObjectStore, input: PublishBuildInput, built: IndexedShard[]): Promise<Manifest> {
   const model = await loadModel(store, input.modelKey);
-  // a retried publish derives from what its first attempt derived from, wherever current is now
-  const done = await findManifest(store, input.version);
-  const base = done ? done.base : await currentVersion(store);
+  const base = await baseVersion(store, input.version);
   const baseManifest = base ? await readManifest(store, base) : undefined;
   let shards = built.map(shardEntry).sort(bySource);
   let deletedIdsKey: string | undefined;
@@ -111,8 +108,7 @@ export interface IngestOutcome {
  * ingest, the shard whose source key sorts last wins).
  */
 export async function publishIngest(store: ObjectStore, input: PublishIngestInput, built: IndexedShard[]): Promise<IngestOutcome> {
-  const done = await findManifest(store, input.version);
-  const cur = done ? done.base : await currentVersion(store);
+  const cur = await baseVersion(store, input.version);
   if (!cur) throw new InvalidArgumentError('nothing to ingest into: no published version (run lemur build first)');
   const m = await readManifest(store, cur);
   if (m.modelKey !== input.modelKey) {

@@ -10,7 +10,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { log } from '../log.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { onCurrentMoved } from '../versions/current.js';
-import { redisConnection } from './connection.js';
+import { reconnectDelay, redisConnection } from './connection.js';
 
 /** The channel of one store (its URL names it; tests' stores are unique folders). */
 export const currentChannel = (storeUrl: string): string => `lemur:current:${storeUrl}`;
@@ -18,7 +18,7 @@ export const currentChannel = (storeUrl: string): string => `lemur:current:${sto
 /** Publishes one move; a Redis that cannot be reached is logged, not thrown (servers poll too). */
 export async function announceCurrent(redisUrl: string, storeUrl: string, version: string): Promise<void> {
   // a connection per move: moves are rare, and a held connection would keep short commands alive
-  const redis = new Redis({ ...(redisConnection(redisUrl) as RedisOptions), maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true, retryStrategy: () => null });
+  const redis = new Redis({ ...(redisConnection(redisUrl) as RedisOptions), maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000, lazyConnect: true, retryStrategy: () => null });
   redis.on('error', () => {}); // reported through the publish's rejection below
   try {
     await redis.connect();
@@ -44,7 +44,9 @@ export function announceCurrentMoves(redisUrl: string): void {
  * close() is called. Reconnects on its own (ioredis re-subscribes after a reconnect).
  */
 export async function subscribeCurrent(redisUrl: string, storeUrl: string, onMove: (version: string) => void): Promise<{ close: () => Promise<void> }> {
-  const sub = new Redis({ ...(redisConnection(redisUrl) as RedisOptions), lazyConnect: true, retryStrategy: (times: number) => Math.min(30_000, 200 * 2 ** Math.min(times, 8)) });
+  // not awaited: a Redis away at start is the same as one lost later (ioredis connects, queues the
+  // SUBSCRIBE and re-subscribes after every reconnect); the store's poll covers the meantime
+  const sub = new Redis({ ...(redisConnection(redisUrl) as RedisOptions), retryStrategy: reconnectDelay });
   let warned = false;
   sub.on('error', (err: Error) => {
     if (!warned) log.warn('current-version notifications unavailable (polling the store meanwhile)', { error: err.message });
@@ -55,8 +57,7 @@ export async function subscribeCurrent(redisUrl: string, storeUrl: string, onMov
   sub.on('message', (ch: string, message: string) => {
     if (ch === channel) onMove(message);
   });
-  await sub.connect();
-  await sub.subscribe(channel);
+  sub.subscribe(channel).catch(() => undefined); // failures are the 'error' events above
   return {
     close: async () => {
       sub.disconnect();

@@ -97,6 +97,7 @@ export class CurrentFollower {
     try {
       await this.#pool.load(version);
     } catch (err) {
+      if (this.#stopped) return; // the pool closed under a load: shutting down, nothing failed
       this.#failed = version;
       metrics.serveVersionLoadFailures.inc();
       log.error('cannot load version; still serving the previous one', { version, serving: this.#pool.current ?? null, error: (err as Error).message });
@@ -113,7 +114,7 @@ export class CurrentFollower {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     await this.#sub?.close();
-    await this.#syncing;
+    // a sync loading a version is not waited for: the pool, closed next, closes it when it lands
   }
 }
 

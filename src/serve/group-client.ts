@@ -3,12 +3,13 @@
  * connections alive in its global pool, so the two calls of every batch reuse sockets instead of
  * paying a TCP handshake each. Every call has its own deadline: a group that hangs fails the call
  * in `timeoutMs`, never the router. Failures come back classified, because the router acts on
- * them differently: a group that lacks the pinned version is mid-swap (refresh and retry), any
+ * them differently: a group that lacks the pinned version is mid-swap (refresh and retry); a group
+ * that refuses the call (another 4xx: a limit, credentials) answered, so it stays in rotation; any
  * other failure makes the replica unusable until it answers again.
  */
 import type { Credentials } from '../dashboard/basic-auth.js';
 
-export type GroupFailure = 'version' | 'unavailable';
+export type GroupFailure = 'version' | 'refused' | 'unavailable';
 
 /** A call to one replica failed (internal to the router: it becomes a 503 or a retry). */
 export class GroupCallError extends Error {
@@ -36,7 +37,7 @@ function headers(o: GroupCallOptions, json: boolean): Record<string, string> {
 
 /**
  * GET (body undefined) or POST JSON to `url + path`, parsed JSON back.
- * @throws GroupCallError: kind 'version' when the group refused the version as not loaded, else 'unavailable'
+ * @throws GroupCallError: kind 'version' when the group refused the version as not loaded, 'refused' for another 4xx, else 'unavailable'
  */
 export async function callGroup<T>(url: string, path: string, body: unknown, o: GroupCallOptions): Promise<T> {
   let res: Response;
@@ -62,6 +63,6 @@ export async function callGroup<T>(url: string, path: string, body: unknown, o: 
     // not our JSON error body (a proxy's page): the status says enough
   }
   // UnknownVersionError is a 400 on field `version` (src/serve/serve-errors.ts)
-  const kind: GroupFailure = res.status === 400 && detail.field === 'version' ? 'version' : 'unavailable';
+  const kind: GroupFailure = res.status === 400 && detail.field === 'version' ? 'version' : res.status >= 400 && res.status < 500 && res.status !== 429 ? 'refused' : 'unavailable';
   throw new GroupCallError(url, kind, `${res.status} ${detail.message ?? text.slice(0, 200)}`);
 }

@@ -152,7 +152,7 @@ export class GroupDirectory {
         if (!(err instanceof GroupCallError)) throw err;
         errors.push(err);
         if (err.kind === 'version') r.loaded = r.loaded.filter((v) => v !== version);
-        else r.down = true;
+        else if (err.kind === 'unavailable') r.down = true;
       }
     }
     const detail = errors.map((e) => e.message).join('; ');

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 
 import { log } from '../log.js';
-import { redisConnection } from '../queue/connection.js';
+import { reconnectDelay, redisConnection } from '../queue/connection.js';
 import type { ShardGroup } from './shard-group.js';
 
 export interface GroupRegistration {
@@ -33,7 +33,8 @@ const prefix = (storeUrl: string): string => `lemur:serve:${storeUrl}:group:`;
 const globEscape = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 function connect(redisUrl: string): Redis {
-  const r = new Redis({ ...(redisConnection(redisUrl) as RedisOptions), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(5000, 200 * times) });
+  // a stalled Redis (connection up, no answers) must not freeze the router's refresh or a shutdown
+  const r = new Redis({ ...(redisConnection(redisUrl) as RedisOptions), lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 2000, retryStrategy: reconnectDelay });
   let warned = false;
   r.on('error', (err: Error) => {
     if (!warned) log.warn('shard-group registry: Redis unavailable (retrying)', { error: err.message });
@@ -60,7 +61,12 @@ export async function registerGroup(redisUrl: string, storeUrl: string, state: (
       log.warn('shard-group heartbeat failed', { key, error: (err as Error).message });
     }
   };
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect(); // else ioredis keeps reconnecting, and holds the process open
+    throw err;
+  }
   await beat();
   const timer = setInterval(() => void beat(), every);
   timer.unref();

@@ -96,7 +96,9 @@ export function registerGroupRoutes(app: FastifyInstance, pool: VersionPool, o: 
     const lease = pool.acquire(b.version);
     try {
       const engine = lease.opened.engine;
-      const req = parseSearchBody({ tensor: b.tensor, k: b.k, kPrime: b.k }, engine.dim, o.limits);
+      // a router's whole batch, already checked request by request there: the per-request query
+      // count limit does not apply (a router may batch more than one client may send)
+      const req = parseSearchBody({ tensor: b.tensor, k: b.k, kPrime: b.k }, engine.dim, { ...o.limits, maxQueries: Number.MAX_SAFE_INTEGER });
       if (b.picks.length !== req.counts.length) throw new RequestError('picks', `${b.picks.length} rows for ${req.counts.length} queries`);
       const picks: Hit[][] = b.picks.map((row, q) => {
         if (row.length % 2 !== 0) throw new RequestError(`picks[${q}]`, 'expected [shard, pos, shard, pos, …]');

@@ -9,6 +9,7 @@
  * (version and search settings) share a batch. The queue is bounded in queries: past it, submit
  * refuses at once with OverloadedError (a 429 with Retry-After), so memory never grows with load.
  */
+import { InputDataError, InvalidArgumentError } from '../errors.js';
 import { OverloadedError } from './serve-errors.js';
 
 export interface MicroBatcherOptions {
@@ -20,6 +21,8 @@ export interface MicroBatcherOptions {
   maxQueue?: number;
   /** Engine calls running at once (each already uses every thread). @defaultValue 1 */
   concurrency?: number;
+  /** Errors that are one request's fault. @defaultValue InvalidArgumentError, InputDataError */
+  isRequestFault?: (err: unknown) => boolean;
 }
 
 export interface BatchItem {
@@ -60,11 +63,15 @@ export class MicroBatcher<I extends BatchItem, R> {
   /** @param run answers a batch: one result per item, in order */
   constructor(run: (items: I[]) => Promise<R[]>, options: MicroBatcherOptions = {}) {
     this.#run = run;
+    this.#isRequestFault = options.isRequestFault ?? ((err) => err instanceof InvalidArgumentError || err instanceof InputDataError);
     this.#windowMs = options.windowMs ?? 0;
     this.#maxBatch = options.maxBatch ?? 32;
     this.#maxQueue = options.maxQueue ?? 1024;
     this.#concurrency = options.concurrency ?? 1;
   }
+
+  /** Errors that are one request's fault (a batch failing so is re-run request by request). */
+  readonly #isRequestFault: (err: unknown) => boolean;
 
   /** Queries waiting for a batch. */
   get queued(): number {
@@ -147,16 +154,19 @@ export class MicroBatcher<I extends BatchItem, R> {
     };
     this.#run(batch.map((p) => p.item))
       .then(settle, async (err: unknown) => {
-        if (batch.length === 1) return batch[0]!.reject(err);
-        // one request must not fail the others it was batched with: each runs alone again
-        await Promise.all(
-          batch.map((p) =>
-            this.#run([p.item]).then(
-              (r) => p.resolve({ ...r[0]!, batchQueries: p.item.size, queueMs: t0 - p.at }),
-              (e: unknown) => p.reject(e),
-            ),
-          ),
-        );
+        // a request's own fault must not fail the others it was batched with: each runs alone
+        // again, one after another (still one engine call at a time). Anything else (a group
+        // down, no version, a store error) would fail them all alike: no point repeating it.
+        if (batch.length === 1 || !this.#isRequestFault(err)) {
+          for (const p of batch) p.reject(err);
+          return;
+        }
+        for (const p of batch) {
+          await this.#run([p.item]).then(
+            (r) => p.resolve({ ...r[0]!, batchQueries: p.item.size, queueMs: t0 - p.at }),
+            (e: unknown) => p.reject(e),
+          );
+        }
       })
       .finally(() => {
         this.#running--;

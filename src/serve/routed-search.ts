@@ -62,6 +62,7 @@ async function everyGroup<R>(groups: number[], partial: boolean, call: (g: numbe
     if (es.every((e) => e instanceof GroupVersionMissingError)) throw new GroupVersionMissingError(es[0]!.version, failed, es.map((e) => e.message).join('; '));
     throw new GroupUnavailableError(es.length === 1 ? es[0]!.message : `shard groups ${failed.join(', ')} did not answer: ${es.map((e) => e.message).join('; ')}`, failed);
   }
+  if (answers.size === 0 && groups.length > 0) throw new GroupUnavailableError(`no shard group answered: ${errors.map((e) => (e as Error).message).join('; ')}`, failed);
   return { answers, failed };
 }
 

@@ -112,8 +112,10 @@ function fromTensor(t: NonNullable<SearchBody['tensor']>, dim: number, limits: S
   const [tokens, width] = t.shape as [number, number];
   if (width !== dim) throw new RequestError('tensor.shape[1]', `dim ${width}, expected ${dim}`);
   const bytesPer = t.dtype === 'float16' ? 2 : 4;
-  // base64 length bounds the decoded size before decoding: a huge body fails here, cheaply
   const expected = tokens * dim * bytesPer;
+  // base64 length bounds the decoded size: data far beyond the shape fails before it is decoded
+  // (line breaks, which Buffer.from skips, only make the text longer, never the bytes)
+  if (Math.floor((t.data.length * 3) / 4) > expected + 4 * 1024) throw new RequestError('tensor.data', `about ${Math.floor((t.data.length * 3) / 4)} bytes of base64, expected ${tokens} × ${dim} ${t.dtype} = ${expected}`);
   const raw = Buffer.from(t.data, 'base64');
   if (raw.length !== expected) throw new RequestError('tensor.data', `${raw.length} bytes after base64, expected ${tokens} × ${dim} ${t.dtype} = ${expected}`);
   const counts = Int32Array.from(t.counts ?? [tokens]);

@@ -30,6 +30,9 @@ import { VersionPool } from './version-pool.js';
 
 export type { ShardGroup };
 
+/** How long a shard group keeps a swapped-out version (see SearchServerOptions.retainMs). */
+export const GROUP_RETAIN_MS = 90_000;
+
 export interface SearchServerOptions {
   store: ObjectStore;
   /** @defaultValue 8080 (0: any free port) */
@@ -40,7 +43,11 @@ export interface SearchServerOptions {
   limits?: Partial<SearchLimits>;
   batch?: MicroBatcherOptions;
   follow?: FollowOptions;
-  /** Keep a swapped-out version open this long for requests pinning it. @defaultValue 0; 30 000 in a group */
+  /**
+   * Keep a swapped-out version open this long for requests pinning it. @defaultValue 0; in a group
+   * GROUP_RETAIN_MS, longer than a router waits for every group to load a version (60 s) plus its
+   * poll: a group that loads first must still answer for the old version until the router moves
+   */
   retainMs?: number;
   group?: ShardGroup;
   /**
@@ -85,7 +92,7 @@ export async function startSearchServer(o: SearchServerOptions): Promise<SearchS
   const limits: SearchLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const group = o.group;
   const pool = new VersionPool((v) => openVersion(o.store, v, group ? { shards: (i) => groupOfShard(i, group.count) === group.index } : {}), {
-    retainMs: o.retainMs ?? (group ? 30_000 : 0),
+    retainMs: o.retainMs ?? (group ? GROUP_RETAIN_MS : 0),
     onChange: recordServedVersions,
   });
   const follower = new CurrentFollower(o.store, pool, o.follow);

@@ -111,10 +111,11 @@ export class VersionPool<T extends Closable = OpenedVersion> {
    * @throws NotReadyError before the first version is loaded; UnknownVersionError for a version not open
    */
   acquire(version?: string): Lease<T> {
+    if (this.#closed) throw new NotReadyError('the server is shutting down');
     const v = version ?? this.#current;
     if (v === undefined) throw new NotReadyError('no version loaded yet');
     const e = this.#entries.get(v);
-    if (!e || this.#closed) throw new UnknownVersionError(v, this.loaded());
+    if (!e) throw new UnknownVersionError(v, this.loaded());
     e.leases++;
     let released = false;
     return {
@@ -160,7 +161,8 @@ export class VersionPool<T extends Closable = OpenedVersion> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled(this.#loading.values());
+    // a load in flight is not waited for (a big version could outlast a shutdown's grace): it
+    // closes what it opened when it lands (load() checks #closed)
     const done = new Promise<void>((resolve) => (this.#drained = resolve));
     for (const [v, e] of this.#entries) {
       if (e.timer) clearTimeout(e.timer);

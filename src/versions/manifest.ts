@@ -109,6 +109,17 @@ export async function findManifest(store: ObjectStore, version: string): Promise
   return (await store.head(keys.manifest(version))) ? readManifest(store, version) : undefined;
 }
 
+/**
+ * The version a new version derives from: `current`, unless a first attempt of the same job
+ * already published it (and died before its completion was recorded): then what that attempt
+ * derived from. From `current` (the new version itself by then) a retry would see its own work
+ * done and report nothing deleted, compacted or added.
+ */
+export async function baseVersion(store: ObjectStore, version: string): Promise<string | undefined> {
+  const done = await findManifest(store, version);
+  return done ? done.base : currentVersion(store);
+}
+
 /** Re-hashes every artifact of a version. @throws CorruptFileError naming the first that differs */
 export async function verifyVersion(store: ObjectStore, version: string): Promise<Manifest> {
   const m = await readManifest(store, version);

@@ -232,6 +232,11 @@ describe('router: a group that does not answer', () => {
     assert.deepEqual(p.body.missingGroups, [1]);
     // exactly what an engine over group 0's shards answers
     assert.deepEqual(p.body.results, await reference(version, [2, 3], { k: 5, kPrime: 50, shards: (i) => i % 2 === 0 }));
+    // with no group left, partial has nothing to answer from: 503, not an empty 200
+    await g0!.close();
+    const none = await post(partial.url, { tensor: tensor([2]), k: 5, kPrime: 50 });
+    assert.equal(none.status, 503, JSON.stringify(none.body));
+    assert.equal(none.body['error'], 'group_unavailable');
   });
 });
 

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { InvalidArgumentError } from '../../src/errors.js';
 import { setLogLevel } from '../../src/log.js';
 import type { OpenedVersion } from '../../src/query/open-version.js';
 import { MicroBatcher } from '../../src/serve/micro-batcher.js';
@@ -81,7 +82,7 @@ describe('VersionPool', () => {
     const closing = pool.close().then(() => (done = true));
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(done, false);
-    assert.throws(() => pool.acquire(), UnknownVersionError);
+    assert.throws(() => pool.acquire(), NotReadyError);
     lease.release();
     await closing;
     assert.deepEqual(o.closed, ['v1']);
@@ -118,10 +119,10 @@ describe('MicroBatcher', () => {
     assert.deepEqual(sizes, [5, 2, 5]); // in arrival order: 3+2, then 2 (4 does not fit), then 4+1
   });
 
-  it('runs each item alone when a batch fails, so only the bad one fails', async () => {
+  it('runs each item alone when a batch fails for one request’s fault, so only the bad one fails', async () => {
     const b = new MicroBatcher<Item, { v: number }>(
       async (items) => {
-        if (items.some((i) => i.value < 0)) throw new Error(`bad item in a batch of ${items.length}`);
+        if (items.some((i) => i.value < 0)) throw new InvalidArgumentError(`bad item in a batch of ${items.length}`);
         return items.map((i) => ({ v: i.value }));
       },
       { windowMs: 10 },
@@ -131,6 +132,20 @@ describe('MicroBatcher', () => {
     assert.equal(out[2]!.status, 'fulfilled');
     assert.equal(out[1]!.status, 'rejected');
     assert.match(String((out[1] as PromiseRejectedResult).reason), /batch of 1/);
+  });
+
+  it('fails the whole batch at once for a failure that is nobody’s request (no re-runs)', async () => {
+    let calls = 0;
+    const b = new MicroBatcher<Item, object>(
+      async () => {
+        calls++;
+        throw new NotReadyError('the engine is gone');
+      },
+      { windowMs: 10 },
+    );
+    const out = await Promise.allSettled([1, 2, 3].map((value) => b.submit({ key: 'k', size: 1, value })));
+    assert.ok(out.every((o) => o.status === 'rejected' && o.reason instanceof NotReadyError));
+    assert.equal(calls, 1);
   });
 
   it('refuses beyond its queue bound with a Retry-After, and recovers', async () => {
