@@ -9,6 +9,7 @@
  * router's merge orders them as one engine would.
  */
 import type { FastifyInstance } from 'fastify';
+import pLimit from 'p-limit';
 
 import { topCandidates, type Hit } from '../query/query-engine.js';
 import { parseSearchBody, type SearchLimits } from './search-request.js';
@@ -75,6 +76,11 @@ export function unflattenHits(rows: number[][]): Hit[][] {
 
 export function registerGroupRoutes(app: FastifyInstance, pool: VersionPool, o: { threads: number | undefined; limits: SearchLimits }): void {
   const threads = o.threads ? { threads: o.threads } : {};
+  // one engine call at a time, first come first served, as a search server's batcher runs them:
+  // each call already uses every thread, and several routers (or a router's retries) must queue,
+  // not pile up native calls that fight over the cores. A router runs one batch at a time, so the
+  // queue is bounded by the routers.
+  const engineCall = pLimit(1);
   app.post<{ Body: CandidatesBody }>('/v1/group/candidates', { schema: { body: candidatesSchema } }, async (request) => {
     const b = request.body;
     const lease = pool.acquire(b.version);
@@ -84,7 +90,7 @@ export function registerGroupRoutes(app: FastifyInstance, pool: VersionPool, o: 
       if (raw.length !== b.nq * engine.hidden * 4) throw new RequestError('features', `${raw.length} bytes, expected ${b.nq} × ${engine.hidden} float32`);
       const F = new Float32Array(b.nq * engine.hidden);
       new Uint8Array(F.buffer).set(raw);
-      const cands = await engine.candidates(F, b.nq, { k: b.k, kPrime: b.kPrime, candidates: 'hnsw', ...(b.efSearch ? { efSearch: b.efSearch } : {}), ...threads });
+      const cands = await engineCall(() => engine.candidates(F, b.nq, { k: b.k, kPrime: b.kPrime, candidates: 'hnsw', ...(b.efSearch ? { efSearch: b.efSearch } : {}), ...threads }));
       // this group's top k' only: the global top k' of the groups' top k's is the global top k' (a total order)
       return { version: lease.version, hits: flattenHits(topCandidates(cands, b.kPrime)) };
     } finally {
@@ -106,7 +112,7 @@ export function registerGroupRoutes(app: FastifyInstance, pool: VersionPool, o: 
         for (let i = 0; i < row.length; i += 2) out.push({ score: 0, shard: row[i]!, pos: row[i + 1]! });
         return out;
       });
-      const hits = await engine.rerank(req.vectors, req.counts, picks, b.k, threads);
+      const hits = await engineCall(() => engine.rerank(req.vectors, req.counts, picks, b.k, threads));
       return { version: lease.version, hits: flattenHits(hits), ids: hits.map((h) => h.map((x) => String(engine.idOf(x)))) };
     } finally {
       lease.release();
