@@ -43,7 +43,7 @@ export function announceCurrentMoves(redisUrl: string): void {
  * Calls `onMove(version)` for each announced move of the store's `current` until the returned
  * close() is called. Reconnects on its own (ioredis re-subscribes after a reconnect).
  */
-export async function subscribeCurrent(redisUrl: string, storeUrl: string, onMove: (version: string) => void): Promise<{ close: () => Promise<void> }> {
+export function subscribeCurrent(redisUrl: string, storeUrl: string, onMove: (version: string) => void): { close: () => void } {
   // not awaited: a Redis away at start is the same as one lost later (ioredis connects, queues the
   // SUBSCRIBE and re-subscribes after every reconnect); the store's poll covers the meantime
   const sub = new Redis({ ...(redisConnection(redisUrl) as RedisOptions), retryStrategy: reconnectDelay });
@@ -58,9 +58,5 @@ export async function subscribeCurrent(redisUrl: string, storeUrl: string, onMov
     if (ch === channel) onMove(message);
   });
   sub.subscribe(channel).catch(() => undefined); // failures are the 'error' events above
-  return {
-    close: async () => {
-      sub.disconnect();
-    },
-  };
+  return { close: () => sub.disconnect() };
 }

@@ -34,7 +34,7 @@ export class CurrentFollower {
   readonly #pool: FollowedPool;
   readonly #o: FollowOptions;
   #timer: NodeJS.Timeout | undefined;
-  #sub: { close: () => Promise<void> } | undefined;
+  #sub: { close: () => void } | undefined;
   #syncing: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -57,11 +57,8 @@ export class CurrentFollower {
       return;
     }
     if (this.#o.redisUrl) {
-      try {
-        this.#sub = await subscribeCurrent(this.#o.redisUrl, this.#store.url, () => void this.sync());
-      } catch (err) {
-        log.warn('cannot subscribe to version announcements; polling the store', { error: (err as Error).message });
-      }
+      // never fails: a Redis away now is one lost later (it warns, the store's poll covers it)
+      this.#sub = subscribeCurrent(this.#o.redisUrl, this.#store.url, () => void this.sync());
     }
     await this.sync();
     const every = (this.#o.pollSeconds ?? (this.#sub ? 30 : 2)) * 1000;
@@ -113,7 +110,7 @@ export class CurrentFollower {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    await this.#sub?.close();
+    this.#sub?.close();
     // a sync loading a version is not waited for: the pool, closed next, closes it when it lands
   }
 }
